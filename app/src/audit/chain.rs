@@ -1,0 +1,1 @@
+//! The hash chain over audit entries and its verifier.

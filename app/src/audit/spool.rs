@@ -1,0 +1,1 @@
+//! The durable local spool: group-committed JSONL with a hash chain.

@@ -1,0 +1,1 @@
+//! Availability: free slots from open blocks minus booked and pending appointments.

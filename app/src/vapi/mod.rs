@@ -1,0 +1,9 @@
+//! Vapi's wire format: the server-message envelope in every variant seen in the wild
+//! ([`envelope`]), the results Vapi expects back ([`results`]), verification of Vapi's requests
+//! ([`auth`]) and the export of tool definitions from the OpenAPI document ([`tooldefs`]).
+//! Knows nothing of HTTP frameworks: it works on bytes, header look-ups and JSON values.
+
+pub mod auth;
+pub mod envelope;
+pub mod results;
+pub mod tooldefs;
