@@ -48,6 +48,6 @@ pub struct PracticeProfile {
 impl PracticeProfile {
     /// The practice's wall-clock time now.
     pub fn now(&self) -> jiff::civil::DateTime {
-        jiff::Timestamp::now().to_zoned_datetime(self.time_zone.clone()).datetime()
+        self.time_zone.to_datetime(jiff::Timestamp::now())
     }
 }
