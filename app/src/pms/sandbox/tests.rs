@@ -1,0 +1,1 @@
+//! Tests of the sandbox practice: fixture facts, lookups and writebacks.
