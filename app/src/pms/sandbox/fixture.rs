@@ -248,7 +248,11 @@ pub(super) fn appointments(today: Date, first_id: u64, patients: &[Patient]) -> 
             let mut t = start;
             while t + 30 <= end {
                 let roll = rng.next();
-                let wanted = if hygiene || roll.is_multiple_of(3) { 60 } else { 30 };
+                let wanted = if hygiene || roll.is_multiple_of(3) {
+                    60
+                } else {
+                    30
+                };
                 let length = wanted.min(end - t);
                 let at = date.to_datetime(Time::constant((t / 60) as i8, (t % 60) as i8, 0, 0));
                 let free = |len: i64| {

@@ -8,6 +8,8 @@
 //! [`fixture::FAMILY_PHONE`], Walter Briggs (`1049`) inactive.
 
 pub mod fixture;
+#[cfg(test)]
+mod scenarios;
 mod state;
 #[cfg(test)]
 mod tests;
