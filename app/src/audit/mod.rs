@@ -6,6 +6,9 @@
 pub mod chain;
 pub mod spool;
 
+pub use chain::{AuditEntry, Verifier, VerifyError, VerifySummary, verify_file};
+pub use spool::{Spool, SpoolOptions, SpoolStats};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
