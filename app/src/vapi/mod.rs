@@ -5,5 +5,6 @@
 
 pub mod auth;
 pub mod envelope;
+mod lenient;
 pub mod results;
 pub mod tooldefs;
