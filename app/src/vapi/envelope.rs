@@ -110,10 +110,12 @@ pub fn parse(body: &[u8]) -> Result<ServerMessage, EnvelopeError> {
         Root::Object(message) => message,
         Root::Other(kind) => return Err(EnvelopeError::NotAnObject(kind)),
     };
+    // `{"message": {...}}`, else a bare message (a bare message's own `message` field, if it
+    // has one, is not an envelope unless it carries a `type`).
     let message = match root.message.0 {
-        Some(inner) => *inner,
-        None if root.kind.0.is_some() => root,
-        None => return Err(EnvelopeError::NoMessage),
+        Some(inner) if inner.kind.0.is_some() || root.kind.0.is_none() => *inner,
+        _ if root.kind.0.is_some() => root,
+        _ => return Err(EnvelopeError::NoMessage),
     };
     let Some(kind) = message.kind.0.as_deref() else {
         return Err(EnvelopeError::NoType);

@@ -64,6 +64,9 @@ fn a_bare_message_at_the_root_is_accepted() {
         {"id": "c1", "function": {"name": "find_patient", "arguments": {}}}]}));
     assert_eq!(m.kind, MessageKind::ToolCalls);
     assert_eq!(m.tool_calls[0].name, "find_patient");
+    let with_own_message = parse_json(json!({"type": "status-update", "status": "ended",
+        "message": {"text": "not an envelope"}}));
+    assert_eq!(with_own_message.kind, MessageKind::StatusUpdate);
 }
 
 #[test]
