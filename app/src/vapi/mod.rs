@@ -4,6 +4,8 @@
 //! Knows nothing of HTTP frameworks: it works on bytes, header look-ups and JSON values.
 
 pub mod auth;
+mod auth_env;
 pub mod envelope;
+mod lenient;
 pub mod results;
 pub mod tooldefs;
