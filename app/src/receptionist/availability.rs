@@ -7,7 +7,8 @@ use jiff::Span;
 use jiff::civil::{Date, DateTime, Time};
 
 use crate::pms::{
-    Appointment, OpenBlock, Operatory, OperatoryId, PmsResult, PracticeSystem, Provider, ProviderId,
+    Appointment, AppointmentId, OpenBlock, Operatory, OperatoryId, PmsResult, PracticeSystem,
+    Provider, ProviderId,
 };
 use crate::practices::BookingPolicy;
 
@@ -230,15 +231,19 @@ impl Practice {
         not_before: DateTime,
         pending: &[Busy],
         req: &AvailabilityRequest,
+        ignore: Option<&AppointmentId>,
     ) -> PmsResult<Vec<Slot>> {
         let blocks = pms.open_blocks(req.date).await?;
         if blocks.is_empty() {
             return Ok(Vec::new());
         }
         let midnight = req.date.to_datetime(Time::midnight());
-        let booked = pms
+        let mut booked = pms
             .appointments_between(midnight, midnight + Span::new().days(1))
             .await?;
+        if let Some(ignore) = ignore {
+            booked.retain(|a| &a.id != ignore);
+        }
         Ok(free_slots(
             req,
             policy.slot_step_minutes,
@@ -280,7 +285,9 @@ pub async fn check(
     let practice = Practice::load(pms).await?;
     let not_before = not_before(policy, now);
     if bookable(policy, now, req.date) {
-        answer.slots = practice.day(pms, policy, not_before, pending, req).await?;
+        answer.slots = practice
+            .day(pms, policy, not_before, pending, req, None)
+            .await?;
     }
     if !answer.slots.is_empty() || req.limit == 0 {
         return Ok(answer);
@@ -302,14 +309,18 @@ pub async fn check(
             limit: 1,
             ..req.clone()
         };
-        let earliest = practice.day(pms, policy, not_before, pending, &day).await?;
+        let earliest = practice
+            .day(pms, policy, not_before, pending, &day, None)
+            .await?;
         answer.alternatives.extend(earliest);
     }
     Ok(answer)
 }
 
 /// The booking-time re-check: whether a visit of `length_minutes` can start exactly at `start`
-/// (with `provider`, or anyone), and with which provider and operatory.
+/// (with `provider`, or anyone), and with which provider and operatory. `ignore` is an appointment
+/// that does not count as busy (the one being rescheduled).
+#[allow(clippy::too_many_arguments)]
 pub async fn find_slot(
     pms: &dyn PracticeSystem,
     policy: &BookingPolicy,
@@ -318,6 +329,7 @@ pub async fn find_slot(
     start: DateTime,
     length_minutes: u32,
     provider: Option<&ProviderId>,
+    ignore: Option<&AppointmentId>,
 ) -> PmsResult<Option<Slot>> {
     if !bookable(policy, now, start.date()) {
         return Ok(None);
@@ -332,7 +344,7 @@ pub async fn find_slot(
     };
     let practice = Practice::load(pms).await?;
     let slots = practice
-        .day(pms, policy, not_before(policy, now), pending, &req)
+        .day(pms, policy, not_before(policy, now), pending, &req, ignore)
         .await?;
     Ok(slots.into_iter().find(|s| s.start == start))
 }

@@ -156,9 +156,18 @@ async fn pending_and_applied_bookings_take_their_slot() {
         .unwrap()
         .slots
         .remove(0);
-    let found = find_slot(&s, &policy, morning(TODAY), &[], slot.start, 30, Some(&lee))
-        .await
-        .unwrap();
+    let found = find_slot(
+        &s,
+        &policy,
+        morning(TODAY),
+        &[],
+        slot.start,
+        30,
+        Some(&lee),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(found.as_ref(), Some(&slot));
     let busy = [Busy {
         provider_id: lee.clone(),
@@ -183,7 +192,8 @@ async fn pending_and_applied_bookings_take_their_slot() {
             &busy,
             slot.start,
             30,
-            Some(&lee)
+            Some(&lee),
+            None
         )
         .await
         .unwrap(),
@@ -205,18 +215,27 @@ async fn pending_and_applied_bookings_take_their_slot() {
         WritebackState::Applied { .. }
     ));
     assert_eq!(
-        find_slot(&s, &policy, morning(TODAY), &[], slot.start, 30, Some(&lee))
-            .await
-            .unwrap(),
+        find_slot(
+            &s,
+            &policy,
+            morning(TODAY),
+            &[],
+            slot.start,
+            30,
+            Some(&lee),
+            None
+        )
+        .await
+        .unwrap(),
         None
     );
-    let anyone = find_slot(&s, &policy, morning(TODAY), &[], slot.start, 30, None)
+    let anyone = find_slot(&s, &policy, morning(TODAY), &[], slot.start, 30, None, None)
         .await
         .unwrap();
     assert!(anyone.is_none_or(|x| x.provider_id != lee && x.operatory_id != slot.operatory_id));
     let off_grid = slot.start + Span::new().minutes(7);
     assert_eq!(
-        find_slot(&s, &policy, morning(TODAY), &[], off_grid, 30, None)
+        find_slot(&s, &policy, morning(TODAY), &[], off_grid, 30, None, None)
             .await
             .unwrap(),
         None
