@@ -5,7 +5,9 @@
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// The most characters a result or error may carry (Vapi reads them into the live conversation).
-pub const MAX_CHARS: usize = 1_000;
+/// A safety net: the receptionist keeps its answers well under it (a 20-slot availability list
+/// is about 900 characters), so structured answers are never cut into invalid JSON.
+pub const MAX_CHARS: usize = 3_000;
 
 /// The answer to one tool call. `outcome` is `Ok(result)` or `Err(error)`, both already
 /// single-line when built through [`ToolResult::ok`] / [`ToolResult::err`].

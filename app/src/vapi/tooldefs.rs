@@ -262,6 +262,11 @@ impl Inliner<'_> {
                 ));
             }
             for part in parts {
+                // poem-openapi writes a described `$ref` as `allOf: [{$ref}, {description}]`;
+                // the description is applied with this schema's own keywords below.
+                if is_annotation_only(part) {
+                    continue;
+                }
                 let part = self.inline(part, at)?;
                 merge(&mut merged, part);
             }
@@ -345,6 +350,18 @@ impl Inliner<'_> {
         }
         Ok(())
     }
+}
+
+/// A schema of only annotations (`description`, `title`, `example`…): it constrains nothing.
+fn is_annotation_only(schema: &Value) -> bool {
+    schema.as_object().is_some_and(|o| {
+        o.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "description" | "title" | "example" | "examples" | "default" | "deprecated"
+            )
+        })
+    })
 }
 
 fn is_null_schema(schema: &Value) -> bool {
