@@ -96,4 +96,8 @@ pub trait AuditSink: Send + Sync + 'static {
     async fn record(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError>;
     /// Make everything recorded so far durable and stop accepting events.
     async fn close(&self);
+    /// Whether events can be recorded now; the error says why not (for `/readyz`).
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -184,6 +184,13 @@ impl Spool {
 
 #[async_trait]
 impl AuditSink for Spool {
+    fn ready(&self) -> Result<(), String> {
+        if self.closed.load(Ordering::Acquire) || self.tx.is_closed() {
+            return Err("the audit spool is closed".into());
+        }
+        Ok(())
+    }
+
     async fn record(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(AuditError::Closed);
