@@ -1,0 +1,235 @@
+//! Settings, read once at start from environment variables into typed values. A bad value stops
+//! the process with a message naming the variable and the form it expects. Every default is
+//! named and documented here.
+
+use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use crate::vapi::auth::{self, AuthMode};
+
+/// Listen address when `HOST` is not set: loopback, so a laptop never exposes the gateway.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// Listen port when `PORT` is not set.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Where the local profile keeps its audit spool when `AUDIT_DIR` is not set.
+pub const DEFAULT_AUDIT_DIR: &str = "var/audit";
+/// The whole budget of one tool call, well under Vapi's 20 s default timeout.
+pub const DEFAULT_TOOL_BUDGET: Duration = Duration::from_secs(8);
+/// How long a booking waits for the practice's system to apply it before answering "pending".
+pub const DEFAULT_CONFIRM_WAIT: Duration = Duration::from_millis(2500);
+/// How long the sandbox practice takes to apply a write (like a Sikka writeback, but faster).
+pub const DEFAULT_SANDBOX_WRITE_DELAY: Duration = Duration::from_millis(800);
+/// Largest request body accepted on Vapi routes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?} is invalid: expected {expected}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl From<auth::AuthConfigError> for ConfigError {
+    fn from(e: auth::AuthConfigError) -> Self {
+        Self {
+            variable: e.variable,
+            value: e.value,
+            expected: e.expected,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The sandbox practice, a local practices file, audit to a local JSONL spool.
+    Local,
+    /// SSM, Secrets Manager, CloudWatch Logs and Sikka.
+    Aws,
+}
+
+/// How the Vapi secret was obtained, so the banner can say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Environment,
+    /// Local profile with `VAPI_WEBHOOK_SECRET` unset: a random secret for this run.
+    Generated,
+    /// `VAPI_WEBHOOK_SECRET` set but empty: tool routes answer 503.
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: Profile,
+    pub host: IpAddr,
+    pub port: u16,
+    /// The URL Vapi uses to reach this gateway (for `{url}` in HMAC payloads and the banner).
+    pub public_base_url: Option<String>,
+    pub vapi_auth: Option<AuthMode>,
+    pub secret_source: SecretSource,
+    /// The secret generated for this run (local profile only), to print in the banner.
+    pub generated_secret: Option<String>,
+    pub audit_dir: PathBuf,
+    pub audit_fsync: bool,
+    pub tool_budget: Duration,
+    pub confirm_wait: Duration,
+    pub practices_file: Option<PathBuf>,
+    pub sandbox_write_delay: Duration,
+    pub sandbox_extra_patients: Option<PathBuf>,
+    pub json_logs: bool,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let profile = match get("PROFILE").as_deref() {
+            None | Some("") | Some("local") => Profile::Local,
+            Some("aws") => Profile::Aws,
+            Some(other) => return Err(invalid("PROFILE", other, "local or aws")),
+        };
+        let (mut vapi_auth, mut secret_source) = match auth::from_env(get)? {
+            Some(mode) => (Some(mode), SecretSource::Environment),
+            None => (None, SecretSource::Missing),
+        };
+        let mut generated_secret = None;
+        if profile == Profile::Local && get("VAPI_WEBHOOK_SECRET").is_none() {
+            let secret = format!("local-{}", uuid::Uuid::new_v4().simple());
+            let with_secret = |name: &str| match name {
+                "VAPI_WEBHOOK_SECRET" => Some(secret.clone()),
+                other => get(other),
+            };
+            vapi_auth = auth::from_env(&with_secret)?;
+            secret_source = SecretSource::Generated;
+            generated_secret = Some(secret);
+        }
+        Ok(Self {
+            profile,
+            host: parse(get, "HOST", "an IP address such as 127.0.0.1 or 0.0.0.0")?
+                .unwrap_or_else(|| DEFAULT_HOST.parse().expect("valid default")),
+            port: parse(get, "PORT", "a TCP port number between 0 and 65535")?
+                .unwrap_or(DEFAULT_PORT),
+            public_base_url: non_empty(get("PUBLIC_BASE_URL"))
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            vapi_auth,
+            secret_source,
+            generated_secret,
+            audit_dir: non_empty(get("AUDIT_DIR"))
+                .map_or_else(|| DEFAULT_AUDIT_DIR.into(), PathBuf::from),
+            audit_fsync: parse_bool(get, "AUDIT_FSYNC")?.unwrap_or(true),
+            tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
+            confirm_wait: millis(get, "BOOKING_CONFIRM_WAIT_MS")?.unwrap_or(DEFAULT_CONFIRM_WAIT),
+            practices_file: non_empty(get("PRACTICES_FILE")).map(PathBuf::from),
+            sandbox_write_delay: millis(get, "SANDBOX_WRITE_DELAY_MS")?
+                .unwrap_or(DEFAULT_SANDBOX_WRITE_DELAY),
+            sandbox_extra_patients: non_empty(get("SANDBOX_EXTRA_PATIENTS")).map(PathBuf::from),
+            json_logs: match get("LOG_FORMAT").as_deref() {
+                None | Some("") | Some("json") => true,
+                Some("text") => false,
+                Some(other) => return Err(invalid("LOG_FORMAT", other, "json or text")),
+            },
+        })
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError {
+        variable,
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: FromStr>(
+    get: &dyn Fn(&str) -> Option<String>,
+    variable: &'static str,
+    expected: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    match non_empty(get(variable)) {
+        None => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid(variable, &raw, expected)),
+    }
+}
+
+fn parse_bool(
+    get: &dyn Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match non_empty(get(variable)).as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("true" | "1" | "yes") => Ok(Some(true)),
+        Some("false" | "0" | "no") => Ok(Some(false)),
+        Some(other) => Err(invalid(variable, other, "true or false")),
+    }
+}
+
+fn millis(
+    get: &dyn Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Duration>, ConfigError> {
+    Ok(parse::<u64>(get, variable, "a whole number of milliseconds")?.map(Duration::from_millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(&move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn a_bad_port_names_the_variable_and_the_expected_form() {
+        let err = settings(&[("PORT", "abc")]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "PORT=\"abc\" is invalid: expected a TCP port number between 0 and 65535"
+        );
+    }
+
+    #[test]
+    fn defaults_serve_loopback_8080_with_a_generated_secret() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.host.to_string(), s.port), ("127.0.0.1".to_owned(), 8080));
+        assert_eq!(s.secret_source, SecretSource::Generated);
+        assert!(s.vapi_auth.is_some());
+    }
+
+    #[test]
+    fn an_empty_secret_means_no_secret() {
+        let s = settings(&[("VAPI_WEBHOOK_SECRET", "")]).unwrap();
+        assert_eq!(s.secret_source, SecretSource::Missing);
+        assert!(s.vapi_auth.is_none());
+    }
+
+    #[test]
+    fn bad_durations_and_flags_are_refused() {
+        assert_eq!(
+            settings(&[("TOOL_BUDGET_MS", "5s")]).unwrap_err().variable,
+            "TOOL_BUDGET_MS"
+        );
+        assert_eq!(
+            settings(&[("AUDIT_FSYNC", "maybe")]).unwrap_err().variable,
+            "AUDIT_FSYNC"
+        );
+        assert_eq!(
+            settings(&[("PROFILE", "prod")]).unwrap_err().variable,
+            "PROFILE"
+        );
+    }
+}
