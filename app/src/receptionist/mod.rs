@@ -1,4 +1,528 @@
 //! What each tool does: caller verification, availability, booking rules, idempotency, and the
-//! words returned to the assistant.
+//! words returned to the assistant. [`Receptionist::answer`] is the one entry point: it resolves
+//! the practice, runs the tool within its budget, and makes the audit entry durable before the
+//! answer leaves.
 
 pub mod availability;
+mod ledger;
+mod patients;
+pub mod request;
+mod scheduling;
+mod verify;
+pub mod words;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+pub use ledger::{AnswerCache, LedgerEntry, MemoryLedger, WriteLedger};
+pub use request::{ArgError, Identity, Tool, ToolRequest};
+pub use verify::{Sessions, Verdict};
+
+use crate::{
+    audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditSink},
+    pms::{AccountId, E164, PatientId, PmsError, Writeback, WritebackState},
+    practices::{Practice, PracticeDirectory, PracticeKey},
+};
+
+/// The words for a line no practice is set up on.
+pub const NOT_SET_UP: &str = "This phone line is not set up with a practice in our system yet, so I cannot look anything up. Apologise, and offer to transfer the caller to the office staff.";
+/// The words when the audit trail cannot be written: nothing is disclosed without it.
+pub const AUDIT_DOWN: &str = "The system could not record this request securely, so nothing was done. Apologise and offer to try again in a moment or to transfer the caller.";
+
+#[derive(Debug, Clone)]
+pub struct ReceptionistSettings {
+    /// The whole budget of one tool call.
+    pub tool_budget: Duration,
+    /// How long a write waits to be applied before the answer says "pending".
+    pub confirm_wait: Duration,
+    /// How often a pending write is polled while the caller waits.
+    pub poll_interval: Duration,
+    /// How often a write still pending after the call is polled in the background, and for how long.
+    pub settle_interval: Duration,
+    pub settle_for: Duration,
+}
+
+impl Default for ReceptionistSettings {
+    fn default() -> Self {
+        Self {
+            tool_budget: Duration::from_secs(8),
+            confirm_wait: Duration::from_millis(2500),
+            poll_interval: Duration::from_millis(100),
+            settle_interval: Duration::from_secs(2),
+            settle_for: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Who is calling and about which practice, as the request (already authenticated) says.
+#[derive(Debug, Clone, Default)]
+pub struct CallInfo {
+    pub call_id: Option<String>,
+    pub org_id: Option<String>,
+    /// The caller's number (caller id), when Vapi has one.
+    pub caller: Option<E164>,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub practice: PracticeKey,
+}
+
+impl CallInfo {
+    pub fn actor(&self) -> AuditActor {
+        AuditActor {
+            kind: "vapi".into(),
+            call_id: self.call_id.clone(),
+            org_id: self.org_id.clone(),
+            caller: self.caller.clone(),
+        }
+    }
+}
+
+/// A tool's result and what the audit entry says about it.
+struct Done {
+    answer: Result<String, String>,
+    outcome: AuditOutcome,
+    patients: Vec<PatientId>,
+    reason: Option<String>,
+    /// Whether a repeat of the same `toolCallId` may reuse this answer.
+    remember: bool,
+}
+
+impl Done {
+    fn ok(answer: impl Into<String>, patients: Vec<PatientId>) -> Self {
+        Self {
+            answer: Ok(answer.into()),
+            outcome: AuditOutcome::Success,
+            patients,
+            reason: None,
+            remember: true,
+        }
+    }
+
+    fn pending(answer: impl Into<String>, patients: Vec<PatientId>) -> Self {
+        Self {
+            outcome: AuditOutcome::Pending,
+            ..Self::ok(answer, patients)
+        }
+    }
+
+    fn denied(answer: impl Into<String>, reason: &str) -> Self {
+        Self {
+            answer: Err(answer.into()),
+            outcome: AuditOutcome::Denied,
+            patients: Vec::new(),
+            reason: Some(reason.into()),
+            remember: false,
+        }
+    }
+
+    fn failed(
+        answer: impl Into<String>,
+        reason: impl Into<String>,
+        patients: Vec<PatientId>,
+    ) -> Self {
+        Self {
+            answer: Err(answer.into()),
+            outcome: AuditOutcome::Failed,
+            patients,
+            reason: Some(reason.into()),
+            remember: false,
+        }
+    }
+
+    fn pms(err: &PmsError, patients: Vec<PatientId>) -> Self {
+        Self::failed(words::pms_failure(err), pms_reason(err), patients)
+    }
+}
+
+fn pms_reason(err: &PmsError) -> String {
+    match err {
+        PmsError::NotFound => "not found".into(),
+        PmsError::Unsupported(what) => format!("unsupported: {what}"),
+        PmsError::Offline => "pms offline".into(),
+        PmsError::Conflict => "conflict".into(),
+        PmsError::Rejected(_) => "rejected by pms".into(),
+        PmsError::RateLimited => "rate limited".into(),
+        PmsError::Transient(_) => "pms unavailable".into(),
+        PmsError::Misconfigured(_) => "pms misconfigured".into(),
+    }
+}
+
+fn action_of(tool: Tool) -> AuditAction {
+    match tool {
+        Tool::BookAppointment | Tool::CreatePatient => AuditAction::Create,
+        Tool::CancelAppointment | Tool::RescheduleAppointment | Tool::UpdatePatient => {
+            AuditAction::Update
+        }
+        _ => AuditAction::Read,
+    }
+}
+
+pub struct Receptionist {
+    directory: Arc<dyn PracticeDirectory>,
+    audit: Arc<dyn AuditSink>,
+    ledger: Arc<dyn WriteLedger>,
+    answers: AnswerCache,
+    sessions: Sessions,
+    settings: ReceptionistSettings,
+    /// One booking decision at a time per practice (re-check, then write). Per task.
+    booking_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Receptionist {
+    pub fn new(
+        directory: Arc<dyn PracticeDirectory>,
+        audit: Arc<dyn AuditSink>,
+        ledger: Arc<dyn WriteLedger>,
+        settings: ReceptionistSettings,
+    ) -> Self {
+        Self {
+            directory,
+            audit,
+            ledger,
+            answers: AnswerCache::default(),
+            sessions: Sessions::default(),
+            settings,
+            booking_locks: Mutex::default(),
+        }
+    }
+
+    pub fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
+    pub async fn practice(&self, key: &PracticeKey) -> Result<Option<Arc<Practice>>, String> {
+        self.directory.resolve(key).await.map_err(|e| {
+            tracing::error!(error = %e, "practice directory failed");
+            "The practice directory is unavailable right now. Apologise and offer to try again in a moment.".to_owned()
+        })
+    }
+
+    /// Answers one tool call. `Ok` is Vapi's `result`, `Err` its `error`. Never fails otherwise.
+    pub async fn answer(
+        &self,
+        call: &CallInfo,
+        tool: Tool,
+        tool_call_id: &str,
+        request: Result<ToolRequest, ArgError>,
+    ) -> Result<String, String> {
+        let practice = match self.practice(&call.practice).await {
+            Ok(Some(practice)) => practice,
+            Ok(None) => {
+                let done = Done::denied(NOT_SET_UP, "practice not set up for this line");
+                return self.finish(call, tool, None, done).await.0;
+            }
+            Err(words) => {
+                let done = Done::failed(words, "practice directory unavailable", Vec::new());
+                return self.finish(call, tool, None, done).await.0;
+            }
+        };
+        // A repeated toolCallId within the same practice, call and caller gets the same answer.
+        let scope = format!(
+            "{}|{}|{}",
+            practice.profile.account_id,
+            call.call_id.as_deref().unwrap_or(""),
+            call.caller.as_ref().map_or("", |c| c.as_str())
+        );
+        if let Some(previous) = self.answers.get(&scope, tool_call_id) {
+            // The same answer again, and the disclosure audited again.
+            let done = Done {
+                answer: previous.answer.clone(),
+                outcome: previous.outcome,
+                patients: previous.patients.clone(),
+                reason: Some("repeated toolCallId: the earlier answer was given again".into()),
+                remember: false,
+            };
+            return self
+                .finish(call, tool, previous.account.as_ref(), done)
+                .await
+                .0;
+        }
+        let done = match request {
+            Err(err) => Done::failed(
+                err.to_string(),
+                format!("invalid argument {}", err.field),
+                Vec::new(),
+            ),
+            Ok(request) => {
+                match tokio::time::timeout(
+                    self.settings.tool_budget,
+                    self.run(&practice, call, request),
+                )
+                .await
+                {
+                    Ok(done) => done,
+                    Err(_) => Done::failed(
+                        "The practice's system did not answer in time. Apologise, and offer to try again or to transfer the caller.",
+                        "tool budget exceeded",
+                        Vec::new(),
+                    ),
+                }
+            }
+        };
+        let (remember, outcome, patients) = (done.remember, done.outcome, done.patients.clone());
+        let account = practice.profile.account_id.clone();
+        let (answer, audited) = self.finish(call, tool, Some(&account), done).await;
+        if remember && audited {
+            let remembered = ledger::Remembered {
+                answer: answer.clone(),
+                outcome,
+                patients,
+                account: Some(account),
+            };
+            self.answers.put(&scope, tool_call_id, remembered);
+        }
+        answer
+    }
+
+    /// Writes the audit entry, durably, then releases the answer.
+    async fn finish(
+        &self,
+        call: &CallInfo,
+        tool: Tool,
+        account: Option<&AccountId>,
+        done: Done,
+    ) -> (Result<String, String>, bool) {
+        let event = AuditEvent {
+            action: action_of(tool),
+            outcome: done.outcome,
+            resource: tool.name().to_owned(),
+            account_id: account.cloned(),
+            actor: call.actor(),
+            patient_ids: done.patients,
+            request_id: call.request_id.clone(),
+            source_ip: call.source_ip.clone(),
+            reason: done.reason,
+        };
+        match self.audit.record(event).await {
+            Ok(_) => (done.answer, true),
+            Err(e) => {
+                tracing::error!(error = %e, tool = tool.name(), "audit entry could not be made durable");
+                (Err(AUDIT_DOWN.to_owned()), false)
+            }
+        }
+    }
+
+    async fn run(&self, practice: &Arc<Practice>, call: &CallInfo, request: ToolRequest) -> Done {
+        match request {
+            ToolRequest::CheckAvailability {
+                date,
+                length_minutes,
+                provider,
+                part_of_day,
+                limit,
+            } => {
+                self.check_availability(
+                    practice,
+                    date,
+                    length_minutes,
+                    provider,
+                    part_of_day,
+                    limit,
+                )
+                .await
+            }
+            ToolRequest::BookAppointment {
+                identity,
+                date,
+                time,
+                length_minutes,
+                provider,
+                reason,
+            } => {
+                self.book(
+                    practice,
+                    call,
+                    &identity,
+                    date.to_datetime(time),
+                    length_minutes,
+                    provider,
+                    reason,
+                )
+                .await
+            }
+            ToolRequest::CancelAppointment {
+                identity,
+                appointment,
+                reason,
+            } => {
+                self.cancel(practice, call, &identity, &appointment, reason)
+                    .await
+            }
+            ToolRequest::RescheduleAppointment {
+                identity,
+                appointment,
+                date,
+                time,
+                provider,
+            } => {
+                self.reschedule(
+                    practice,
+                    call,
+                    &identity,
+                    &appointment,
+                    date.to_datetime(time),
+                    provider,
+                )
+                .await
+            }
+            ToolRequest::GetAppointments { identity } => {
+                self.appointments(practice, call, &identity).await
+            }
+            ToolRequest::SearchPatients { identity } => {
+                self.search_patients(practice, call, &identity).await
+            }
+            ToolRequest::GetPatientInfo { identity } => {
+                self.patient_info(practice, call, &identity).await
+            }
+            ToolRequest::CreatePatient {
+                first_name,
+                last_name,
+                birth_date,
+                phone,
+                email,
+            } => {
+                self.create_patient(
+                    practice, call, first_name, last_name, birth_date, phone, email,
+                )
+                .await
+            }
+            ToolRequest::UpdatePatient {
+                identity,
+                phone,
+                email,
+                preferred_name,
+            } => {
+                self.update_patient(practice, call, &identity, phone, email, preferred_name)
+                    .await
+            }
+            ToolRequest::ListProviders => self.list_providers(practice).await,
+            ToolRequest::TransferToHuman { .. } => match self.transfer_destination(practice) {
+                Ok(number) => Done::ok(
+                    format!(
+                        "Transfer the caller to the front desk now: tell them you are connecting them, then transfer the call to {}.",
+                        number.as_str()
+                    ),
+                    Vec::new(),
+                ),
+                Err(words) => Done::failed(words, "no transfer number configured", Vec::new()),
+            },
+        }
+    }
+
+    /// Where a caller goes when they ask for a person.
+    pub fn transfer_destination(&self, practice: &Practice) -> Result<E164, String> {
+        practice.profile.transfer_number.clone().ok_or_else(|| {
+            format!(
+                "{} has no transfer number set up, so the call cannot be transferred. Apologise, offer to take a message for the office, or suggest calling back during office hours.",
+                practice.profile.name
+            )
+        })
+    }
+
+    /// Verifies the caller for a patient-scoped tool.
+    async fn verified(
+        &self,
+        practice: &Practice,
+        call: &CallInfo,
+        identity: &Identity,
+    ) -> Result<crate::pms::Patient, Done> {
+        match verify::verify(
+            practice.pms.as_ref(),
+            &self.sessions,
+            call.call_id.as_deref(),
+            call.caller.as_ref(),
+            identity,
+        )
+        .await
+        {
+            Ok(Verdict::Verified(patient)) => Ok(*patient),
+            Ok(verdict) => Err(Done::denied(verdict.refusal(), "caller not verified")),
+            Err(err) => Err(Done::pms(&err, Vec::new())),
+        }
+    }
+
+    fn booking_lock(&self, account: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.booking_locks.lock().expect("booking locks poisoned");
+        locks.entry(account.clone()).or_default().clone()
+    }
+
+    /// Waits, within the confirm budget, for a write to be applied.
+    async fn settle_now(&self, practice: &Practice, writeback: Writeback) -> Writeback {
+        let deadline = tokio::time::Instant::now() + self.settings.confirm_wait;
+        let mut current = writeback;
+        loop {
+            if current.state != WritebackState::Pending {
+                return current;
+            }
+            match practice.pms.writeback(&current.id).await {
+                Ok(next) if next.state != WritebackState::Pending => return next,
+                Ok(next) => current = next,
+                Err(err) => tracing::warn!(error = %err, "writeback status unavailable"),
+            }
+            if tokio::time::Instant::now() + self.settings.poll_interval > deadline {
+                return current;
+            }
+            tokio::time::sleep(self.settings.poll_interval).await;
+        }
+    }
+
+    /// Keeps polling a write that was still pending when the caller got the answer.
+    fn settle_later(
+        &self,
+        practice: Arc<Practice>,
+        call: &CallInfo,
+        tool: Tool,
+        writeback: Writeback,
+        patient: PatientId,
+    ) {
+        let ledger = self.ledger.clone();
+        let audit = self.audit.clone();
+        let actor = AuditActor {
+            kind: "system".into(),
+            ..call.actor()
+        };
+        let (interval, settle_for) = (self.settings.settle_interval, self.settings.settle_for);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + settle_for;
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(interval).await;
+                let Ok(next) = practice.pms.writeback(&writeback.id).await else {
+                    continue;
+                };
+                let outcome = match &next.state {
+                    WritebackState::Pending => continue,
+                    WritebackState::Applied { .. } => AuditOutcome::Success,
+                    WritebackState::Failed { .. } => AuditOutcome::Failed,
+                };
+                let reference = match &next.state {
+                    WritebackState::Applied { created_id } => created_id.clone(),
+                    _ => None,
+                };
+                ledger.settle(
+                    &practice.profile.account_id,
+                    &writeback.id,
+                    next.state,
+                    reference,
+                );
+                let event = AuditEvent {
+                    action: action_of(tool),
+                    outcome,
+                    resource: tool.name().to_owned(),
+                    account_id: Some(practice.profile.account_id.clone()),
+                    actor,
+                    patient_ids: vec![patient],
+                    request_id: None,
+                    source_ip: None,
+                    reason: Some(format!("writeback {} settled after the call", writeback.id)),
+                };
+                if let Err(e) = audit.record(event).await {
+                    tracing::error!(error = %e, "audit entry for a settled writeback failed");
+                }
+                return;
+            }
+        });
+    }
+}

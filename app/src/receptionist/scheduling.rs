@@ -1,0 +1,770 @@
+//! The scheduling tools: availability, booking, cancelling, rescheduling, a patient's upcoming
+//! visits, and the practice's providers. Writes re-check the slot under the practice's booking
+//! lock, are idempotent on their business key, and report truthfully whether the practice's
+//! system applied them (confirmed), has not yet (pending), or refused (failed).
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use jiff::{
+    ToSpan,
+    civil::{Date, DateTime},
+};
+use serde_json::json;
+
+use super::{
+    Done, Receptionist,
+    availability::{self, AvailabilityRequest, Busy, Slot},
+    ledger::LedgerEntry,
+    request::{Identity, PartOfDay, Tool},
+    words,
+};
+use crate::{
+    pms::{
+        Appointment, AppointmentId, NewAppointment, Patient, Phi, PmsError, Provider, ProviderId,
+        Reschedule, WritebackState,
+    },
+    practices::Practice,
+};
+
+use super::CallInfo;
+
+fn provider_names(providers: &[Provider]) -> BTreeMap<&str, &str> {
+    providers
+        .iter()
+        .map(|p| (p.id.as_str(), p.display_name.as_str()))
+        .collect()
+}
+
+fn name_of<'a>(providers: &'a [Provider], id: &ProviderId) -> &'a str {
+    providers
+        .iter()
+        .find(|p| &p.id == id)
+        .map_or("the provider", |p| p.display_name.as_str())
+}
+
+fn slot_json(slot: &Slot, with_date: bool) -> serde_json::Value {
+    if with_date {
+        json!({"date": slot.start.date().to_string(), "day": words::day(slot.start.date()), "time": words::hhmm(slot.start.time()), "provider_id": slot.provider_id})
+    } else {
+        json!({"time": words::hhmm(slot.start.time()), "provider_id": slot.provider_id})
+    }
+}
+
+impl Receptionist {
+    /// Checks that a date is one the caller may book: not before today, within the horizon.
+    fn bookable_date(practice: &Practice, date: Date, today: Date) -> Result<(), Done> {
+        if date < today {
+            return Err(Done::failed(
+                format!(
+                    "{} is in the past; today is {}. Ask the caller for a future date.",
+                    words::day(date),
+                    words::day(today)
+                ),
+                "date in the past",
+                Vec::new(),
+            ));
+        }
+        let horizon = practice.profile.booking.horizon_days;
+        if date > today + i64::from(horizon).days() {
+            return Err(Done::failed(
+                format!(
+                    "Appointments can only be booked up to {horizon} days ahead. Ask for an earlier date."
+                ),
+                "date beyond the booking horizon",
+                Vec::new(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn known_provider(
+        practice: &Practice,
+        provider: Option<&ProviderId>,
+    ) -> Result<Vec<Provider>, Done> {
+        let providers = practice
+            .pms
+            .providers()
+            .await
+            .map_err(|e| Done::pms(&e, Vec::new()))?;
+        if let Some(id) = provider
+            && !providers.iter().any(|p| &p.id == id && p.active)
+        {
+            return Err(Done::failed(
+                format!(
+                    "There is no provider with provider_id {id:?}. Call list_providers for the valid ids, or leave provider_id out."
+                ),
+                "unknown provider",
+                Vec::new(),
+            ));
+        }
+        Ok(providers)
+    }
+
+    pub(super) async fn check_availability(
+        &self,
+        practice: &Practice,
+        date: Option<Date>,
+        length_minutes: Option<u32>,
+        provider: Option<ProviderId>,
+        part_of_day: PartOfDay,
+        limit: usize,
+    ) -> Done {
+        let now = practice.profile.now();
+        let date = date.unwrap_or(now.date());
+        if let Err(done) = Self::bookable_date(practice, date, now.date()) {
+            return done;
+        }
+        let providers = match Self::known_provider(practice, provider.as_ref()).await {
+            Ok(p) => p,
+            Err(done) => return done,
+        };
+        let length = length_minutes.unwrap_or(practice.profile.booking.default_length_minutes);
+        let busy = self.ledger.busy(&practice.profile.account_id);
+        let request = AvailabilityRequest {
+            date,
+            length_minutes: length,
+            provider,
+            window: part_of_day.window(),
+            limit,
+        };
+        let found = match availability::check(
+            practice.pms.as_ref(),
+            &practice.profile.booking,
+            now,
+            &busy,
+            &request,
+        )
+        .await
+        {
+            Ok(found) => found,
+            Err(e) => return Done::pms(&e, Vec::new()),
+        };
+        let names = provider_names(&providers);
+        let body = if found.slots.is_empty() {
+            json!({
+                "date": date.to_string(), "day": words::day(date), "length_minutes": length, "available": false,
+                "alternatives": found.alternatives.iter().map(|s| slot_json(s, true)).collect::<Vec<_>>(),
+                "providers": names,
+            })
+        } else {
+            json!({
+                "date": date.to_string(), "day": words::day(date), "length_minutes": length,
+                "slots": found.slots.iter().map(|s| slot_json(s, false)).collect::<Vec<_>>(),
+                "providers": names,
+            })
+        };
+        Done::ok(body.to_string(), Vec::new())
+    }
+
+    /// What the practice can offer instead of a taken time, for the error the model reads.
+    async fn other_times(
+        &self,
+        practice: &Practice,
+        start: DateTime,
+        length: u32,
+        provider: Option<ProviderId>,
+    ) -> String {
+        let request = AvailabilityRequest {
+            date: start.date(),
+            length_minutes: length,
+            provider,
+            window: None,
+            limit: 4,
+        };
+        let busy = self.ledger.busy(&practice.profile.account_id);
+        match availability::check(
+            practice.pms.as_ref(),
+            &practice.profile.booking,
+            practice.profile.now(),
+            &busy,
+            &request,
+        )
+        .await
+        {
+            Ok(found) if !found.slots.is_empty() => {
+                let times: Vec<String> = found
+                    .slots
+                    .iter()
+                    .map(|s| words::clock(s.start.time()))
+                    .collect();
+                format!(" Open times that day: {}.", times.join(", "))
+            }
+            Ok(found) if !found.alternatives.is_empty() => {
+                let times: Vec<String> = found
+                    .alternatives
+                    .iter()
+                    .map(|s| words::when(s.start))
+                    .collect();
+                format!(
+                    " Nothing else is open that day; the next openings are {}.",
+                    times.join("; ")
+                )
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn too_soon(practice: &Practice, start: DateTime) -> Option<Done> {
+        let earliest = practice.profile.now()
+            + i64::from(practice.profile.booking.min_notice_minutes).minutes();
+        (start < earliest).then(|| {
+            Done::failed(
+                format!(
+                    "{} has passed or is too soon to book. Ask the caller for a later time.",
+                    words::when(start)
+                ),
+                "start too soon",
+                Vec::new(),
+            )
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn book(
+        &self,
+        practice: &Arc<Practice>,
+        call: &CallInfo,
+        identity: &Identity,
+        start: DateTime,
+        length_minutes: Option<u32>,
+        provider: Option<ProviderId>,
+        reason: Option<Phi<String>>,
+    ) -> Done {
+        let patient = match self.verified(practice, call, identity).await {
+            Ok(p) => p,
+            Err(done) => return done,
+        };
+        let who = vec![patient.id.clone()];
+        if let Err(done) =
+            Self::bookable_date(practice, start.date(), practice.profile.now().date())
+        {
+            return Done {
+                patients: who,
+                ..done
+            };
+        }
+        if let Some(done) = Self::too_soon(practice, start) {
+            return Done {
+                patients: who,
+                ..done
+            };
+        }
+        let providers = match Self::known_provider(practice, provider.as_ref()).await {
+            Ok(p) => p,
+            Err(done) => {
+                return Done {
+                    patients: who,
+                    ..done
+                };
+            }
+        };
+        let length = length_minutes.unwrap_or(practice.profile.booking.default_length_minutes);
+        let account = &practice.profile.account_id;
+        let key = format!(
+            "book|{}|{start}|{}",
+            patient.id,
+            provider.as_ref().map_or("*", |p| p.as_str())
+        );
+        if let Some(entry) = self.ledger.get(account, &key) {
+            return repeat_answer("booking", &entry, who);
+        }
+        match self.existing_at(practice, &patient, start).await {
+            Ok(Some(existing)) => {
+                return Done::ok(
+                    format!(
+                        "{} already has an appointment at {} with {} (reference {}). Nothing new was booked.",
+                        patient.first_name.expose(),
+                        words::when(existing.start),
+                        name_of(&providers, &existing.provider_id),
+                        existing.id
+                    ),
+                    who,
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return Done::pms(&e, who),
+        }
+
+        let lock = self.booking_lock(account);
+        let guard = lock.lock().await;
+        let busy = self.ledger.busy(account);
+        let now = practice.profile.now();
+        let slot = match availability::find_slot(
+            practice.pms.as_ref(),
+            &practice.profile.booking,
+            now,
+            &busy,
+            start,
+            length,
+            provider.as_ref(),
+            None,
+        )
+        .await
+        {
+            Ok(Some(slot)) => slot,
+            Ok(None) => {
+                drop(guard);
+                let with = provider
+                    .as_ref()
+                    .map(|p| format!(" with {}", name_of(&providers, p)))
+                    .unwrap_or_default();
+                let others = self.other_times(practice, start, length, provider).await;
+                return Done::failed(
+                    format!(
+                        "{}{with} is not available.{others} Ask the caller which they prefer.",
+                        words::when(start)
+                    ),
+                    "slot not available",
+                    who,
+                );
+            }
+            Err(e) => return Done::pms(&e, who),
+        };
+        let summary = format!(
+            "{} with {} ({} minutes)",
+            words::when(start),
+            name_of(&providers, &slot.provider_id),
+            length
+        );
+        let written = practice
+            .pms
+            .book(NewAppointment {
+                patient_id: patient.id.clone(),
+                provider_id: slot.provider_id.clone(),
+                operatory_id: slot.operatory_id.clone(),
+                start,
+                length_minutes: length,
+                description: reason
+                    .unwrap_or_else(|| Phi::new("Appointment booked by phone".to_owned())),
+                note: None,
+            })
+            .await;
+        let writeback = match written {
+            Ok(w) => w,
+            Err(e) => return Done::pms(&e, who),
+        };
+        let held = Busy {
+            provider_id: slot.provider_id.clone(),
+            operatory_id: Some(slot.operatory_id.clone()),
+            start,
+            end: start + i64::from(length).minutes(),
+        };
+        self.ledger.insert(
+            account,
+            key,
+            LedgerEntry::new(
+                writeback.id.clone(),
+                patient.id.clone(),
+                Some(held),
+                summary.clone(),
+            ),
+        );
+        drop(guard);
+
+        let settled = self.settle_now(practice, writeback).await;
+        self.report_write(
+            practice,
+            call,
+            &patient,
+            settled,
+            Written {
+                tool: Tool::BookAppointment,
+                verb: "Booked",
+                summary: &summary,
+            },
+        )
+    }
+
+    /// Turns a write's state into the truthful answer, and follows it up if still pending.
+    pub(super) fn report_write(
+        &self,
+        practice: &Arc<Practice>,
+        call: &CallInfo,
+        patient: &Patient,
+        settled: crate::pms::Writeback,
+        what: Written<'_>,
+    ) -> Done {
+        let Written {
+            tool,
+            verb,
+            summary,
+        } = what;
+        let who = vec![patient.id.clone()];
+        let account = &practice.profile.account_id;
+        let first = patient.first_name.expose();
+        match settled.state.clone() {
+            WritebackState::Applied { created_id } => {
+                let reference = created_id.clone().unwrap_or_else(|| settled.id.to_string());
+                self.ledger
+                    .settle(account, &settled.id, settled.state, created_id);
+                Done::ok(
+                    format!(
+                        "{verb} and confirmed by the practice's system for {first}: {summary}. Reference {reference}."
+                    ),
+                    who,
+                )
+            }
+            WritebackState::Pending => {
+                self.settle_later(
+                    practice.clone(),
+                    call,
+                    tool,
+                    settled.clone(),
+                    patient.id.clone(),
+                );
+                Done::pending(
+                    format!(
+                        "Sent to the practice's system for {first}: {summary}, but it is not confirmed yet. Tell the caller it is pending confirmation and the office will confirm. Reference {}.",
+                        settled.id
+                    ),
+                    who,
+                )
+            }
+            WritebackState::Failed { reason } => {
+                self.ledger
+                    .settle(account, &settled.id, settled.state.clone(), None);
+                Done::failed(
+                    format!(
+                        "The practice's system did not accept this ({summary}): {reason}. Nothing was changed. Apologise and offer another option."
+                    ),
+                    "writeback failed",
+                    who,
+                )
+            }
+        }
+    }
+
+    async fn existing_at(
+        &self,
+        practice: &Practice,
+        patient: &Patient,
+        start: DateTime,
+    ) -> Result<Option<Appointment>, PmsError> {
+        let appointments = practice.pms.appointments_for_patient(&patient.id).await?;
+        Ok(appointments
+            .into_iter()
+            .find(|a| a.start == start && a.status.holds_slot()))
+    }
+
+    /// The verified patient's own, still-upcoming appointment; anything else reads as not found.
+    async fn own_appointment(
+        &self,
+        practice: &Practice,
+        patient: &Patient,
+        id: &AppointmentId,
+    ) -> Result<Appointment, Done> {
+        let who = vec![patient.id.clone()];
+        let not_found = || {
+            Done::failed(
+                format!(
+                    "No upcoming appointment {id} was found for {}. Call get_appointments to see their appointments.",
+                    patient.first_name.expose()
+                ),
+                "appointment not found for this patient",
+                who.clone(),
+            )
+        };
+        let appointment = match practice.pms.appointment(id).await {
+            Ok(a) => a,
+            Err(PmsError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(Done::pms(&e, who)),
+        };
+        if appointment.patient_id != patient.id || appointment.start < practice.profile.now() {
+            return Err(not_found());
+        }
+        Ok(appointment)
+    }
+
+    pub(super) async fn cancel(
+        &self,
+        practice: &Arc<Practice>,
+        call: &CallInfo,
+        identity: &Identity,
+        id: &AppointmentId,
+        reason: Option<Phi<String>>,
+    ) -> Done {
+        let patient = match self.verified(practice, call, identity).await {
+            Ok(p) => p,
+            Err(done) => return done,
+        };
+        let who = vec![patient.id.clone()];
+        let account = &practice.profile.account_id;
+        let key = format!("cancel|{id}");
+        if let Some(entry) = self.ledger.get(account, &key) {
+            return repeat_answer("cancellation", &entry, who);
+        }
+        let appointment = match self.own_appointment(practice, &patient, id).await {
+            Ok(a) => a,
+            Err(done) => return done,
+        };
+        if !appointment.status.holds_slot() {
+            return Done::ok(
+                format!(
+                    "The appointment on {} is already cancelled.",
+                    words::when(appointment.start)
+                ),
+                who,
+            );
+        }
+        let providers = practice.pms.providers().await.unwrap_or_default();
+        let summary = format!(
+            "cancel {} with {}",
+            words::when(appointment.start),
+            name_of(&providers, &appointment.provider_id)
+        );
+        let writeback = match practice.pms.cancel(id, reason).await {
+            Ok(w) => w,
+            Err(e) => return Done::pms(&e, who),
+        };
+        self.ledger.insert(
+            account,
+            key,
+            LedgerEntry::new(
+                writeback.id.clone(),
+                patient.id.clone(),
+                None,
+                summary.clone(),
+            ),
+        );
+        let settled = self.settle_now(practice, writeback).await;
+        self.report_write(
+            practice,
+            call,
+            &patient,
+            settled,
+            Written {
+                tool: Tool::CancelAppointment,
+                verb: "Cancellation done",
+                summary: &summary,
+            },
+        )
+    }
+
+    pub(super) async fn reschedule(
+        &self,
+        practice: &Arc<Practice>,
+        call: &CallInfo,
+        identity: &Identity,
+        id: &AppointmentId,
+        start: DateTime,
+        provider: Option<ProviderId>,
+    ) -> Done {
+        let patient = match self.verified(practice, call, identity).await {
+            Ok(p) => p,
+            Err(done) => return done,
+        };
+        let who = vec![patient.id.clone()];
+        if let Some(done) = Self::too_soon(practice, start) {
+            return Done {
+                patients: who,
+                ..done
+            };
+        }
+        if let Err(done) =
+            Self::bookable_date(practice, start.date(), practice.profile.now().date())
+        {
+            return Done {
+                patients: who,
+                ..done
+            };
+        }
+        let account = &practice.profile.account_id;
+        let key = format!("reschedule|{id}|{start}");
+        if let Some(entry) = self.ledger.get(account, &key) {
+            return repeat_answer("reschedule", &entry, who);
+        }
+        let appointment = match self.own_appointment(practice, &patient, id).await {
+            Ok(a) if a.status.holds_slot() => a,
+            Ok(a) => {
+                return Done::failed(
+                    format!(
+                        "The appointment on {} was cancelled; book a new one instead.",
+                        words::when(a.start)
+                    ),
+                    "appointment cancelled",
+                    who,
+                );
+            }
+            Err(done) => return done,
+        };
+        let providers = match Self::known_provider(practice, provider.as_ref()).await {
+            Ok(p) => p,
+            Err(done) => {
+                return Done {
+                    patients: who,
+                    ..done
+                };
+            }
+        };
+        let provider = provider.unwrap_or_else(|| appointment.provider_id.clone());
+        let length = appointment.length_minutes;
+        let lock = self.booking_lock(account);
+        let guard = lock.lock().await;
+        let busy = self.ledger.busy(account);
+        let now = practice.profile.now();
+        let slot = match availability::find_slot(
+            practice.pms.as_ref(),
+            &practice.profile.booking,
+            now,
+            &busy,
+            start,
+            length,
+            Some(&provider),
+            Some(&appointment.id),
+        )
+        .await
+        {
+            Ok(Some(slot)) => slot,
+            Ok(None) => {
+                drop(guard);
+                let others = self
+                    .other_times(practice, start, length, Some(provider.clone()))
+                    .await;
+                return Done::failed(
+                    format!(
+                        "{} with {} is not available.{others} Ask the caller which they prefer.",
+                        words::when(start),
+                        name_of(&providers, &provider)
+                    ),
+                    "slot not available",
+                    who,
+                );
+            }
+            Err(e) => return Done::pms(&e, who),
+        };
+        let summary = format!(
+            "move {} to {} with {}",
+            words::when(appointment.start),
+            words::when(start),
+            name_of(&providers, &slot.provider_id)
+        );
+        let to = Reschedule {
+            provider_id: slot.provider_id.clone(),
+            operatory_id: Some(slot.operatory_id.clone()),
+            start,
+            length_minutes: length,
+        };
+        let writeback = match practice.pms.reschedule(id, to).await {
+            Ok(w) => w,
+            Err(e) => return Done::pms(&e, who),
+        };
+        let held = Busy {
+            provider_id: slot.provider_id,
+            operatory_id: Some(slot.operatory_id),
+            start,
+            end: start + i64::from(length).minutes(),
+        };
+        self.ledger.insert(
+            account,
+            key,
+            LedgerEntry::new(
+                writeback.id.clone(),
+                patient.id.clone(),
+                Some(held),
+                summary.clone(),
+            ),
+        );
+        drop(guard);
+        let settled = self.settle_now(practice, writeback).await;
+        self.report_write(
+            practice,
+            call,
+            &patient,
+            settled,
+            Written {
+                tool: Tool::RescheduleAppointment,
+                verb: "Rescheduled",
+                summary: &summary,
+            },
+        )
+    }
+
+    pub(super) async fn appointments(
+        &self,
+        practice: &Practice,
+        call: &CallInfo,
+        identity: &Identity,
+    ) -> Done {
+        let patient = match self.verified(practice, call, identity).await {
+            Ok(p) => p,
+            Err(done) => return done,
+        };
+        let who = vec![patient.id.clone()];
+        let now = practice.profile.now();
+        let (appointments, providers) = match tokio::try_join!(
+            practice.pms.appointments_for_patient(&patient.id),
+            practice.pms.providers()
+        ) {
+            Ok(both) => both,
+            Err(e) => return Done::pms(&e, who),
+        };
+        let mut upcoming: Vec<&Appointment> = appointments
+            .iter()
+            .filter(|a| a.start >= now && a.status.holds_slot())
+            .collect();
+        upcoming.sort_by_key(|a| a.start);
+        upcoming.truncate(6);
+        let pending = self
+            .ledger
+            .pending_for(&practice.profile.account_id, &patient.id);
+        let body = json!({
+            "patient_id": patient.id,
+            "first_name": patient.first_name.expose(),
+            "appointments": upcoming.iter().map(|a| json!({
+                "appointment_id": a.id,
+                "date": a.start.date().to_string(),
+                "day": words::day(a.start.date()),
+                "time": words::hhmm(a.start.time()),
+                "length_minutes": a.length_minutes,
+                "provider": name_of(&providers, &a.provider_id),
+                "description": a.description.as_ref().map(|d| d.expose().as_str()),
+            })).collect::<Vec<_>>(),
+            "pending_requests": pending.iter().map(|e| json!({"reference": e.reference, "summary": e.summary})).collect::<Vec<_>>(),
+        });
+        Done::ok(body.to_string(), who)
+    }
+
+    pub(super) async fn list_providers(&self, practice: &Practice) -> Done {
+        match practice.pms.providers().await {
+            Ok(providers) => {
+                let list: Vec<_> = providers
+                    .iter()
+                    .filter(|p| p.active)
+                    .map(|p| json!({"provider_id": p.id, "name": p.display_name, "role": p.role}))
+                    .collect();
+                Done::ok(
+                    json!({"practice": practice.profile.name, "providers": list}).to_string(),
+                    Vec::new(),
+                )
+            }
+            Err(e) => Done::pms(&e, Vec::new()),
+        }
+    }
+}
+
+/// What a write was, for its answer: "Booked … Tuesday, December 1 at 9:00 AM with Dr. Lee".
+pub(super) struct Written<'a> {
+    pub tool: Tool,
+    pub verb: &'a str,
+    pub summary: &'a str,
+}
+
+/// The answer for a write this gateway already made (same business key).
+fn repeat_answer(what: &str, entry: &LedgerEntry, who: Vec<crate::pms::PatientId>) -> Done {
+    match &entry.state {
+        WritebackState::Applied { .. } => Done::ok(
+            format!(
+                "This {what} was already made and confirmed: {}. Reference {}. Nothing new was done.",
+                entry.summary, entry.reference
+            ),
+            who,
+        ),
+        _ => Done::pending(
+            format!(
+                "This {what} was already requested: {}; it is still pending confirmation by the practice's system. Reference {}. Nothing new was done.",
+                entry.summary, entry.reference
+            ),
+            who,
+        ),
+    }
+}
