@@ -2,8 +2,12 @@
 //! practice's PMS, audits every access to patient data, and keeps every practice's credentials.
 //! See `DESIGN.md` for the module map; dependencies point inward, towards `receptionist` and `pms`.
 
+pub mod api;
 pub mod audit;
+pub mod config;
 pub mod pms;
-pub mod vapi;
 pub mod practices;
 pub mod receptionist;
+pub mod startup;
+pub mod telemetry;
+pub mod vapi;

@@ -157,13 +157,25 @@ mod tests {
 
     #[test]
     fn international_numbers_need_a_plus() {
-        assert_eq!(E164::parse("+44 20 7183 8750").unwrap().as_str(), "+442071838750");
+        assert_eq!(
+            E164::parse("+44 20 7183 8750").unwrap().as_str(),
+            "+442071838750"
+        );
         assert!(E164::parse("442071838750").is_err());
     }
 
     #[test]
     fn garbage_is_rejected() {
-        for raw in ["", "abc", "555-0123", "+1", "415555012", "++14155550123", "0155550123", "41555501234567890"] {
+        for raw in [
+            "",
+            "abc",
+            "555-0123",
+            "+1",
+            "415555012",
+            "++14155550123",
+            "0155550123",
+            "41555501234567890",
+        ] {
             assert!(E164::parse(raw).is_err(), "{raw}");
         }
     }

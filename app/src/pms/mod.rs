@@ -61,8 +61,11 @@ pub trait PracticeSystem: Send + Sync + 'static {
     /// When each provider can be booked on `date`; an empty list means the practice is closed.
     async fn open_blocks(&self, date: Date) -> PmsResult<Vec<OpenBlock>>;
     /// Appointments starting in `[from, to)`, every status.
-    async fn appointments_between(&self, from: DateTime, to: DateTime)
-    -> PmsResult<Vec<Appointment>>;
+    async fn appointments_between(
+        &self,
+        from: DateTime,
+        to: DateTime,
+    ) -> PmsResult<Vec<Appointment>>;
     async fn appointments_for_patient(&self, patient: &PatientId) -> PmsResult<Vec<Appointment>>;
     async fn appointment(&self, id: &AppointmentId) -> PmsResult<Appointment>;
 

@@ -1,0 +1,148 @@
+//! Answering the tool calls of one Vapi message: who is calling about which practice, each
+//! call's arguments parsed for its tool, and the results in the order of the calls.
+
+use poem::Request;
+use poem_openapi::Object;
+
+use super::{AppState, RequestMeta, tool_args::*};
+use crate::{
+    practices::PracticeKey,
+    receptionist::{ArgError, CallInfo, Tool, ToolRequest},
+    vapi::{
+        envelope::{ServerMessage, ToolCall},
+        results::one_line,
+    },
+};
+
+/// The answer to a `tool-calls` message: one result per call, in the same order.
+#[derive(Debug, Object)]
+pub struct ToolResults {
+    pub results: Vec<ToolResultItem>,
+}
+
+/// One tool call's outcome: exactly one of `result` and `error`, each a single line.
+#[derive(Debug, Object)]
+pub struct ToolResultItem {
+    /// The tool's name.
+    pub name: String,
+    /// The `id` of the call this answers.
+    #[oai(rename = "toolCallId")]
+    pub tool_call_id: String,
+    /// What the assistant should know or say (compact JSON text for structured data).
+    #[oai(skip_serializing_if_is_none)]
+    pub result: Option<String>,
+    /// What went wrong and what the assistant should do about it.
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<String>,
+}
+
+/// Builds the receptionist's view of the call from the message and the HTTP request.
+pub fn call_info(message: &ServerMessage, req: &Request) -> CallInfo {
+    let meta = req.extensions().get::<RequestMeta>();
+    let ctx = &message.call;
+    CallInfo {
+        call_id: ctx.call_id.clone(),
+        org_id: ctx.org_id.clone(),
+        caller: ctx.customer_number.clone(),
+        request_id: meta.map(|m| m.request_id.clone()),
+        source_ip: meta.and_then(|m| m.source_ip.clone()),
+        practice: PracticeKey {
+            account_id: ctx.account_id.clone(),
+            phone_number_id: ctx.phone_number_id.clone(),
+            phone_number: ctx.practice_number.clone(),
+        },
+    }
+}
+
+/// Parses a call's arguments for `tool`.
+pub fn parse_request(tool: Tool, call: &ToolCall) -> Result<ToolRequest, ArgError> {
+    let args = call
+        .arguments
+        .clone()
+        .map_err(|why| ArgError::new("arguments", why))?;
+    match tool {
+        Tool::CheckAvailability => from_arguments::<CheckAvailabilityArgs>(args)?.parse(),
+        Tool::BookAppointment => from_arguments::<BookAppointmentArgs>(args)?.parse(),
+        Tool::CancelAppointment => from_arguments::<CancelAppointmentArgs>(args)?.parse(),
+        Tool::RescheduleAppointment => from_arguments::<RescheduleAppointmentArgs>(args)?.parse(),
+        Tool::GetAppointments => Ok(ToolRequest::GetAppointments {
+            identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
+        }),
+        Tool::SearchPatients => Ok(ToolRequest::SearchPatients {
+            identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
+        }),
+        Tool::GetPatientInfo => Ok(ToolRequest::GetPatientInfo {
+            identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
+        }),
+        Tool::CreatePatient => from_arguments::<CreatePatientArgs>(args)?.parse(),
+        Tool::UpdatePatient => from_arguments::<UpdatePatientArgs>(args)?.parse(),
+        Tool::ListProviders => {
+            from_arguments::<ListProvidersArgs>(args)?;
+            Ok(ToolRequest::ListProviders)
+        }
+        Tool::TransferToHuman => {
+            let args = from_arguments::<TransferToHumanArgs>(args)?;
+            Ok(ToolRequest::TransferToHuman {
+                reason: args.reason,
+            })
+        }
+    }
+}
+
+/// Caller id from Vapi's envelope; failing that, the `caller_number` static parameter.
+fn caller_from_arguments(call: &ToolCall) -> Option<crate::pms::E164> {
+    let args = call.arguments.as_ref().ok()?;
+    crate::pms::E164::parse(args.get("caller_number")?.as_str()?).ok()
+}
+
+/// Answers every call in order. `route_tool` is the tool of a `/vapi/tools/{tool}` route; on
+/// the webhook each call names its own tool.
+pub async fn answer_all(
+    state: &AppState,
+    req: &Request,
+    message: &ServerMessage,
+    route_tool: Option<Tool>,
+) -> Vec<ToolResultItem> {
+    let info = call_info(message, req);
+    let mut results = Vec::with_capacity(message.tool_calls.len());
+    for call in &message.tool_calls {
+        let tool = route_tool.or_else(|| Tool::from_name(&call.name));
+        let name = if call.name.is_empty() {
+            route_tool.map_or("", |t| t.name()).to_owned()
+        } else {
+            call.name.clone()
+        };
+        let answer = match tool {
+            None => Err(format!(
+                "There is no tool named {:?}. Use one of: {}.",
+                one_line(&call.name),
+                Tool::ALL
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Some(tool) => {
+                let mut info = info.clone();
+                if info.caller.is_none() {
+                    info.caller = caller_from_arguments(call);
+                }
+                state
+                    .receptionist
+                    .answer(&info, tool, &call.id, parse_request(tool, call))
+                    .await
+            }
+        };
+        let (result, error) = match answer {
+            Ok(text) => (Some(one_line(&text)), None),
+            Err(text) => (None, Some(one_line(&text))),
+        };
+        results.push(ToolResultItem {
+            name,
+            tool_call_id: call.id.clone(),
+            result,
+            error,
+        });
+    }
+    results
+}

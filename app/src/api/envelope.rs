@@ -1,0 +1,320 @@
+//! The request bodies of the Vapi routes: their schemas (per tool, so each operation carries its
+//! tool's argument schema) and their parsing, which is tolerant of every envelope variant Vapi
+//! sends (see `vapi::envelope`) rather than bound to the schema's exact shape.
+
+use std::marker::PhantomData;
+
+use poem::{Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, Object,
+    payload::{ParsePayload, Payload},
+    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    types::Type,
+};
+
+use super::{problem::ProblemJson, tool_args::*};
+use crate::vapi::envelope::{self, ServerMessage};
+
+/// A request body schema: which envelope type documents it.
+pub trait EnvelopeSchema: Send + Sync + 'static {
+    type Schema: Type;
+}
+
+/// A parsed Vapi server message, documented by `S`.
+pub struct VapiBody<S> {
+    pub message: ServerMessage,
+    _schema: PhantomData<S>,
+}
+
+impl<S: EnvelopeSchema> Payload for VapiBody<S> {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn schema_ref() -> MetaSchemaRef {
+        S::Schema::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        S::Schema::register(registry);
+    }
+}
+
+impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let bytes = body.take()?.into_bytes().await.map_err(|e| {
+            poem::Error::from_response(
+                ProblemJson::bad_request(format!("The request body could not be read: {e}"))
+                    .response(),
+            )
+        })?;
+        let message = envelope::parse(&bytes).map_err(|e| {
+            poem::Error::from_response(ProblemJson::bad_request(e.to_string()).response())
+        })?;
+        Ok(Self {
+            message,
+            _schema: PhantomData,
+        })
+    }
+}
+
+impl<'a, S: EnvelopeSchema> ApiExtractor<'a> for VapiBody<S> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    // Vapi always sends JSON; the content type is not checked so a missing or odd header on an
+    // otherwise valid call does not cost a patient their answer.
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        <Self as ParsePayload>::from_request(request, body).await
+    }
+}
+
+/// The call, as Vapi describes it (only the fields the gateway reads).
+#[derive(Debug, Object)]
+pub struct CallObject {
+    /// Vapi's call id.
+    #[oai(validator(max_length = 128))]
+    pub id: Option<String>,
+    /// The Vapi organisation.
+    #[oai(rename = "orgId", validator(max_length = 128))]
+    pub org_id: Option<String>,
+    /// The Vapi phone number that was called; maps to a practice through the route table.
+    #[oai(rename = "phoneNumberId", validator(max_length = 128))]
+    pub phone_number_id: Option<String>,
+    pub customer: Option<CustomerObject>,
+}
+
+/// The caller.
+#[derive(Debug, Object)]
+pub struct CustomerObject {
+    /// The caller's number in E.164 (absent on web calls).
+    #[oai(validator(max_length = 32))]
+    pub number: Option<String>,
+}
+
+/// The practice line that was called.
+#[derive(Debug, Object)]
+pub struct PhoneNumberObject {
+    #[oai(validator(max_length = 128))]
+    pub id: Option<String>,
+    /// The practice line in E.164.
+    #[oai(validator(max_length = 32))]
+    pub number: Option<String>,
+}
+
+/// The assistant; its metadata names the practice's account.
+#[derive(Debug, Object)]
+pub struct AssistantObject {
+    #[oai(validator(max_length = 256))]
+    pub name: Option<String>,
+    pub metadata: Option<AssistantMetadata>,
+}
+
+/// Metadata set when the assistant was created.
+#[derive(Debug, Object)]
+pub struct AssistantMetadata {
+    /// The practice's account id in this gateway.
+    #[oai(rename = "accountId", validator(max_length = 128))]
+    pub account_id: Option<String>,
+}
+
+macro_rules! tool_envelope {
+    ($marker:ident, $args:ty, $request:ident, $message:ident, $call:ident, $function:ident) => {
+        /// A Vapi `tool-calls` server message.
+        #[derive(Debug, Object)]
+        pub struct $request {
+            pub message: $message,
+        }
+
+        /// The message: the tool calls to answer, in order, and who is calling whom.
+        #[derive(Debug, Object)]
+        pub struct $message {
+            /// `tool-calls`.
+            #[oai(rename = "type", validator(max_length = 64))]
+            pub kind: String,
+            /// The calls to answer, in order.
+            #[oai(rename = "toolCallList", validator(min_items = 1, max_items = 16))]
+            pub tool_call_list: Vec<$call>,
+            pub call: Option<CallObject>,
+            pub customer: Option<CustomerObject>,
+            #[oai(rename = "phoneNumber")]
+            pub phone_number: Option<PhoneNumberObject>,
+            pub assistant: Option<AssistantObject>,
+        }
+
+        /// One tool call.
+        #[derive(Debug, Object)]
+        pub struct $call {
+            /// Echoed back as `toolCallId`.
+            #[oai(validator(max_length = 128))]
+            pub id: String,
+            pub function: $function,
+        }
+
+        /// The function called and the model's arguments.
+        #[derive(Debug, Object)]
+        pub struct $function {
+            #[oai(validator(max_length = 64))]
+            pub name: String,
+            pub arguments: $args,
+        }
+
+        pub struct $marker;
+
+        impl EnvelopeSchema for $marker {
+            type Schema = $request;
+        }
+    };
+}
+
+tool_envelope!(
+    CheckAvailabilityBody,
+    CheckAvailabilityArgs,
+    CheckAvailabilityRequest,
+    CheckAvailabilityMessage,
+    CheckAvailabilityCall,
+    CheckAvailabilityFunction
+);
+tool_envelope!(
+    BookAppointmentBody,
+    BookAppointmentArgs,
+    BookAppointmentRequest,
+    BookAppointmentMessage,
+    BookAppointmentCall,
+    BookAppointmentFunction
+);
+tool_envelope!(
+    CancelAppointmentBody,
+    CancelAppointmentArgs,
+    CancelAppointmentRequest,
+    CancelAppointmentMessage,
+    CancelAppointmentCall,
+    CancelAppointmentFunction
+);
+tool_envelope!(
+    RescheduleAppointmentBody,
+    RescheduleAppointmentArgs,
+    RescheduleAppointmentRequest,
+    RescheduleAppointmentMessage,
+    RescheduleAppointmentCall,
+    RescheduleAppointmentFunction
+);
+tool_envelope!(
+    PatientBody,
+    PatientArgs,
+    PatientToolRequest,
+    PatientToolMessage,
+    PatientToolCall,
+    PatientToolFunction
+);
+tool_envelope!(
+    CreatePatientBody,
+    CreatePatientArgs,
+    CreatePatientRequest,
+    CreatePatientMessage,
+    CreatePatientCall,
+    CreatePatientFunction
+);
+tool_envelope!(
+    UpdatePatientBody,
+    UpdatePatientArgs,
+    UpdatePatientRequest,
+    UpdatePatientMessage,
+    UpdatePatientCall,
+    UpdatePatientFunction
+);
+tool_envelope!(
+    ListProvidersBody,
+    ListProvidersArgs,
+    ListProvidersRequest,
+    ListProvidersMessage,
+    ListProvidersCall,
+    ListProvidersFunction
+);
+tool_envelope!(
+    TransferToHumanBody,
+    TransferToHumanArgs,
+    TransferToHumanRequest,
+    TransferToHumanMessage,
+    TransferToHumanCall,
+    TransferToHumanFunction
+);
+
+/// Any Vapi server message sent to the webhook URL.
+#[derive(Debug, Object)]
+pub struct ServerMessageRequest {
+    pub message: ServerMessageObject,
+}
+
+/// A server message: `tool-calls`, `function-call`, `transfer-destination-request`,
+/// `status-update`, `end-of-call-report`, or any other type (answered with `{}`).
+#[derive(Debug, Object)]
+pub struct ServerMessageObject {
+    #[oai(rename = "type", validator(max_length = 64))]
+    pub kind: String,
+    #[oai(rename = "toolCallList", validator(max_items = 16))]
+    pub tool_call_list: Option<Vec<AnyToolCall>>,
+    #[oai(rename = "functionCall")]
+    pub function_call: Option<LegacyFunctionCall>,
+    pub call: Option<CallObject>,
+    pub customer: Option<CustomerObject>,
+    #[oai(rename = "phoneNumber")]
+    pub phone_number: Option<PhoneNumberObject>,
+    pub assistant: Option<AssistantObject>,
+    /// For `status-update`.
+    #[oai(validator(max_length = 64))]
+    pub status: Option<String>,
+    /// For `end-of-call-report`.
+    #[oai(rename = "endedReason", validator(max_length = 256))]
+    pub ended_reason: Option<String>,
+}
+
+/// A call to any of the gateway's tools, named by `function.name`.
+#[derive(Debug, Object)]
+pub struct AnyToolCall {
+    #[oai(validator(max_length = 128))]
+    pub id: String,
+    pub function: AnyFunction,
+}
+
+/// A function name and its arguments (an object, or JSON text of one).
+#[derive(Debug, Object)]
+pub struct AnyFunction {
+    #[oai(validator(max_length = 64))]
+    pub name: String,
+    pub arguments: Option<serde_json::Value>,
+}
+
+/// The deprecated `function-call` message's call.
+#[derive(Debug, Object)]
+pub struct LegacyFunctionCall {
+    #[oai(validator(max_length = 64))]
+    pub name: String,
+    pub parameters: Option<serde_json::Value>,
+}
+
+pub struct ServerMessageBody;
+
+impl EnvelopeSchema for ServerMessageBody {
+    type Schema = ServerMessageRequest;
+}

@@ -1,0 +1,163 @@
+//! What stands in front of every route: a request id and an access log line for each request,
+//! and for the Vapi routes the body limit and the check that Vapi sent the request (HMAC over the
+//! raw body, a secret header, or a bearer token). A request that fails the check is audited as
+//! denied and answered 401 with no detail; none of them reaches a tool.
+
+use std::{sync::Arc, time::Instant};
+
+use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode};
+use tracing::Instrument;
+
+use super::{AppState, RequestMeta, problem::ProblemJson};
+use crate::{
+    audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome},
+    config::MAX_BODY_BYTES,
+    vapi::auth::RequestParts,
+};
+
+/// Assigns the request id, logs one line per request, and guards `/vapi/*`.
+pub async fn around<E: Endpoint>(
+    state: Arc<AppState>,
+    next: Arc<E>,
+    mut req: Request,
+) -> poem::Result<Response> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let source_ip = source_ip(&req);
+    req.extensions_mut().insert(RequestMeta {
+        request_id: request_id.clone(),
+        source_ip: source_ip.clone(),
+    });
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    async move {
+        let mut resp = if path.starts_with("/vapi/") {
+            match guard(&state, &mut req, &request_id, source_ip).await {
+                Ok(()) => next
+                    .call(req)
+                    .await
+                    .map(IntoResponse::into_response)
+                    .unwrap_or_else(|e| e.into_response()),
+                Err(denied) => denied,
+            }
+        } else {
+            next.call(req)
+                .await
+                .map(IntoResponse::into_response)
+                .unwrap_or_else(|e| e.into_response())
+        };
+        if let Ok(value) = request_id.parse() {
+            resp.headers_mut().insert("x-request-id", value);
+        }
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+/// The client address: the last hop the load balancer appended, else the socket's peer.
+fn source_ip(req: &Request) -> Option<String> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    forwarded.or_else(|| {
+        req.remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string())
+    })
+}
+
+async fn guard(
+    state: &AppState,
+    req: &mut Request,
+    request_id: &str,
+    source_ip: Option<String>,
+) -> Result<(), Response> {
+    let Some(auth) = &state.auth else {
+        return Err(ProblemJson::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "No Vapi secret is configured (set VAPI_WEBHOOK_SECRET), so the gateway refuses tool calls.",
+        )
+        .response());
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ProblemJson::too_large(MAX_BODY_BYTES).response());
+    }
+    let body = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return Err(ProblemJson::too_large(MAX_BODY_BYTES).response());
+        }
+        Err(e) => {
+            return Err(ProblemJson::bad_request(format!(
+                "The request body could not be read: {e}"
+            ))
+            .response());
+        }
+    };
+    let url = match &state.public_base_url {
+        Some(base) => format!(
+            "{base}{}",
+            req.uri().path_and_query().map_or("", |p| p.as_str())
+        ),
+        None => req.uri().to_string(),
+    };
+    let headers = req.headers();
+    let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let parts = RequestParts {
+        method: req.method().as_str(),
+        url: &url,
+        body: &body,
+    };
+    if let Err(failure) = auth.verify(&parts, &lookup, jiff::Timestamp::now()) {
+        let reason = failure.to_string();
+        tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
+        let event = AuditEvent {
+            action: AuditAction::Authenticate,
+            outcome: AuditOutcome::Denied,
+            resource: req.uri().path().to_owned(),
+            account_id: None,
+            actor: AuditActor {
+                kind: "vapi".into(),
+                ..Default::default()
+            },
+            patient_ids: Vec::new(),
+            request_id: Some(request_id.to_owned()),
+            source_ip,
+            reason: Some(reason),
+        };
+        if let Err(e) = state.receptionist.audit().record(event).await {
+            tracing::error!(error = %e, "audit entry for a denied request failed");
+        }
+        return Err(StatusCode::UNAUTHORIZED.into_response());
+    }
+    req.set_body(body);
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The HTTP surface (poem + poem-openapi): the tool routes, the Vapi webhook and health. The only
+//! module that knows HTTP. [`openapi_document`] is the spec that is served, committed under
+//! `openapi/` and turned into Vapi tool definitions.
+
+mod calls;
+mod envelope;
+mod guard;
+mod health;
+mod problem;
+mod tool_args;
+mod tools;
+mod webhook;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::{receptionist::Receptionist, vapi::auth::AuthMode};
+
+#[derive(Tags)]
+enum ApiTags {
+    /// One operation per tool of the voice receptionist. Each answers a Vapi `tool-calls` message.
+    Tools,
+    /// Vapi server messages.
+    Vapi,
+    /// Liveness and readiness.
+    Health,
+}
+
+/// What every route shares.
+pub struct AppState {
+    pub receptionist: Receptionist,
+    /// `None`: no secret configured; the Vapi routes answer 503.
+    pub auth: Option<AuthMode>,
+    pub public_base_url: Option<String>,
+}
+
+/// Set on each request by the guard.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub source_ip: Option<String>,
+}
+
+fn service(
+    state: Arc<AppState>,
+) -> OpenApiService<(tools::ToolsApi, webhook::WebhookApi, health::HealthApi), ()> {
+    OpenApiService::new(
+        (
+            tools::ToolsApi {
+                state: state.clone(),
+            },
+            webhook::WebhookApi {
+                state: state.clone(),
+            },
+            health::HealthApi { state },
+        ),
+        "Practice gateway",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Answers a Vapi voice receptionist's tool calls for a dental practice: availability, \
+         bookings, cancellations and patient records through the practice's management system. \
+         Every Vapi route requires the configured authentication (HMAC signature over the body, \
+         a secret header, or a bearer token) and answers tool calls with HTTP 200 and a result or \
+         an error string per call.",
+    )
+}
+
+/// The OpenAPI document, with the security schemes that the guard enforces.
+pub fn openapi_document(state: Arc<AppState>) -> String {
+    let spec = service(state).spec();
+    let mut doc: serde_json::Value = serde_json::from_str(&spec).expect("poem-openapi emits JSON");
+    doc["components"]["securitySchemes"] = serde_json::json!({
+        "vapiSignature": {"type": "apiKey", "in": "header", "name": "x-signature",
+            "description": "HMAC of `{timestamp}.{body}` with the shared secret (hex), with the time in `x-timestamp`. Algorithm, headers, payload format and encoding are configurable (VAPI_* settings)."},
+        "vapiSecret": {"type": "apiKey", "in": "header", "name": "x-vapi-secret",
+            "description": "The shared secret, sent verbatim (VAPI_AUTH_MODE=secret)."},
+        "bearer": {"type": "http", "scheme": "bearer",
+            "description": "`Authorization: Bearer <secret>` (VAPI_AUTH_MODE=bearer)."}
+    });
+    let security = serde_json::json!([{"vapiSignature": []}, {"vapiSecret": []}, {"bearer": []}]);
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            if path.starts_with("/vapi/")
+                && let Some(op) = item.get_mut("post")
+            {
+                op["security"] = security.clone();
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
+}
+
+/// Every route: the API, `/openapi.json`, and the docs UI at `/docs`.
+pub fn routes(state: Arc<AppState>) -> impl Endpoint {
+    let document = openapi_document(state.clone());
+    let api = service(state.clone());
+    // The UI embeds the spec: swap in the document with its security schemes.
+    let ui = api.swagger_ui_html().replace(&api.spec(), &document);
+    let guarded_state = state;
+    Route::new()
+        .at(
+            "/openapi.json",
+            make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(document.clone())
+            }),
+        )
+        .at("/docs", make_sync(move |_| Html(ui.clone())))
+        .nest("/", api)
+        .around(move |next, req| guard::around(guarded_state.clone(), next, req))
+}
+
+/// The OpenAPI document without a running gateway (for `gateway openapi` and the tool export).
+pub fn spec() -> String {
+    struct NoAudit;
+
+    #[async_trait::async_trait]
+    impl crate::audit::AuditSink for NoAudit {
+        async fn record(
+            &self,
+            _: crate::audit::AuditEvent,
+        ) -> Result<crate::audit::AuditReceipt, crate::audit::AuditError> {
+            Err(crate::audit::AuditError::Closed)
+        }
+
+        async fn close(&self) {}
+    }
+
+    let directory =
+        crate::practices::LocalDirectory::load(None, std::time::Duration::ZERO, Vec::new())
+            .expect("the embedded demo practice loads");
+    let receptionist = Receptionist::new(
+        Arc::new(directory),
+        Arc::new(NoAudit),
+        Arc::new(crate::receptionist::MemoryLedger::default()),
+        Default::default(),
+    );
+    openapi_document(Arc::new(AppState {
+        receptionist,
+        auth: None,
+        public_base_url: None,
+    }))
+}

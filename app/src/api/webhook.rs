@@ -1,0 +1,163 @@
+//! `POST /vapi/webhook`: every Vapi server message on one URL. Tool calls are answered by name,
+//! the legacy `function-call` with `{"result": …}`, `transfer-destination-request` with the
+//! practice's front desk; status updates and end-of-call reports are acknowledged; anything
+//! else gets 200 and `{}`.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{
+    ApiTags, AppState,
+    calls::{ToolResultItem, answer_all, call_info},
+    envelope::{ServerMessageBody, VapiBody},
+    problem::ProblemJson,
+};
+use crate::vapi::{envelope::MessageKind, results::one_line};
+
+/// The answer to a server message; which fields are present depends on the message type.
+#[derive(Debug, Default, Object)]
+pub struct ServerMessageResponse {
+    /// For `tool-calls`: one result per call, in order.
+    #[oai(skip_serializing_if_is_none)]
+    pub results: Option<Vec<ToolResultItem>>,
+    /// For the legacy `function-call`.
+    #[oai(skip_serializing_if_is_none)]
+    pub result: Option<String>,
+    /// Why the request cannot be served (for example, no transfer number is set up).
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<String>,
+    /// For `transfer-destination-request`: where to transfer the caller.
+    #[oai(skip_serializing_if_is_none)]
+    pub destination: Option<TransferDestination>,
+    /// For `transfer-destination-request`: what the assistant says while transferring.
+    #[oai(skip_serializing_if_is_none)]
+    pub message: Option<SpokenMessage>,
+}
+
+/// A phone number to transfer the call to.
+#[derive(Debug, Object)]
+pub struct TransferDestination {
+    /// `number`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// E.164.
+    pub number: String,
+}
+
+/// A message the assistant speaks.
+#[derive(Debug, Object)]
+pub struct SpokenMessage {
+    /// `request-start`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub content: String,
+}
+
+#[derive(ApiResponse)]
+pub enum WebhookResponse {
+    /// The answer Vapi expects for the message type (`{}` when none is expected).
+    #[oai(status = 200)]
+    Ok(Json<ServerMessageResponse>),
+    /// Malformed JSON, a message that is not an object, or a `tool-calls` message without calls.
+    #[oai(status = 400)]
+    BadRequest(ProblemJson),
+    /// The signature, secret or token did not verify (no detail is given).
+    #[oai(status = 401)]
+    Unauthorized,
+    /// The body is larger than 1 MiB.
+    #[oai(status = 413)]
+    TooLarge(ProblemJson),
+    /// No Vapi secret is configured, so the gateway refuses every server message.
+    #[oai(status = 503)]
+    NotConfigured(ProblemJson),
+}
+
+pub struct WebhookApi {
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi(tag = "ApiTags::Vapi")]
+impl WebhookApi {
+    /// Receive any Vapi server message
+    ///
+    /// The assistant's server URL. Tool calls are dispatched by function name and answered in
+    /// order; see the `/vapi/tools/*` operations for each tool's arguments.
+    #[oai(path = "/vapi/webhook", method = "post", operation_id = "vapi_webhook")]
+    async fn webhook(&self, req: &Request, body: VapiBody<ServerMessageBody>) -> WebhookResponse {
+        let message = &body.message;
+        let reply = match &message.kind {
+            MessageKind::ToolCalls => {
+                if message.tool_calls.is_empty() {
+                    return WebhookResponse::BadRequest(ProblemJson::bad_request(
+                        "The tool-calls message has no tool call: expected a non-empty toolCallList.",
+                    ));
+                }
+                ServerMessageResponse { results: Some(answer_all(&self.state, req, message, None).await), ..Default::default() }
+            }
+            MessageKind::FunctionCall => {
+                let mut results = answer_all(&self.state, req, message, None).await;
+                match results.pop() {
+                    Some(item) => ServerMessageResponse { result: item.result.or(item.error), ..Default::default() },
+                    None => {
+                        return WebhookResponse::BadRequest(ProblemJson::bad_request(
+                            "The function-call message has no functionCall.name.",
+                        ));
+                    }
+                }
+            }
+            MessageKind::TransferDestinationRequest => self.transfer(req, message).await,
+            MessageKind::StatusUpdate => {
+                tracing::info!(call_id = ?message.call.call_id, status = ?message.status, "call status");
+                ServerMessageResponse::default()
+            }
+            MessageKind::EndOfCallReport => {
+                // The report carries the transcript: only its reason is logged.
+                tracing::info!(call_id = ?message.call.call_id, ended_reason = ?message.ended_reason, "call ended");
+                ServerMessageResponse::default()
+            }
+            MessageKind::AssistantRequest => ServerMessageResponse {
+                error: Some("This gateway does not choose assistants; set the assistant on the phone number in Vapi.".into()),
+                ..Default::default()
+            },
+            _ => ServerMessageResponse::default(),
+        };
+        WebhookResponse::Ok(Json(reply))
+    }
+}
+
+impl WebhookApi {
+    async fn transfer(
+        &self,
+        req: &Request,
+        message: &crate::vapi::envelope::ServerMessage,
+    ) -> ServerMessageResponse {
+        let info = call_info(message, req);
+        let error = |text: String| ServerMessageResponse {
+            error: Some(one_line(&text)),
+            ..Default::default()
+        };
+        match self.state.receptionist.practice(&info.practice).await {
+            Ok(Some(practice)) => match self.state.receptionist.transfer_destination(&practice) {
+                Ok(number) => ServerMessageResponse {
+                    destination: Some(TransferDestination {
+                        kind: "number".into(),
+                        number: number.as_str().to_owned(),
+                    }),
+                    message: Some(SpokenMessage {
+                        kind: "request-start".into(),
+                        content: format!(
+                            "Connecting you to the front desk at {} now.",
+                            practice.profile.name
+                        ),
+                    }),
+                    ..Default::default()
+                },
+                Err(words) => error(words),
+            },
+            Ok(None) => error(crate::receptionist::NOT_SET_UP.to_owned()),
+            Err(words) => error(words),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Wiring: from settings to a running server. Builds the practice directory, the audit spool,
+//! the receptionist and the routes; serves until SIGTERM or SIGINT, then stops accepting,
+//! finishes in-flight calls and flushes the audit spool.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpListener},
+};
+
+use crate::{
+    api::{AppState, routes},
+    audit::{
+        AuditSink,
+        spool::{Spool, SpoolOptions},
+    },
+    config::{Profile, SecretSource, Settings},
+    pms::sandbox::SeedPatient,
+    practices::LocalDirectory,
+    receptionist::{MemoryLedger, Receptionist, ReceptionistSettings},
+};
+
+/// How long in-flight calls get to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+pub struct Application {
+    pub state: Arc<AppState>,
+    pub audit: Arc<Spool>,
+    pub settings: Settings,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.profile == Profile::Aws {
+            anyhow::bail!(
+                "PROFILE=aws is not available in this build yet: the AWS-backed stores arrive with the AWS issue. Use PROFILE=local."
+            );
+        }
+        let extra: Vec<SeedPatient> = match &settings.sandbox_extra_patients {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("SANDBOX_EXTRA_PATIENTS: cannot read {}", path.display())
+                })?;
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "SANDBOX_EXTRA_PATIENTS: {} is not a JSON list of patients",
+                        path.display()
+                    )
+                })?
+            }
+            None => Vec::new(),
+        };
+        let directory = LocalDirectory::load(
+            settings.practices_file.as_deref(),
+            settings.sandbox_write_delay,
+            extra,
+        )
+        .context("loading the local practices")?;
+        let spool_path = settings.audit_dir.join("audit.jsonl");
+        let audit = Arc::new(
+            Spool::open(
+                spool_path.clone(),
+                SpoolOptions {
+                    fsync: settings.audit_fsync,
+                    ..Default::default()
+                },
+            )
+            .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
+        );
+        let receptionist = Receptionist::new(
+            Arc::new(directory),
+            audit.clone(),
+            Arc::new(MemoryLedger::default()),
+            ReceptionistSettings {
+                tool_budget: settings.tool_budget,
+                confirm_wait: settings.confirm_wait,
+                ..Default::default()
+            },
+        );
+        let state = Arc::new(AppState {
+            receptionist,
+            auth: settings.vapi_auth.clone(),
+            public_base_url: settings.public_base_url.clone(),
+        });
+        Ok(Self {
+            state,
+            audit,
+            settings,
+        })
+    }
+
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let addr = SocketAddr::new(self.settings.host, self.settings.port);
+        let listener = TcpListener::bind(addr);
+        let acceptor = listener
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {addr} (set HOST and PORT)"))?;
+        let local = acceptor
+            .local_addr()
+            .into_iter()
+            .next()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(addr);
+        self.banner(local);
+        let app = routes(self.state.clone());
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+            .await
+            .context("server failed")?;
+        tracing::info!("stopped accepting; flushing the audit spool");
+        self.audit.close().await;
+        tracing::info!(
+            entries = self.audit.stats().entries,
+            "audit spool flushed; bye"
+        );
+        Ok(())
+    }
+
+    fn banner(&self, addr: SocketAddr) {
+        let s = &self.settings;
+        let base = format!("http://{addr}");
+        let secret = match (&s.secret_source, &s.vapi_auth) {
+            (SecretSource::Generated, Some(_)) => format!(
+                "generated for this run (set VAPI_WEBHOOK_SECRET to choose one):\n    export VAPI_WEBHOOK_SECRET={}",
+                s.generated_secret.as_deref().unwrap_or_default()
+            ),
+            (SecretSource::Environment, Some(mode)) => {
+                format!("from VAPI_WEBHOOK_SECRET ({} mode)", mode.describe())
+            }
+            _ => "NONE: VAPI_WEBHOOK_SECRET is empty, so every Vapi route answers 503".into(),
+        };
+        tracing::info!(address = %base, "gateway ready");
+        // The banner is for the person who ran `cargo run`; it goes to stderr, not the JSON log.
+        eprintln!(
+            "\nPractice gateway ({profile:?} profile) listening on {base}\n  API docs:      {base}/docs  (spec: {base}/openapi.json)\n  Vapi secret:   {secret}\n  Audit spool:   {audit}\n  Try a signed tool call:\n    body='{{\"message\":{{\"type\":\"tool-calls\",\"toolCallList\":[{{\"id\":\"call_1\",\"function\":{{\"name\":\"list_providers\",\"arguments\":{{}}}}}}],\"assistant\":{{\"metadata\":{{\"accountId\":\"acct_demo\"}}}}}}}}'\n    ts=$(date +%s); sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$VAPI_WEBHOOK_SECRET\" -hex | sed 's/^.* //')\n    curl -s {base}/vapi/tools/list_providers -H 'content-type: application/json' -H \"x-timestamp: $ts\" -H \"x-signature: $sig\" -d \"$body\"\n",
+            profile = s.profile,
+            audit = s.audit_dir.join("audit.jsonl").display(),
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
