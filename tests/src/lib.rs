@@ -1,1 +1,324 @@
-//! Test harness.
+//! The black-box test harness: spawns the real `gateway` binary on a free port with its own
+//! audit directory, signs requests the way Vapi does, and reads back what a user would see (HTTP
+//! answers, the audit spool, the process's output).
+
+pub mod fixture;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, OnceLock, mpsc},
+    time::Duration,
+};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// The secret every test gateway is started with (HMAC mode unless a test says otherwise).
+pub const SECRET: &str = "test-secret-5f2b7c";
+
+/// The gateway binary, built once per test process.
+pub fn gateway_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(path) = std::env::var("GATEWAY_BIN") {
+            return PathBuf::from(path);
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "gateway", "--bin", "gateway"])
+            .status()
+            .expect("run cargo build for the gateway");
+        assert!(status.success(), "building the gateway failed");
+        let mut dir = std::env::current_exe().expect("test binary path");
+        dir.pop(); // the test binary
+        if dir.ends_with("deps") {
+            dir.pop();
+        }
+        dir.join("gateway")
+    })
+    .clone()
+}
+
+/// A running gateway.
+pub struct TestApp {
+    pub base: String,
+    pub secret: String,
+    pub audit_dir: tempfile::TempDir,
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+    pub client: reqwest::Client,
+}
+
+/// Who is calling: the Vapi context of a tool call.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: Option<String>,
+    pub number: Option<String>,
+    pub call_id: String,
+}
+
+impl Default for Caller {
+    fn default() -> Self {
+        Self {
+            account: Some("acct_demo".into()),
+            number: None,
+            call_id: unique("call"),
+        }
+    }
+}
+
+impl Caller {
+    pub fn from(number: &str) -> Self {
+        Self {
+            number: Some(number.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// A unique id for this process (tool call ids, call ids).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the gateway with the test defaults overridden by `env`.
+    pub async fn spawn_with(env: &[(&str, &str)]) -> Self {
+        let audit_dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(audit_dir, env).await
+    }
+
+    /// Starts the gateway on an existing audit directory (restarts).
+    pub async fn spawn_in(audit_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(gateway_bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", "0")
+            .env("VAPI_WEBHOOK_SECRET", SECRET)
+            .env("AUDIT_DIR", audit_dir.path())
+            .env("SANDBOX_WRITE_DELAY_MS", "0")
+            .env("BOOKING_CONFIRM_WAIT_MS", "2000")
+            .env("RUST_LOG", "debug,poem=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let secret = env
+            .iter()
+            .find(|(k, _)| *k == "VAPI_WEBHOOK_SECRET")
+            .map_or(SECRET, |(_, v)| v)
+            .to_owned();
+        let mut child = cmd.spawn().expect("spawn the gateway");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = mpsc::channel::<Option<String>>();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        {
+            let output = output.clone();
+            let ready_tx = ready_tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.contains("gateway ready")
+                        && let Ok(v) = serde_json::from_str::<Value>(&line)
+                        && let Some(addr) = v["address"].as_str()
+                    {
+                        let _ = ready_tx.send(Some(addr.to_owned()));
+                    }
+                    output.lock().unwrap().push(line);
+                }
+                let _ = ready_tx.send(None);
+            });
+        }
+        {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        let base =
+            tokio::task::spawn_blocking(move || ready_rx.recv_timeout(Duration::from_secs(60)))
+                .await
+                .expect("join")
+                .ok()
+                .flatten();
+        let Some(base) = base else {
+            let _ = child.kill();
+            panic!(
+                "the gateway did not become ready:\n{}",
+                output.lock().unwrap().join("\n")
+            );
+        };
+        Self {
+            base,
+            secret,
+            audit_dir,
+            child,
+            output,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the process printed so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String, tempfile::TempDir) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait for the gateway");
+        // Give the reader threads the last lines.
+        let output = self.output();
+        let dir = std::mem::replace(&mut self.audit_dir, tempfile::tempdir().expect("temp dir"));
+        (status, output, dir)
+    }
+
+    /// Vapi's default HMAC: hex(HMAC-SHA256(secret, "{timestamp}.{body}")).
+    pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.secret.as_bytes()).expect("any key length");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// POSTs `body` to `path`, signed with the current time.
+    pub async fn post_signed(&self, path: &str, body: &[u8]) -> reqwest::Response {
+        let ts = jiff::Timestamp::now().as_second().to_string();
+        let sig = self.sign(&ts, body);
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .header("x-timestamp", ts)
+            .header("x-signature", sig)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A `tool-calls` message for one call of `tool`.
+    pub fn message(tool: &str, args: Value, caller: &Caller, tool_call_id: &str) -> Value {
+        let mut message = json!({
+            "type": "tool-calls",
+            "timestamp": 1_728_393_715_369_u64,
+            "toolCallList": [{"id": tool_call_id, "type": "function", "function": {"name": tool, "arguments": args}}],
+            "call": {"id": caller.call_id, "orgId": "org_test", "type": "inboundPhoneCall"},
+        });
+        if let Some(account) = &caller.account {
+            message["assistant"] =
+                json!({"name": "Receptionist", "metadata": {"accountId": account}});
+        }
+        if let Some(number) = &caller.number {
+            message["customer"] = json!({"number": number});
+            message["call"]["customer"] = json!({"number": number});
+        }
+        json!({ "message": message })
+    }
+
+    /// Calls `tool` through its own route and returns the one result object.
+    pub async fn tool(&self, tool: &str, args: Value, caller: &Caller) -> ToolAnswer {
+        self.tool_with_id(tool, args, caller, &unique("tc")).await
+    }
+
+    pub async fn tool_with_id(
+        &self,
+        tool: &str,
+        args: Value,
+        caller: &Caller,
+        id: &str,
+    ) -> ToolAnswer {
+        let body = serde_json::to_vec(&Self::message(tool, args, caller, id)).unwrap();
+        let resp = self
+            .post_signed(&format!("/vapi/tools/{tool}"), &body)
+            .await;
+        assert_eq!(resp.status().as_u16(), 200, "tool route answered non-200");
+        let v: Value = resp.json().await.expect("json");
+        let results = v["results"].as_array().expect("results array");
+        assert_eq!(results.len(), 1, "one result per call: {v}");
+        let r = &results[0];
+        assert_eq!(r["toolCallId"], id);
+        assert_eq!(r["name"], tool);
+        ToolAnswer {
+            result: r["result"].as_str().map(str::to_owned),
+            error: r["error"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// The audit spool's entries so far.
+    pub fn audit_entries(&self) -> Vec<Value> {
+        audit_entries_in(self.audit_dir.path())
+    }
+}
+
+pub fn audit_entries_in(dir: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One tool result as the assistant sees it.
+#[derive(Debug, Clone)]
+pub struct ToolAnswer {
+    pub result: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ToolAnswer {
+    /// The `result`, failing the test if the tool answered an error.
+    pub fn ok(&self) -> &str {
+        match (&self.result, &self.error) {
+            (Some(r), None) => r,
+            _ => panic!("expected a result, got {self:?}"),
+        }
+    }
+
+    /// The `error`, failing the test if the tool answered a result.
+    pub fn err(&self) -> &str {
+        match (&self.result, &self.error) {
+            (None, Some(e)) => e,
+            _ => panic!("expected an error, got {self:?}"),
+        }
+    }
+
+    /// The `result` parsed as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("result is not JSON ({e}): {}", self.ok()))
+    }
+}

@@ -1,0 +1,207 @@
+//! Every authentication mode: a valid request is served; a wrong signature, a stale timestamp, a
+//! missing header or a wrong token gets 401 with nothing in the body and an audit entry of
+//! outcome "denied"; with no secret configured the Vapi routes refuse with 503.
+
+use gateway_tests::{Caller, TestApp};
+use serde_json::json;
+
+fn body() -> Vec<u8> {
+    TestApp::message("list_providers", json!({}), &Caller::default(), "auth_call")
+        .to_string()
+        .into_bytes()
+}
+
+async fn send(app: &TestApp, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+    let mut req = app
+        .client
+        .post(app.url("/vapi/tools/list_providers"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// A named request: its headers and body.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>);
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn denials(app: &TestApp) -> usize {
+    app.audit_entries()
+        .iter()
+        .filter(|e| e["outcome"] == "denied" && e["action"] == "authenticate")
+        .count()
+}
+
+#[tokio::test]
+async fn hmac_accepts_a_valid_signature_and_denies_everything_else() {
+    let app = TestApp::spawn().await;
+    let body = body();
+    let ts = now().to_string();
+    let sig = app.sign(&ts, &body);
+    let (status, text) = send(
+        &app,
+        &[("x-timestamp", ts.clone()), ("x-signature", sig.clone())],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    // Milliseconds are accepted too.
+    let ms = (now() * 1000).to_string();
+    let (status, _) = send(
+        &app,
+        &[
+            ("x-timestamp", ms.clone()),
+            ("x-signature", app.sign(&ms, &body)),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let stale = (now() - 3600).to_string();
+    let future = (now() + 3600).to_string();
+    let cases: Vec<Case> = vec![
+        (
+            "wrong signature",
+            vec![("x-timestamp", ts.clone()), ("x-signature", "0".repeat(64))],
+            body.clone(),
+        ),
+        (
+            "tampered body",
+            vec![("x-timestamp", ts.clone()), ("x-signature", sig.clone())],
+            tampered,
+        ),
+        (
+            "stale timestamp",
+            vec![
+                ("x-timestamp", stale.clone()),
+                ("x-signature", app.sign(&stale, &body)),
+            ],
+            body.clone(),
+        ),
+        (
+            "future timestamp",
+            vec![
+                ("x-timestamp", future.clone()),
+                ("x-signature", app.sign(&future, &body)),
+            ],
+            body.clone(),
+        ),
+        (
+            "missing signature",
+            vec![("x-timestamp", ts.clone())],
+            body.clone(),
+        ),
+        (
+            "missing timestamp",
+            vec![("x-signature", sig.clone())],
+            body.clone(),
+        ),
+        (
+            "bearer instead",
+            vec![("authorization", format!("Bearer {}", app.secret))],
+            body.clone(),
+        ),
+    ];
+    let before = denials(&app);
+    for (name, headers, body) in &cases {
+        let (status, text) = send(&app, headers, body).await;
+        assert_eq!(status, 401, "{name}");
+        assert!(
+            text.is_empty(),
+            "{name}: no detail in the body, got {text:?}"
+        );
+    }
+    assert_eq!(
+        denials(&app) - before,
+        cases.len(),
+        "every denial is audited"
+    );
+    // No tool ran for them.
+    let served = app
+        .audit_entries()
+        .iter()
+        .filter(|e| e["resource"] == "list_providers")
+        .count();
+    assert_eq!(served, 2);
+}
+
+#[tokio::test]
+async fn secret_header_mode() {
+    let app = TestApp::spawn_with(&[("VAPI_AUTH_MODE", "secret")]).await;
+    let body = body();
+    let (status, _) = send(&app, &[("x-vapi-secret", app.secret.clone())], &body).await;
+    assert_eq!(status, 200);
+    let (status, text) = send(&app, &[("x-vapi-secret", "nope".into())], &body).await;
+    assert_eq!((status, text.as_str()), (401, ""));
+    let (status, _) = send(&app, &[], &body).await;
+    assert_eq!(status, 401);
+    assert_eq!(denials(&app), 2);
+}
+
+#[tokio::test]
+async fn bearer_mode() {
+    let app = TestApp::spawn_with(&[("VAPI_AUTH_MODE", "bearer")]).await;
+    let body = body();
+    let (status, _) = send(
+        &app,
+        &[("authorization", format!("Bearer {}", app.secret))],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = send(&app, &[("authorization", "Bearer wrong".into())], &body).await;
+    assert_eq!(status, 401);
+    let (status, _) = send(&app, &[("x-vapi-secret", app.secret.clone())], &body).await;
+    assert_eq!(status, 401);
+    assert_eq!(denials(&app), 2);
+}
+
+#[tokio::test]
+async fn no_secret_configured_refuses_with_503_and_says_which_setting() {
+    let app = TestApp::spawn_with(&[("VAPI_WEBHOOK_SECRET", "")]).await;
+    let body = body();
+    let ts = now().to_string();
+    let (status, text) = send(
+        &app,
+        &[
+            ("x-timestamp", ts.clone()),
+            ("x-signature", app.sign(&ts, &body)),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(text.contains("VAPI_WEBHOOK_SECRET"), "{text}");
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let live = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn custom_hmac_settings_are_honoured() {
+    let app = TestApp::spawn_with(&[
+        ("VAPI_SIGNATURE_HEADER", "x-vapi-signature"),
+        ("VAPI_SIGNATURE_PREFIX", "sha256="),
+        ("VAPI_PAYLOAD_FORMAT", "{body}"),
+    ])
+    .await;
+    use hmac::{Hmac, Mac};
+    let body = body();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app.secret.as_bytes()).unwrap();
+    mac.update(&body);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let (status, _) = send(&app, &[("x-vapi-signature", sig)], &body).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(&app, &[("x-vapi-signature", "sha256=00".into())], &body).await;
+    assert_eq!(status, 401);
+}

@@ -1,0 +1,181 @@
+//! The Vapi tool definitions made from the OpenAPI document: one per tool, each valid against
+//! Vapi's own `CreateFunctionToolDTO` schema, with the caller's number passed as a static
+//! parameter the model never sees.
+
+use std::process::Command;
+
+use gateway_tests::gateway_bin;
+use serde_json::Value;
+
+const TOOLS: [&str; 11] = [
+    "check_availability",
+    "book_appointment",
+    "cancel_appointment",
+    "reschedule_appointment",
+    "get_appointments",
+    "search_patients",
+    "get_patient_info",
+    "create_patient",
+    "update_patient",
+    "list_providers",
+    "transfer_to_human",
+];
+
+fn vapi_schema_verbatim() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/vapi-create-function-tool.schema.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Vapi's spec writes some patterns JavaScript-style (`/^[a-zA-Z0-9_-]{1,64}$/`); JSON Schema
+/// patterns have no delimiters, so they are stripped before validating.
+fn vapi_schema() -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if k == "pattern"
+                        && let Value::String(p) = child
+                        && p.len() > 2
+                        && p.starts_with('/')
+                        && p.ends_with('/')
+                    {
+                        *p = p[1..p.len() - 1].to_owned();
+                    } else {
+                        strip(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut schema = vapi_schema_verbatim();
+    strip(&mut schema);
+    schema
+}
+
+fn export(base_url: &str) -> Vec<Value> {
+    let out = Command::new(gateway_bin())
+        .args(["vapi-tools", "--base-url", base_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_definition_is_valid_for_vapi() {
+    let validator = jsonschema::validator_for(&vapi_schema()).expect("Vapi's schema compiles");
+    let tools = export("https://gw.example.com/");
+    let names: Vec<&str> = tools
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    for tool in TOOLS {
+        assert!(names.contains(&tool), "{tool} missing from {names:?}");
+    }
+    for def in &tools {
+        let errors: Vec<String> = validator
+            .iter_errors(def)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: {errors:#?}",
+            def["function"]["name"]
+        );
+        let name = def["function"]["name"].as_str().unwrap();
+        assert_eq!(
+            def["server"]["url"],
+            format!("https://gw.example.com/vapi/tools/{name}")
+        );
+        assert!(def["function"]["description"].as_str().unwrap().len() > 20);
+        let params = &def["function"]["parameters"];
+        assert_eq!(params["type"], "object");
+        assert!(
+            params["properties"].get("caller_number").is_none(),
+            "{name}: the model must not see caller_number"
+        );
+        assert!(
+            !params.to_string().contains("$ref"),
+            "{name}: Vapi takes no $ref"
+        );
+        assert!(
+            def["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["key"] == "caller_number" && p["value"] == "{{ customer.number }}")
+        );
+    }
+    let book = tools
+        .iter()
+        .find(|t| t["function"]["name"] == "book_appointment")
+        .unwrap();
+    let required: Vec<&str> = book["function"]["parameters"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        required.contains(&"date") && required.contains(&"time"),
+        "{required:?}"
+    );
+    assert!(
+        book["function"]["parameters"]["properties"]["date"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD")
+    );
+}
+
+#[test]
+fn a_definition_missing_its_name_is_rejected_by_the_schema() {
+    // The validator is not a rubber stamp.
+    let validator = jsonschema::validator_for(&vapi_schema()).unwrap();
+    let mut def = export("https://gw.example.com").remove(0);
+    def["type"] = Value::String("not-a-type".into());
+    def["messages"] = serde_json::json!([{"type": "request-start", "content": 5}]);
+    assert!(!validator.is_valid(&def));
+}
+
+#[test]
+fn the_committed_schema_copy_matches_vapis_spec() {
+    let spec_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/vapi-openapi.json"
+    );
+    let Ok(text) = std::fs::read_to_string(spec_path) else {
+        eprintln!("Vapi's spec is not beside the repository; the committed copy is used as is");
+        return;
+    };
+    let spec: Value = serde_json::from_str(&text).unwrap();
+    let copy = vapi_schema_verbatim();
+    for (name, schema) in copy["components"]["schemas"].as_object().unwrap() {
+        assert_eq!(
+            &spec["components"]["schemas"][name], schema,
+            "{name} drifted from Vapi's spec"
+        );
+    }
+}
+
+#[test]
+fn the_committed_documents_are_current() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let committed = std::fs::read_to_string(format!("{root}/openapi/openapi.json"))
+        .expect("openapi/openapi.json is committed");
+    let out = Command::new(gateway_bin()).arg("openapi").output().unwrap();
+    assert_eq!(
+        committed,
+        String::from_utf8(out.stdout).unwrap(),
+        "run `cargo xtask openapi`"
+    );
+}
