@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_at_the_cap_with_an_ellipsis() {
-        let long = "word ".repeat(400);
+        let long = "word ".repeat(MAX_CHARS);
         let cut = one_line(&long);
         assert_eq!(cut.chars().count(), MAX_CHARS);
         assert!(cut.ends_with('…'));
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn cutting_never_splits_a_multibyte_character() {
-        let long = "é😀".repeat(800);
+        let long = "é😀".repeat(MAX_CHARS);
         let cut = one_line(&long);
         assert_eq!(cut.chars().count(), MAX_CHARS);
         assert!(cut.ends_with('…'));
