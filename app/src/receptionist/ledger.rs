@@ -23,6 +23,9 @@ use super::availability::Busy;
 /// its sync interval, so a just-applied booking may not appear in the practice's appointments yet.
 pub const APPLIED_HOLD: Duration = Duration::from_secs(60 * 60);
 
+/// At most this many bytes of remembered answers (the oldest go first).
+pub const ANSWER_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// How long answers are remembered for a repeated `toolCallId`.
 pub const ANSWER_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
@@ -169,7 +172,13 @@ impl Default for AnswerCache {
     fn default() -> Self {
         Self {
             cache: moka::sync::Cache::builder()
-                .max_capacity(200_000)
+                .weigher(|key: &String, value: &Arc<Remembered>| {
+                    let text = match &value.answer {
+                        Ok(t) | Err(t) => t.len(),
+                    };
+                    u32::try_from(key.len() + text + 64).unwrap_or(u32::MAX)
+                })
+                .max_capacity(ANSWER_CACHE_BYTES)
                 .time_to_live(ANSWER_TTL)
                 .build(),
         }

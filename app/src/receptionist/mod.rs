@@ -265,7 +265,8 @@ impl Receptionist {
         let (remember, outcome, patients) = (done.remember, done.outcome, done.patients.clone());
         let account = practice.profile.account_id.clone();
         let (answer, audited) = self.finish(call, tool, Some(&account), done).await;
-        if remember && audited {
+        // Reads are answered afresh; writes are remembered so a repeat cannot write twice.
+        if remember && audited && action_of(tool) != AuditAction::Read {
             let remembered = ledger::Remembered {
                 answer: answer.clone(),
                 outcome,
