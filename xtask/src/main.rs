@@ -1,9 +1,15 @@
 //! Project automation for the gateway workspace (`cargo xtask <task>`, matklad's pattern).
 //! `cargo xtask` with no arguments lists the tasks.
 
+mod ci;
+mod conformance;
+mod gateway;
 mod openapi;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -39,10 +45,24 @@ enum Task {
         #[arg(long)]
         credential_id: Option<String>,
     },
+    /// Everything CI checks: fmt, clippy, openapi --check, tests, OpenAPI conformance.
+    Ci,
+    /// Only the OpenAPI conformance run (schemathesis against a live gateway).
+    Conformance,
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the context chain on one line; no backtrace noise.
+            eprintln!("\nerror: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let Some(task) = cli.task else {
         Cli::command().print_help()?;
         return Ok(());
@@ -56,6 +76,8 @@ fn main() -> Result<()> {
             timeout_seconds,
             credential_id,
         } => openapi::vapi_tools(&sh, &base_url, timeout_seconds, credential_id.as_deref()),
+        Task::Ci => ci::ci(&sh),
+        Task::Conformance => conformance::conformance(&sh),
     }
 }
 
@@ -65,6 +87,14 @@ fn project_root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+/// Cargo's build directory: `$CARGO_TARGET_DIR` if set, else `<root>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => project_root().join(dir),
+        _ => project_root().join("target"),
+    }
 }
 
 /// The cargo that runs us (`$CARGO`), so nested builds use the same toolchain.
