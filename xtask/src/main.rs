@@ -1,6 +1,7 @@
 //! Project automation for the gateway workspace (`cargo xtask <task>`, matklad's pattern).
 //! `cargo xtask` with no arguments lists the tasks.
 
+mod bench;
 mod ci;
 mod conformance;
 mod gateway;
@@ -49,6 +50,8 @@ enum Task {
     Ci,
     /// Only the OpenAPI conformance run (schemathesis against a live gateway).
     Conformance,
+    /// Load-test a release gateway with wrk and print a table of results.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn run(cli: Cli) -> Result<()> {
         } => openapi::vapi_tools(&sh, &base_url, timeout_seconds, credential_id.as_deref()),
         Task::Ci => ci::ci(&sh),
         Task::Conformance => conformance::conformance(&sh),
+        Task::Bench(args) => bench::bench(&sh, &args),
     }
 }
 
