@@ -1,1 +1,112 @@
-fn main() {}
+//! Project automation for the gateway workspace (`cargo xtask <task>`, matklad's pattern).
+//! `cargo xtask` with no arguments lists the tasks.
+
+mod bench;
+mod ci;
+mod conformance;
+mod gateway;
+mod openapi;
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+use xshell::Shell;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Project automation for the practice gateway."
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Write openapi/openapi.json from `gateway openapi` (or, with --check, fail if it is stale).
+    Openapi {
+        /// Do not write: fail if the committed file differs from what the gateway prints.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write openapi/vapi-tools.json from `gateway vapi-tools`.
+    VapiTools {
+        /// The public URL Vapi reaches the gateway at, e.g. https://gw.example.com
+        #[arg(long)]
+        base_url: String,
+        /// Vapi's timeout for each tool call, in seconds (the gateway's default when omitted).
+        #[arg(long)]
+        timeout_seconds: Option<u32>,
+        /// The Vapi credential id that signs or authenticates the requests.
+        #[arg(long)]
+        credential_id: Option<String>,
+    },
+    /// Everything CI checks: fmt, clippy, openapi --check, tests, OpenAPI conformance.
+    Ci,
+    /// Only the OpenAPI conformance run (schemathesis against a live gateway).
+    Conformance,
+    /// Load-test a release gateway with wrk and print a table of results.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the context chain on one line; no backtrace noise.
+            eprintln!("\nerror: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Some(task) = cli.task else {
+        Cli::command().print_help()?;
+        return Ok(());
+    };
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    match task {
+        Task::Openapi { check } => openapi::openapi(&sh, check),
+        Task::VapiTools {
+            base_url,
+            timeout_seconds,
+            credential_id,
+        } => openapi::vapi_tools(&sh, &base_url, timeout_seconds, credential_id.as_deref()),
+        Task::Ci => ci::ci(&sh),
+        Task::Conformance => conformance::conformance(&sh),
+        Task::Bench(args) => bench::bench(&sh, &args),
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's build directory: `$CARGO_TARGET_DIR` if set, else `<root>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => project_root().join(dir),
+        _ => project_root().join("target"),
+    }
+}
+
+/// The cargo that runs us (`$CARGO`), so nested builds use the same toolchain.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Prints a step banner to stderr, so it stands out between the tools' own output.
+fn banner(text: &str) {
+    eprintln!("\n==> {text}");
+}

@@ -1,0 +1,75 @@
+//! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure with a banner
+//! naming the step. Installs what it needs (rustfmt, clippy, the schemathesis venv) itself.
+
+use anyhow::{Context, Result};
+use xshell::{Shell, cmd};
+
+use crate::{banner, cargo, conformance, openapi};
+
+pub fn ci(sh: &Shell) -> Result<()> {
+    let cargo = cargo();
+    let steps: [(&str, &dyn Fn() -> Result<()>); 5] = [
+        ("cargo fmt --all --check", &|| {
+            ensure_component(sh, "fmt", "rustfmt")?;
+            Ok(cmd!(sh, "{cargo} fmt --all --check").run()?)
+        }),
+        (
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            &|| {
+                ensure_component(sh, "clippy", "clippy")?;
+                Ok(cmd!(
+                    sh,
+                    "{cargo} clippy --workspace --all-targets -- -D warnings"
+                )
+                .run()?)
+            },
+        ),
+        ("cargo xtask openapi --check", &|| {
+            openapi::openapi(sh, true)
+        }),
+        ("tests", &|| tests(sh)),
+        ("OpenAPI conformance (schemathesis)", &|| {
+            conformance::conformance(sh)
+        }),
+    ];
+    let total = steps.len();
+    for (n, (name, step)) in steps.iter().enumerate() {
+        banner(&format!("[{}/{total}] {name}", n + 1));
+        step().with_context(|| format!("CI step {}/{total} failed: {name}", n + 1))?;
+    }
+    banner("CI passed");
+    Ok(())
+}
+
+/// The test suite: nextest when it is installed, else `cargo test`.
+fn tests(sh: &Shell) -> Result<()> {
+    let cargo = cargo();
+    if cmd!(sh, "{cargo} nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        cmd!(sh, "{cargo} nextest run --workspace").run()?;
+    } else {
+        eprintln!("cargo-nextest is not installed; using cargo test");
+        cmd!(sh, "{cargo} test --workspace").run()?;
+    }
+    Ok(())
+}
+
+/// Adds a rustup component when its cargo subcommand is missing.
+fn ensure_component(sh: &Shell, subcommand: &str, component: &str) -> Result<()> {
+    let cargo = cargo();
+    let present = cmd!(sh, "{cargo} {subcommand} --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run();
+    if present.is_err() {
+        eprintln!("`cargo {subcommand}` is missing; installing the {component} component");
+        cmd!(sh, "rustup component add {component}").run()?;
+    }
+    Ok(())
+}
