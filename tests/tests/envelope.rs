@@ -271,3 +271,71 @@ async fn several_calls_in_one_tool_route_request_are_answered_in_order() {
     assert_eq!(v["results"][1]["toolCallId"], "second");
     assert!(v["results"][1]["error"].is_string());
 }
+
+#[tokio::test]
+async fn tool_routes_accept_every_documented_variant_and_refuse_what_the_schema_refuses() {
+    let app = TestApp::spawn().await;
+    let args = json!({"date": light_day().to_string()});
+    for calls in [
+        json!({"toolCalls": [{"id": "v1", "function": {"name": "check_availability", "arguments": args}}]}),
+        json!({"toolCallList": [{"id": "v1", "name": "check_availability", "parameters": args}]}),
+        json!({"toolCallList": [{"id": "v1", "function": {"name": "check_availability", "arguments": args.to_string()}}]}),
+        json!({"toolWithToolCallList": [{"toolCall": {"id": "v1", "function": {"name": "check_availability", "arguments": args}}}]}),
+    ] {
+        let mut message = calls.clone();
+        message["type"] = json!("tool-calls");
+        message["call"] = ctx();
+        let (status, v) = post(
+            &app,
+            "/vapi/tools/check_availability",
+            json!({ "message": message }),
+        )
+        .await;
+        assert_eq!(status, 200, "{calls}: {v}");
+        assert!(
+            v["results"][0]["result"]
+                .as_str()
+                .unwrap()
+                .contains("slots"),
+            "{calls}: {v}"
+        );
+    }
+    // A call id that is not a string is refused, and the answer says where.
+    let body = json!({"message": {"type": "tool-calls", "toolCallList": [{"id": 7, "function": {"name": "check_availability", "arguments": {}}}]}});
+    let (status, v) = post(&app, "/vapi/tools/check_availability", body).await;
+    assert_eq!(status, 400);
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/message/toolCallList/0/id"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_method_is_answered_405_with_allow() {
+    let app = TestApp::spawn().await;
+    // Unauthenticated requests are refused first, whatever the method.
+    let resp = app
+        .client
+        .get(app.url("/vapi/tools/check_availability"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let ts = jiff::Timestamp::now().as_second().to_string();
+    let resp = app
+        .client
+        .get(app.url("/vapi/tools/check_availability"))
+        .header("x-timestamp", &ts)
+        .header("x-signature", app.sign(&ts, b""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let resp = app.client.delete(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers()["allow"], "GET");
+}

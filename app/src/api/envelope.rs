@@ -2,7 +2,7 @@
 //! tool's argument schema) and their parsing, which is tolerant of every envelope variant Vapi
 //! sends (see `vapi::envelope`) rather than bound to the schema's exact shape.
 
-use std::marker::PhantomData;
+use std::{marker::PhantomData, sync::Arc};
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
@@ -12,8 +12,11 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{problem::ProblemJson, tool_args::*};
-use crate::vapi::envelope::{self, ServerMessage};
+use super::{problem::ProblemJson, spec::Validators, tool_args::*};
+use crate::vapi::envelope::{self, MessageKind, ServerMessage};
+
+/// Why a `tool-calls` message without calls is refused.
+pub const NO_TOOL_CALL: &str = "The message has no tool call: expected a non-empty toolCallList, toolCalls or toolWithToolCallList.";
 
 /// A request body schema: which envelope type documents it.
 pub trait EnvelopeSchema: Send + Sync + 'static {
@@ -41,16 +44,27 @@ impl<S: EnvelopeSchema> Payload for VapiBody<S> {
 impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
     const IS_REQUIRED: bool = true;
 
-    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = body.take()?.into_bytes().await.map_err(|e| {
-            poem::Error::from_response(
-                ProblemJson::bad_request(format!("The request body could not be read: {e}"))
-                    .response(),
-            )
-        })?;
-        let message = envelope::parse(&bytes).map_err(|e| {
-            poem::Error::from_response(ProblemJson::bad_request(e.to_string()).response())
-        })?;
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let refuse = |detail: String| {
+            poem::Error::from_response(ProblemJson::bad_request(detail).response())
+        };
+        let bytes = body
+            .take()?
+            .into_bytes()
+            .await
+            .map_err(|e| refuse(format!("The request body could not be read: {e}")))?;
+        let message = envelope::parse(&bytes).map_err(|e| refuse(e.to_string()))?;
+        // The documented schema is the contract: a body it rejects is refused, with the place.
+        if let Some(validators) = request.data::<Arc<Validators>>() {
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| refuse(e.to_string()))?;
+            if let Err(detail) = validators.check(&S::Schema::name(), &value) {
+                if message.tool_calls.is_empty() && message.kind == MessageKind::ToolCalls {
+                    return Err(refuse(NO_TOOL_CALL.to_owned()));
+                }
+                return Err(refuse(detail));
+            }
+        }
         Ok(Self {
             message,
             _schema: PhantomData,

@@ -59,6 +59,16 @@ pub async fn around<E: Endpoint>(
         if let Ok(value) = request_id.parse() {
             resp.headers_mut().insert("x-request-id", value);
         }
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+            // RFC 9110: a 405 lists the methods the resource supports.
+            let allow = if path.starts_with("/vapi/") {
+                "POST"
+            } else {
+                "GET"
+            };
+            resp.headers_mut()
+                .insert("allow", poem::http::HeaderValue::from_static(allow));
+        }
         tracing::info!(
             method = %method,
             path = %path,

@@ -7,6 +7,7 @@ mod envelope;
 mod guard;
 mod health;
 mod problem;
+mod spec;
 mod tool_args;
 mod tools;
 mod webhook;
@@ -68,28 +69,12 @@ fn service(
     )
 }
 
-/// The OpenAPI document, with the security schemes that the guard enforces.
+/// The OpenAPI document: poem-openapi's, completed by [`spec::complete`].
 pub fn openapi_document(state: Arc<AppState>) -> String {
-    let spec = service(state).spec();
-    let mut doc: serde_json::Value = serde_json::from_str(&spec).expect("poem-openapi emits JSON");
-    doc["components"]["securitySchemes"] = serde_json::json!({
-        "vapiSignature": {"type": "apiKey", "in": "header", "name": "x-signature",
-            "description": "HMAC of `{timestamp}.{body}` with the shared secret (hex), with the time in `x-timestamp`. Algorithm, headers, payload format and encoding are configurable (VAPI_* settings)."},
-        "vapiSecret": {"type": "apiKey", "in": "header", "name": "x-vapi-secret",
-            "description": "The shared secret, sent verbatim (VAPI_AUTH_MODE=secret)."},
-        "bearer": {"type": "http", "scheme": "bearer",
-            "description": "`Authorization: Bearer <secret>` (VAPI_AUTH_MODE=bearer)."}
-    });
-    let security = serde_json::json!([{"vapiSignature": []}, {"vapiSecret": []}, {"bearer": []}]);
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for (path, item) in paths.iter_mut() {
-            if path.starts_with("/vapi/")
-                && let Some(op) = item.get_mut("post")
-            {
-                op["security"] = security.clone();
-            }
-        }
-    }
+    let generated = service(state).spec();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&generated).expect("poem-openapi emits JSON");
+    spec::complete(&mut doc);
     serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
 }
 
@@ -99,6 +84,9 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = service(state.clone());
     // The UI embeds the spec: swap in the document with its security schemes.
     let ui = api.swagger_ui_html().replace(&api.spec(), &document);
+    let validators: Arc<spec::Validators> = Arc::new(spec::Validators::new(
+        &serde_json::from_str(&document).expect("the document is JSON"),
+    ));
     let guarded_state = state;
     Route::new()
         .at(
@@ -111,6 +99,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(ui.clone())))
         .nest("/", api)
+        .data(validators)
         .around(move |next, req| guard::around(guarded_state.clone(), next, req))
 }
 

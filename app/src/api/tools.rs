@@ -43,9 +43,7 @@ pub struct ToolsApi {
 impl ToolsApi {
     async fn run<S>(&self, req: &Request, tool: Tool, body: VapiBody<S>) -> ToolResponse {
         if body.message.tool_calls.is_empty() {
-            return ToolResponse::BadRequest(ProblemJson::bad_request(
-                "The message has no tool call: expected a non-empty toolCallList, toolCalls or toolWithToolCallList.",
-            ));
+            return ToolResponse::BadRequest(ProblemJson::bad_request(NO_TOOL_CALL));
         }
         ToolResponse::Ok(Json(ToolResults {
             results: answer_all(&self.state, req, &body.message, Some(tool)).await,

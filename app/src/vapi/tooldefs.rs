@@ -255,7 +255,11 @@ impl Inliner<'_> {
             let Some(parts) = schema.get(key).and_then(Value::as_array) else {
                 continue;
             };
-            let parts: Vec<&Value> = parts.iter().filter(|p| !is_null_schema(p)).collect();
+            // `{}` (anything) beside a real schema documents tolerance, not a second shape.
+            let parts: Vec<&Value> = parts
+                .iter()
+                .filter(|p| !is_null_schema(p) && !p.as_object().is_some_and(Map::is_empty))
+                .collect();
             if key != "allOf" && parts.len() > 1 {
                 return Err(format!(
                     "{at}: {key} with several alternatives cannot be expressed in Vapi's JsonSchema"
