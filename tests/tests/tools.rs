@@ -607,3 +607,40 @@ async fn an_unknown_line_is_told_it_is_not_set_up_and_audited() {
         .unwrap();
     assert_eq!(entry["outcome"], "denied");
 }
+
+#[tokio::test]
+async fn a_patient_is_never_booked_into_two_overlapping_visits() {
+    let app = TestApp::spawn().await;
+    let caller = Caller::from(OLIVIA.phone);
+    let day = open_day(4);
+    let v = app
+        .tool(
+            "check_availability",
+            json!({"date": day.to_string(), "max_results": 20, "length_minutes": 60}),
+            &Caller::default(),
+        )
+        .await
+        .json();
+    let slot = v["slots"][0].clone();
+    let time = slot["time"].as_str().unwrap().to_owned();
+    app.tool(
+        "book_appointment",
+        json!({"date": day.to_string(), "time": time, "length_minutes": 60}),
+        &caller,
+    )
+    .await
+    .ok();
+    // Thirty minutes later, with anyone: it overlaps her own visit.
+    let start: jiff::civil::Time = format!("{time}:00").parse().unwrap();
+    let later = (start + jiff::Span::new().minutes(30))
+        .strftime("%H:%M")
+        .to_string();
+    let e = app
+        .tool(
+            "book_appointment",
+            json!({"date": day.to_string(), "time": later}),
+            &caller,
+        )
+        .await;
+    assert!(e.err().contains("overlaps"), "{later}: {e:?}");
+}

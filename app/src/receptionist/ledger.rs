@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use jiff::civil::Date;
+
 use crate::{
     audit::AuditOutcome,
     pms::{AccountId, PatientId, WritebackId, WritebackState},
@@ -44,6 +46,11 @@ pub struct LedgerEntry {
 }
 
 impl LedgerEntry {
+    /// Settled long enough ago that the practice's own records show it.
+    fn expired(&self) -> bool {
+        self.settled_at.is_some_and(|t| t.elapsed() >= APPLIED_HOLD)
+    }
+
     pub fn new(
         writeback: WritebackId,
         patient: PatientId,
@@ -75,8 +82,8 @@ pub trait WriteLedger: Send + Sync + 'static {
         state: WritebackState,
         reference: Option<String>,
     ) -> Option<LedgerEntry>;
-    /// Slots held by this gateway's writes that the PMS may not show yet.
-    fn busy(&self, account: &AccountId) -> Vec<Busy>;
+    /// Slots held by this gateway's writes that the PMS may not show yet, on days `from..=to`.
+    fn busy(&self, account: &AccountId, from: Date, to: Date) -> Vec<Busy>;
     /// A patient's writes that are still pending.
     fn pending_for(&self, account: &AccountId, patient: &PatientId) -> Vec<LedgerEntry>;
 }
@@ -93,9 +100,7 @@ impl MemoryLedger {
         f: impl FnOnce(&mut HashMap<String, LedgerEntry>) -> R,
     ) -> R {
         let mut all = self.inner.lock().expect("ledger lock poisoned");
-        let practice = all.entry(account.clone()).or_default();
-        practice.retain(|_, e| e.settled_at.is_none_or(|t| t.elapsed() < APPLIED_HOLD));
-        f(practice)
+        f(all.entry(account.clone()).or_default())
     }
 }
 
@@ -110,6 +115,10 @@ impl WriteLedger for MemoryLedger {
 
     fn insert(&self, account: &AccountId, key: String, entry: LedgerEntry) {
         self.with(account, |p| {
+            // Forget settled writes past their hold now and then, not on every call.
+            if p.len() % 1024 == 1023 {
+                p.retain(|_, e| !e.expired());
+            }
             p.insert(key, entry);
         });
     }
@@ -134,11 +143,13 @@ impl WriteLedger for MemoryLedger {
         })
     }
 
-    fn busy(&self, account: &AccountId) -> Vec<Busy> {
+    fn busy(&self, account: &AccountId, from: Date, to: Date) -> Vec<Busy> {
         self.with(account, |p| {
             p.values()
-                .filter(|e| !matches!(e.state, WritebackState::Failed { .. }))
-                .filter_map(|e| e.slot.clone())
+                .filter(|e| !matches!(e.state, WritebackState::Failed { .. }) && !e.expired())
+                .filter_map(|e| e.slot.as_ref())
+                .filter(|b| b.start.date() <= to && b.end.date() >= from)
+                .cloned()
                 .collect()
         })
     }

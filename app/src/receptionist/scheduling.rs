@@ -51,6 +51,13 @@ fn slot_json(slot: &Slot, with_date: bool) -> serde_json::Value {
 }
 
 impl Receptionist {
+    /// This gateway's held slots from `date` through the days alternatives may be sought on.
+    fn busy_from(&self, practice: &Practice, date: Date) -> Vec<Busy> {
+        let days = i64::from(practice.profile.booking.search_days) + 1;
+        self.ledger
+            .busy(&practice.profile.account_id, date, date + days.days())
+    }
+
     /// Checks that a date is one the caller may book: not before today, within the horizon.
     fn bookable_date(practice: &Practice, date: Date, today: Date) -> Result<(), Done> {
         if date < today {
@@ -119,7 +126,7 @@ impl Receptionist {
             Err(done) => return done,
         };
         let length = length_minutes.unwrap_or(practice.profile.booking.default_length_minutes);
-        let busy = self.ledger.busy(&practice.profile.account_id);
+        let busy = self.busy_from(practice, date);
         let request = AvailabilityRequest {
             date,
             length_minutes: length,
@@ -169,9 +176,9 @@ impl Receptionist {
             length_minutes: length,
             provider,
             window: None,
-            limit: 4,
+            limit: 12,
         };
-        let busy = self.ledger.busy(&practice.profile.account_id);
+        let busy = self.busy_from(practice, start.date());
         match availability::check(
             practice.pms.as_ref(),
             &practice.profile.booking,
@@ -182,11 +189,13 @@ impl Receptionist {
         .await
         {
             Ok(found) if !found.slots.is_empty() => {
-                let times: Vec<String> = found
+                let mut times: Vec<String> = found
                     .slots
                     .iter()
                     .map(|s| words::clock(s.start.time()))
                     .collect();
+                times.dedup();
+                times.truncate(4);
                 format!(" Open times that day: {}.", times.join(", "))
             }
             Ok(found) if !found.alternatives.is_empty() => {
@@ -268,7 +277,20 @@ impl Receptionist {
         if let Some(entry) = self.ledger.get(account, &key) {
             return repeat_answer("booking", &entry, who);
         }
-        match self.existing_at(practice, &patient, start).await {
+        match self.existing_at(practice, &patient, start, length).await {
+            Ok(Some(existing)) if existing.start != start => {
+                return Done::failed(
+                    format!(
+                        "{} already has an appointment at {} with {} that overlaps this time (reference {}). Offer another time, or reschedule that appointment instead.",
+                        patient.first_name.expose(),
+                        words::when(existing.start),
+                        name_of(&providers, &existing.provider_id),
+                        existing.id
+                    ),
+                    "overlaps the patient's own appointment",
+                    who,
+                );
+            }
             Ok(Some(existing)) => {
                 return Done::ok(
                     format!(
@@ -285,9 +307,32 @@ impl Receptionist {
             Err(e) => return Done::pms(&e, who),
         }
 
+        let end = start + i64::from(length).minutes();
+        let overlapping = self
+            .ledger
+            .pending_for(account, &patient.id)
+            .into_iter()
+            .find(|e| {
+                e.slot
+                    .as_ref()
+                    .is_some_and(|b| b.start < end && b.end > start)
+            });
+        if let Some(entry) = overlapping {
+            return Done::failed(
+                format!(
+                    "{} already has a request pending for {} that overlaps this time (reference {}). Offer another time.",
+                    patient.first_name.expose(),
+                    entry.summary,
+                    entry.reference
+                ),
+                "overlaps the patient's pending request",
+                who,
+            );
+        }
+
         let lock = self.booking_lock(account);
         let guard = lock.lock().await;
-        let busy = self.ledger.busy(account);
+        let busy = self.ledger.busy(account, start.date(), start.date());
         let now = practice.profile.now();
         let slot = match availability::find_slot(
             practice.pms.as_ref(),
@@ -439,11 +484,14 @@ impl Receptionist {
         practice: &Practice,
         patient: &Patient,
         start: DateTime,
+        length: u32,
     ) -> Result<Option<Appointment>, PmsError> {
+        let end = start + i64::from(length).minutes();
         let appointments = practice.pms.appointments_for_patient(&patient.id).await?;
         Ok(appointments
             .into_iter()
-            .find(|a| a.start == start && a.status.holds_slot()))
+            .filter(|a| a.status.holds_slot() && a.start < end && a.end() > start)
+            .min_by_key(|a| a.start != start))
     }
 
     /// The verified patient's own, still-upcoming appointment; anything else reads as not found.
@@ -600,7 +648,7 @@ impl Receptionist {
         let length = appointment.length_minutes;
         let lock = self.booking_lock(account);
         let guard = lock.lock().await;
-        let busy = self.ledger.busy(account);
+        let busy = self.ledger.busy(account, start.date(), start.date());
         let now = practice.profile.now();
         let slot = match availability::find_slot(
             practice.pms.as_ref(),
