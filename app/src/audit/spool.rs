@@ -474,3 +474,7 @@ pub(crate) mod faults {
 #[cfg(test)]
 #[path = "spool_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spool_bench.rs"]
+mod bench;
