@@ -1,7 +1,11 @@
 //! The stored audit entry, its hash chain, and the verifier that checks a spool end to end.
 //!
 //! # Format
-//! A spool is UTF-8 JSON Lines: one [`AuditEntry`] per line, every line ending in `\n`. A line is
+//! A spool is UTF-8 JSON Lines: one [`AuditEntry`] per line, every line ending in `\n`. The last
+//! line may be followed by NUL bytes and nothing else: the spool writes into space it has filled
+//! with zeros ahead of time, and a spool that was not closed cleanly (a crash) still has that
+//! padding. A line never contains a NUL byte (JSON escapes it), so NULs anywhere else break the
+//! chain. A line is
 //! `serde_json`'s compact serialisation of the entry, fields in this order: `id` (UUID v7,
 //! lowercase hyphenated), `seq` (1 for the first line, then +1 per line), `time` (RFC 3339, UTC,
 //! `Z`; never decreasing along the chain), the event's fields (`action`, `outcome`, `resource`,
@@ -234,6 +238,8 @@ pub enum BreakReason {
     DuplicateId { first_line: u64 },
     #[error("the last line has no newline (a torn write)")]
     Torn,
+    #[error("NUL bytes inside the chain (padding may only follow the last line)")]
+    Nul,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -315,20 +321,42 @@ impl Verifier {
     }
 
     /// Verifies a whole JSONL stream. A last line without `\n` is reported as [`BreakReason::Torn`].
+    /// NUL padding after the last line is accepted (see the module documentation); a NUL
+    /// anywhere else is [`BreakReason::Nul`].
     pub fn verify_reader(reader: impl BufRead) -> Result<VerifySummary, VerifyError> {
         let mut reader = reader;
         let mut verifier = Verifier::new();
         let mut buf = Vec::with_capacity(1024);
         loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
-                return Ok(verifier.summary());
+            let broken = |reason| VerifyError::Broken {
+                line: verifier.line + 1,
+                reason,
+            };
+            match reader.fill_buf()?.first() {
+                None => return Ok(verifier.summary()),
+                Some(0) => {
+                    // Padding, streamed rather than read into `buf`: it may be megabytes.
+                    loop {
+                        let chunk = reader.fill_buf()?;
+                        if chunk.is_empty() {
+                            return Ok(verifier.summary());
+                        }
+                        if chunk.iter().any(|&b| b != 0) {
+                            return Err(broken(BreakReason::Nul));
+                        }
+                        let n = chunk.len();
+                        reader.consume(n);
+                    }
+                }
+                Some(_) => {}
             }
+            buf.clear();
+            reader.read_until(b'\n', &mut buf)?;
             if buf.pop() != Some(b'\n') {
-                return Err(VerifyError::Broken {
-                    line: verifier.line + 1,
-                    reason: BreakReason::Torn,
-                });
+                return Err(broken(BreakReason::Torn));
+            }
+            if buf.contains(&0) {
+                return Err(broken(BreakReason::Nul));
             }
             verifier.push(&buf)?;
         }

@@ -239,6 +239,51 @@ fn verify_file_reads_a_spool_from_disk() {
     ));
 }
 
+#[test]
+fn nul_padding_after_the_last_line_is_accepted() {
+    let text = chain_text(3);
+    let full = verify(&text).unwrap();
+    for padding in [1, 4096, 3 << 16] {
+        let mut bytes = text.clone().into_bytes();
+        bytes.resize(bytes.len() + padding, 0);
+        // A small buffer makes the padding span many reads.
+        let reader = std::io::BufReader::with_capacity(64, Cursor::new(&bytes));
+        assert_eq!(Verifier::verify_reader(reader).unwrap(), full);
+    }
+    // An empty spool that is all padding.
+    let reader = Cursor::new(vec![0u8; 1000]);
+    assert_eq!(Verifier::verify_reader(reader).unwrap().entries, 0);
+}
+
+#[test]
+fn a_nul_anywhere_but_the_trailing_padding_breaks_the_chain() {
+    let broken = |bytes: &[u8]| match Verifier::verify_reader(Cursor::new(bytes)) {
+        Err(VerifyError::Broken { line, reason }) => (line, reason),
+        other => panic!("expected a broken chain, got {other:?}"),
+    };
+    let text = chain_text(3);
+    let l = lines(&text);
+    // Padding, then more entries.
+    let mut bytes = format!("{}\n", l[0]).into_bytes();
+    bytes.extend_from_slice(&[0; 100]);
+    bytes.extend_from_slice(format!("{}\n{}\n", l[1], l[2]).as_bytes());
+    assert_eq!(broken(&bytes), (2, BreakReason::Nul));
+    // A NUL inside a line.
+    let mut bytes = text.clone().into_bytes();
+    let inside = l[0].len() + 1 + 10;
+    bytes[inside] = 0;
+    assert_eq!(broken(&bytes), (2, BreakReason::Nul));
+    // A line of NULs between entries.
+    let mut bytes = format!("{}\n", l[0]).into_bytes();
+    bytes.extend_from_slice(b"\0\0\0\n");
+    bytes.extend_from_slice(format!("{}\n", l[1]).as_bytes());
+    assert_eq!(broken(&bytes), (2, BreakReason::Nul));
+    // A torn last line followed by padding is still torn.
+    let mut bytes = text.as_bytes()[..text.len() - 10].to_vec();
+    bytes.extend_from_slice(&[0; 4096]);
+    assert_eq!(broken(&bytes), (3, BreakReason::Torn));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 

@@ -1,31 +1,56 @@
 //! The durable local spool: audit entries group-committed to a JSONL file with a hash chain.
 //!
 //! Callers send `(event, ack)` over a bounded channel (back-pressure) to one writer. The writer
-//! takes everything queued (up to `max_batch`), gives each event its id, seq, time, prev and hash
-//! in queue order (the chain order), serialises the batch into one reused buffer, writes it with
-//! one `write_all`, calls `fdatasync` once, and only then acks every caller of the batch. While
-//! one `fdatasync` runs the next batch queues up, so the number of syncs falls as load rises.
+//! takes everything queued (up to `max_batch` entries or [`MAX_BATCH_BYTES`]), gives each event
+//! its id, seq, time, prev and hash in queue order (the chain order), serialises the batch into
+//! one reused buffer, writes it with one positional write at the end of the data, calls
+//! `fdatasync` once, and only then acks every caller of the batch. While one `fdatasync` runs the
+//! next batch queues up, so the number of syncs falls as load rises.
+//!
+//! # Writing into prepared space
+//! `fdatasync` after an append is slow (ext4: ~4 ms here), because the file's size changes and
+//! the journal has to commit; overwriting blocks that already exist only flushes data (~0.1 ms).
+//! So a second thread, the *preallocator*, keeps at least `prealloc_ahead` bytes of real zeros
+//! (written and synced, not `fallocate`d: unwritten extents would need a metadata update on
+//! first write) beyond the end of the data, adding `prealloc_step` at a time in pieces of
+//! `prealloc_piece` (each written and synced on its own, which bounds the dirty zeros a
+//! concurrent batch sync may have to flush along). The writer only writes below `ready`, the end
+//! of that prepared space; the preallocator only writes at or beyond it, holding `extending`.
+//! If a batch does not fit, the writer takes `extending` itself and writes past the end (correct,
+//! just as slow as an append); `prealloc_ahead = 0` makes that the rule.
+//!
+//! The file is therefore the chain followed by NUL padding: the *logical end* is the end of the
+//! last complete line. A clean close truncates the file to it, so a closed spool is plain JSONL;
+//! a crashed one keeps its padding, which [`super::chain::Verifier`] accepts.
 //!
 //! The writer is a dedicated OS thread using `blocking_recv`, not a tokio task with
 //! `spawn_blocking`: it spends its life in blocking `write`/`fdatasync` calls, so a long-lived
-//! thread that owns the file, the buffer and the chain head avoids a hand-off per batch, never
-//! occupies a slot of tokio's blocking pool, and needs no runtime to exist when the spool opens.
+//! thread that owns the buffer and the chain head avoids a hand-off per batch, never occupies a
+//! slot of tokio's blocking pool, and needs no runtime to exist when the spool opens.
 //!
-//! If a write or sync fails, every caller in that batch gets [`AuditError::Io`], the file is cut
-//! back to its last good length (and synced) so no partial line breaks the chain, and the chain
-//! head is not advanced. If even that cut fails, the next batch retries it before writing.
+//! If a write or sync fails, every caller in that batch gets [`AuditError::Io`], the bytes the
+//! batch may have left are overwritten with zeros (and synced) so no partial line breaks the
+//! chain, and the chain head is not advanced: the next batch writes from the same logical end.
+//! If even the zeroing fails, the next batch retries it before writing.
 //!
-//! On open, the tail of an existing file gives the chain head (only the last line is read, so
-//! start-up does not grow with the file; [`super::chain::verify_file`] checks the whole chain).
-//! A torn final line (no newline, from a crash mid-write) is cut away; a damaged last complete
-//! line refuses the open rather than guess. The file is `0600` and locked against a second
-//! writer.
+//! # Recovery
+//! On open, the end of the content is found by scanning back over the NUL padding. Blocks
+//! overwritten in place can reach the disk in any order, so a crash during the last (unacked)
+//! batch may leave a NUL hole in it: within the last [`TAIL_WINDOW`] bytes, the logical end is
+//! the last newline before the first NUL. Whatever follows it (a torn line, the rest of a torn
+//! batch) is overwritten with zeros, with a warning that names no data. The chain continues from
+//! the last complete line; only that line is read, so start-up does not grow with the file
+//! ([`super::chain::verify_file`] checks the whole chain). A damaged last complete line refuses
+//! the open rather than guess. The file is `0600` and locked against a second writer.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -35,6 +60,14 @@ use uuid::Uuid;
 use super::chain::{ChainHead, chain_hash, parse_line};
 use super::{AuditError, AuditEvent, AuditReceipt, AuditSink};
 
+/// The writer stops adding entries to a batch once it holds this many bytes. This bounds how much
+/// of the file one unsynced batch can span, and so how far back recovery looks for a hole.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// How far back from the end of the content recovery looks for a NUL hole left by a torn batch:
+/// well beyond one batch (at most [`MAX_BATCH_BYTES`] plus one entry).
+pub const TAIL_WINDOW: u64 = 4 << 20;
+
 #[derive(Debug, Clone)]
 pub struct SpoolOptions {
     /// `fdatasync` each batch before acking it. Only tests and benchmarks turn this off.
@@ -43,6 +76,13 @@ pub struct SpoolOptions {
     pub max_batch: usize,
     /// Events waiting for the writer before `record` waits for room.
     pub queue: usize,
+    /// Bytes of zeros, written and synced, kept ready beyond the end of the data. `0` turns
+    /// preallocation off: every batch then extends the file itself, like an append.
+    pub prealloc_ahead: u64,
+    /// Once the ready space falls below `prealloc_ahead`, the preallocator adds this much more.
+    pub prealloc_step: u64,
+    /// The preallocator writes and syncs zeros in pieces of this many bytes.
+    pub prealloc_piece: usize,
 }
 
 impl Default for SpoolOptions {
@@ -51,9 +91,15 @@ impl Default for SpoolOptions {
             fsync: true,
             max_batch: 4096,
             queue: 16 * 1024,
+            prealloc_ahead: 32 << 20,
+            prealloc_step: 8 << 20,
+            prealloc_piece: 1 << 20,
         }
     }
 }
+
+/// Buckets of the sync-duration histograms in [`SpoolStats`].
+pub const SYNC_BUCKETS: usize = 16;
 
 /// Counters since open, for benchmarks and health checks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,6 +112,33 @@ pub struct SpoolStats {
     pub fsyncs: u64,
     /// Batches whose write or sync failed (their callers got errors).
     pub failed_batches: u64,
+    /// Pieces of zeros the preallocator wrote and synced ahead of the data.
+    pub extensions: u64,
+    /// Batches that found too little ready space and extended the file themselves.
+    pub writer_extensions: u64,
+    /// Batch syncs by duration: bucket `i` counts syncs of `[2^i, 2^(i+1))` µs (the first
+    /// bucket also counts faster ones, the last slower ones).
+    pub sync_us: [u64; SYNC_BUCKETS],
+    /// The same for the batch syncs that overlapped a preallocator piece.
+    pub sync_us_during_extension: [u64; SYNC_BUCKETS],
+    /// The slowest batch sync, in µs.
+    pub sync_max_us: u64,
+}
+
+impl SpoolStats {
+    /// An upper bound (the bucket's end, in µs) of the `q` quantile of a sync histogram.
+    pub fn quantile_us(histogram: &[u64; SYNC_BUCKETS], q: f64) -> u64 {
+        let total: u64 = histogram.iter().sum();
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in histogram.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return 2 << i;
+            }
+        }
+        0
+    }
 }
 
 #[derive(Debug, Default)]
@@ -74,6 +147,23 @@ struct Counters {
     batches: AtomicU64,
     fsyncs: AtomicU64,
     failed_batches: AtomicU64,
+    extensions: AtomicU64,
+    writer_extensions: AtomicU64,
+    sync_us: [AtomicU64; SYNC_BUCKETS],
+    sync_us_during_extension: [AtomicU64; SYNC_BUCKETS],
+    sync_max_us: AtomicU64,
+}
+
+impl Counters {
+    fn record_sync(&self, took: Duration, during_extension: bool) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = (us.max(1).ilog2() as usize).min(SYNC_BUCKETS - 1);
+        self.sync_us[bucket].fetch_add(1, Ordering::Relaxed);
+        if during_extension {
+            self.sync_us_during_extension[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sync_max_us.fetch_max(us, Ordering::Relaxed);
+    }
 }
 
 type Ack = oneshot::Sender<Result<AuditReceipt, AuditError>>;
@@ -108,7 +198,8 @@ impl std::fmt::Debug for Spool {
 }
 
 impl Spool {
-    /// Opens (or creates, with its parent directories) the spool at `path` and starts its writer.
+    /// Opens (or creates, with its parent directories) the spool at `path` and starts its writer
+    /// and, unless `prealloc_ahead` is 0, its preallocator.
     pub fn open(path: PathBuf, options: SpoolOptions) -> Result<Spool, AuditError> {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = parent {
@@ -116,10 +207,10 @@ impl Spool {
         }
         let existed = path.exists();
         let mut open = OpenOptions::new();
-        open.read(true).append(true).create(true);
-        #[cfg(unix)]
+        // Not `append`: batches are written at the logical end, inside the prepared space.
+        open.read(true).write(true).create(true);
         std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        let mut file = open.open(&path)?;
+        let file = open.open(&path)?;
         file.try_lock().map_err(|e| match e {
             fs::TryLockError::WouldBlock => io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -127,7 +218,7 @@ impl Spool {
             ),
             fs::TryLockError::Error(e) => e,
         })?;
-        let (head, len) = recover(&mut file, &path)?;
+        let recovered = recover(&file, &path)?;
         if !existed && let Some(parent) = parent {
             // Make the new file's directory entry durable too.
             File::open(parent)?.sync_all()?;
@@ -137,20 +228,46 @@ impl Spool {
         let counters = Arc::new(Counters::default());
         #[cfg(test)]
         let faults = Arc::new(faults::Faults::default());
-        let writer = Writer {
-            file: Some(file),
-            len,
-            dirty: false,
-            head,
+        let shared = Arc::new(Shared {
+            file,
+            ready: AtomicU64::new(recovered.physical_end),
+            data_end: AtomicU64::new(recovered.logical_end),
+            extending: Mutex::new(()),
+            extension_epoch: AtomicU64::new(0),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
             fsync: options.fsync,
-            max_batch: options.max_batch.max(1),
             counters: counters.clone(),
             #[cfg(test)]
             faults: faults.clone(),
+        });
+        let preallocator = if options.prealloc_ahead > 0 {
+            let shared = shared.clone();
+            let options = options.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("audit-prealloc".into())
+                    .spawn(move || preallocate(&shared, &options))?,
+            )
+        } else {
+            None
         };
-        std::thread::Builder::new()
+        let writer = Writer {
+            shared: Some(shared),
+            preallocator,
+            len: recovered.logical_end,
+            dirty_end: recovered.logical_end,
+            head: recovered.head,
+            fsync: options.fsync,
+            prealloc_ahead: options.prealloc_ahead,
+            max_batch: options.max_batch.max(1),
+            counters: counters.clone(),
+        };
+        let spawned = std::thread::Builder::new()
             .name("audit-spool".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || writer.run(rx));
+        // On failure the writer (dropped with the closure) stops its preallocator.
+        spawned?;
         Ok(Spool {
             tx,
             closed: AtomicBool::new(false),
@@ -167,11 +284,17 @@ impl Spool {
 
     pub fn stats(&self) -> SpoolStats {
         let c = &self.counters;
+        let load = |a: &[AtomicU64; SYNC_BUCKETS]| a.each_ref().map(|n| n.load(Ordering::Relaxed));
         SpoolStats {
             entries: c.entries.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
             fsyncs: c.fsyncs.load(Ordering::Relaxed),
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            extensions: c.extensions.load(Ordering::Relaxed),
+            writer_extensions: c.writer_extensions.load(Ordering::Relaxed),
+            sync_us: load(&c.sync_us),
+            sync_us_during_extension: load(&c.sync_us_during_extension),
+            sync_max_us: c.sync_max_us.load(Ordering::Relaxed),
         }
     }
 
@@ -204,7 +327,8 @@ impl AuditSink for Spool {
         done.await.map_err(|_| AuditError::Closed)?
     }
 
-    /// Writes and syncs everything queued before it, releases the file, and refuses later events.
+    /// Writes and syncs everything queued before it, cuts the file back to its logical end,
+    /// releases it, and refuses later events.
     async fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let (ack, done) = oneshot::channel();
@@ -214,23 +338,183 @@ impl AuditSink for Spool {
     }
 }
 
-struct Writer {
-    file: Option<File>,
-    /// Length of the file up to the last committed batch.
-    len: u64,
-    /// A failed batch may have left bytes past `len`, not yet cut away.
-    dirty: bool,
-    head: ChainHead,
+/// What the writer and the preallocator share.
+struct Shared {
+    file: File,
+    /// Everything below this offset is data or zeros that were written and synced: a batch
+    /// written below it changes no metadata. Only grows, and only under `extending`.
+    ready: AtomicU64,
+    /// The writer's logical end, for the preallocator to keep ahead of.
+    data_end: AtomicU64,
+    /// Held by whoever writes at or beyond `ready`, so zeros never land on a batch.
+    extending: Mutex<()>,
+    /// Odd while the preallocator writes or syncs a piece (tells which batch syncs overlapped).
+    extension_epoch: AtomicU64,
+    /// Set to stop the preallocator; `wake` signals it and changes of `data_end`.
+    stop: Mutex<bool>,
+    wake: Condvar,
     fsync: bool,
-    max_batch: usize,
     counters: Arc<Counters>,
     #[cfg(test)]
     faults: Arc<faults::Faults>,
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded state stays consistent even if a holder panicked.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Wakes the preallocator if the ready space ahead of `data_end` is short.
+    fn data_written(&self, data_end: u64, ahead: u64) {
+        self.data_end.store(data_end, Ordering::Release);
+        if self.ready.load(Ordering::Acquire) < data_end.saturating_add(ahead) {
+            // Taking the lock orders this with the preallocator's check before it waits.
+            let _stop = lock(&self.stop);
+            self.wake.notify_one();
+        }
+    }
+
+    /// Writes and syncs one piece of zeros at `ready`, ending at most at `target`.
+    fn extend_piece(&self, zeros: &[u8], target: u64) -> io::Result<()> {
+        let _extending = lock(&self.extending);
+        let ready = self.ready.load(Ordering::Acquire);
+        if ready >= target {
+            return Ok(());
+        }
+        // Pieces end on multiples of the piece size, so they stay aligned after an odd start.
+        let piece = zeros.len() as u64;
+        let end = target.min((ready / piece + 1) * piece);
+        self.extension_epoch.fetch_add(1, Ordering::AcqRel);
+        let mut result = self
+            .file
+            .write_all_at(&zeros[..(end - ready) as usize], ready);
+        if result.is_ok() && self.fsync {
+            result = self.file.sync_data();
+        }
+        self.extension_epoch.fetch_add(1, Ordering::AcqRel);
+        result?;
+        self.ready.store(end, Ordering::Release);
+        self.counters.extensions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes a batch at `offset`, inside the ready space if it fits, else extending the file.
+    fn write_batch(&self, batch: &[u8], offset: u64) -> io::Result<()> {
+        let end = offset + batch.len() as u64;
+        if end <= self.ready.load(Ordering::Acquire) {
+            return self.write_at(batch, offset);
+        }
+        let _extending = lock(&self.extending);
+        if end <= self.ready.load(Ordering::Acquire) {
+            return self.write_at(batch, offset);
+        }
+        self.counters
+            .writer_extensions
+            .fetch_add(1, Ordering::Relaxed);
+        let result = self.write_at(batch, offset);
+        // Even after a failed write: the writer zeroes up to `end` before it writes again, so
+        // the preallocator must start beyond it.
+        self.ready.fetch_max(end, Ordering::AcqRel);
+        result
+    }
+
+    fn write_at(&self, batch: &[u8], offset: u64) -> io::Result<()> {
+        #[cfg(test)]
+        if self.faults.take(faults::Fault::TornWrite) {
+            self.file
+                .write_all_at(&batch[..batch.len() / 2 + 1], offset)?;
+            return Err(io::Error::other("injected write failure"));
+        }
+        self.file.write_all_at(batch, offset)
+    }
+
+    fn sync_batch(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if self.faults.take(faults::Fault::Sync) {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        let epoch = self.extension_epoch.load(Ordering::Acquire);
+        let started = Instant::now();
+        let result = self.file.sync_data();
+        let took = started.elapsed();
+        let during_extension =
+            epoch % 2 == 1 || self.extension_epoch.load(Ordering::Acquire) != epoch;
+        self.counters.record_sync(took, during_extension);
+        result
+    }
+}
+
+/// Overwrites `[from, to)` of `file` with zeros.
+fn zero(file: &File, from: u64, to: u64) -> io::Result<()> {
+    let zeros = vec![0u8; to.saturating_sub(from).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64);
+        file.write_all_at(&zeros[..n as usize], at)?;
+        at += n;
+    }
+    Ok(())
+}
+
+/// The preallocator thread: keeps `prealloc_ahead` bytes ready beyond the data until stopped.
+fn preallocate(shared: &Shared, options: &SpoolOptions) {
+    let zeros = vec![0u8; options.prealloc_piece.max(4096)];
+    let mut target = 0;
+    loop {
+        {
+            let mut stop = lock(&shared.stop);
+            loop {
+                if *stop {
+                    return;
+                }
+                let ready = shared.ready.load(Ordering::Acquire);
+                let data_end = shared.data_end.load(Ordering::Acquire);
+                if ready < target {
+                    break;
+                }
+                if ready < data_end.saturating_add(options.prealloc_ahead) {
+                    target = data_end
+                        .saturating_add(options.prealloc_ahead)
+                        .saturating_add(options.prealloc_step);
+                    break;
+                }
+                stop = shared
+                    .wake
+                    .wait(stop)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        if let Err(e) = shared.extend_piece(&zeros, target) {
+            // Batches still get written (extending the file themselves); try again later.
+            tracing::error!(error = %e, "audit spool: preallocation failed; retrying in a second");
+            let stop = lock(&shared.stop);
+            if *stop {
+                return;
+            }
+            let _ = shared.wake.wait_timeout(stop, Duration::from_secs(1));
+        }
+    }
+}
+
+struct Writer {
+    /// `None` once shut down (dropping it closes the file and releases the lock).
+    shared: Option<Arc<Shared>>,
+    preallocator: Option<JoinHandle<()>>,
+    /// The logical end: the end of the last committed batch.
+    len: u64,
+    /// A failed batch may have left bytes in `[len, dirty_end)`, not yet zeroed.
+    dirty_end: u64,
+    head: ChainHead,
+    fsync: bool,
+    prealloc_ahead: u64,
+    max_batch: usize,
+    counters: Arc<Counters>,
+}
+
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        let mut buf = Vec::with_capacity(1 << 20);
+        let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + (64 << 10));
         let mut waiters: Vec<(Ack, AuditReceipt)> = Vec::with_capacity(self.max_batch.min(1 << 14));
         while let Some(first) = rx.blocking_recv() {
             let mut head = self.head.clone();
@@ -248,7 +532,7 @@ impl Writer {
                         break;
                     }
                 }
-                if waiters.len() < self.max_batch {
+                if waiters.len() < self.max_batch && buf.len() < MAX_BATCH_BYTES {
                     next = rx.try_recv().ok();
                 }
             }
@@ -282,36 +566,32 @@ impl Writer {
         self.finish();
     }
 
-    /// Writes one batch and syncs it; on failure, cuts the file back to its last good length.
+    fn shared(&self) -> &Shared {
+        self.shared
+            .as_ref()
+            .expect("the file is open until shut down")
+    }
+
+    /// Writes one batch at the logical end and syncs it; on failure, zeroes what it wrote.
     fn commit(&mut self, batch: &[u8]) -> io::Result<()> {
-        if self.dirty {
+        if self.dirty_end > self.len {
             self.cut_back()?;
         }
-        let file = self
-            .file
-            .as_mut()
-            .expect("the file is open until shut down");
-        let mut result = write_batch(
-            file,
-            batch,
-            #[cfg(test)]
-            &self.faults,
-        );
+        let end = self.len + batch.len() as u64;
+        self.dirty_end = end;
+        let shared = self.shared();
+        let mut result = shared.write_batch(batch, self.len);
         if result.is_ok() && self.fsync {
-            result = sync_batch(
-                file,
-                #[cfg(test)]
-                &self.faults,
-            );
+            result = shared.sync_batch();
             self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
         match result {
             Ok(()) => {
-                self.len += batch.len() as u64;
+                shared.data_written(end, self.prealloc_ahead);
+                self.len = end;
                 Ok(())
             }
             Err(e) => {
-                self.dirty = true;
                 if let Err(cut) = self.cut_back() {
                     tracing::error!(error = %cut, "audit spool: could not cut back a failed batch; will retry");
                 }
@@ -320,18 +600,16 @@ impl Writer {
         }
     }
 
+    /// Zeroes (and syncs) whatever a failed batch may have left after the logical end.
     fn cut_back(&mut self) -> io::Result<()> {
-        let file = self
-            .file
-            .as_mut()
-            .expect("the file is open until shut down");
-        file.set_len(self.len)?;
-        file.sync_data()?;
-        self.dirty = false;
+        let shared = self.shared();
+        zero(&shared.file, self.len, self.dirty_end)?;
+        shared.file.sync_data()?;
+        self.dirty_end = self.len;
         Ok(())
     }
 
-    /// Syncs, releases the file (and its lock), then refuses whatever is still queued.
+    /// Finishes, then refuses whatever is still queued.
     fn shut_down(mut self, mut rx: mpsc::Receiver<Command>, closer: oneshot::Sender<()>) {
         self.finish();
         rx.close();
@@ -349,96 +627,113 @@ impl Writer {
         }
     }
 
+    /// Stops the preallocator, cuts the file back to its logical end (no padding), syncs it and
+    /// releases it (and its lock).
     fn finish(&mut self) {
-        if self.dirty
-            && let Err(e) = self.cut_back()
-        {
-            tracing::error!(error = %e, "audit spool: could not cut back a failed batch at close");
-        }
-        if let Some(file) = self.file.take()
-            && let Err(e) = file.sync_data()
-        {
-            tracing::error!(error = %e, "audit spool: final sync failed");
-        }
-    }
-}
-
-fn write_batch(
-    file: &mut File,
-    batch: &[u8],
-    #[cfg(test)] faults: &faults::Faults,
-) -> io::Result<()> {
-    #[cfg(test)]
-    if faults.take(faults::Fault::TornWrite) {
-        file.write_all(&batch[..batch.len() / 2 + 1])?;
-        return Err(io::Error::other("injected write failure"));
-    }
-    file.write_all(batch)
-}
-
-fn sync_batch(file: &mut File, #[cfg(test)] faults: &faults::Faults) -> io::Result<()> {
-    #[cfg(test)]
-    if faults.take(faults::Fault::Sync) {
-        return Err(io::Error::other("injected sync failure"));
-    }
-    file.sync_data()
-}
-
-/// Reads the chain head from the file's last complete line and cuts away a torn tail.
-/// Returns the head and the file's good length.
-fn recover(file: &mut File, path: &Path) -> io::Result<(ChainHead, u64)> {
-    let len = file.metadata()?.len();
-    let mut window = len.min(64 * 1024);
-    let (good_len, last_line) = loop {
-        let start = len - window;
-        let mut tail = vec![0; window as usize];
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut tail)?;
-        let complete = |tail: &[u8]| {
-            let end = tail.iter().rposition(|&b| b == b'\n')?;
-            let begin = tail[..end].iter().rposition(|&b| b == b'\n').map(|i| i + 1);
-            Some((begin, end))
+        let Some(shared) = self.shared.as_ref() else {
+            return;
         };
-        match complete(&tail) {
-            // No complete line in the whole file.
-            None if start == 0 => break (0, None),
-            Some((begin, end)) if begin.is_some() || start == 0 => {
-                let begin = begin.unwrap_or(0);
-                break (start + end as u64 + 1, Some(tail[begin..end].to_vec()));
-            }
-            // The last line starts before the window.
-            _ => window = (window * 2).min(len),
+        *lock(&shared.stop) = true;
+        shared.wake.notify_all();
+        if let Some(preallocator) = self.preallocator.take() {
+            let _ = preallocator.join();
         }
-    };
-    let head = match last_line {
-        None => ChainHead::default(),
-        Some(line) => {
-            let damaged = |why: String| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "the last entry of audit spool {} is damaged ({why}); verify it before writing",
-                        path.display()
-                    ),
-                )
-            };
-            let entry = parse_line(&line).map_err(|r| damaged(r.to_string()))?;
-            if chain_hash(&entry.prev, &entry.body_bytes()) != entry.hash.as_bytes() {
-                return Err(damaged("hash mismatch".into()));
-            }
-            ChainHead::after(&entry)
+        let result = shared
+            .file
+            .set_len(self.len)
+            .and_then(|()| shared.file.sync_all());
+        if let Err(e) = result {
+            tracing::error!(error = %e, "audit spool: could not cut the padding at close (the chain is intact)");
         }
+        self.dirty_end = self.len;
+        self.shared = None;
+    }
+}
+
+impl Drop for Writer {
+    /// Stops the preallocator if the writer never ran (its thread failed to start).
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.as_ref() {
+            *lock(&shared.stop) = true;
+            shared.wake.notify_all();
+        }
+    }
+}
+
+/// What recovery found in an existing file.
+struct Recovered {
+    head: ChainHead,
+    /// The end of the last complete line.
+    logical_end: u64,
+    /// The file's length (everything past `logical_end` is zeros now).
+    physical_end: u64,
+}
+
+/// The offset of the last byte before `before` that satisfies `pred`, reading backwards.
+fn rfind(file: &File, before: u64, pred: impl Fn(u8) -> bool) -> io::Result<Option<u64>> {
+    const CHUNK: u64 = 64 << 10;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut end = before;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| pred(b)) {
+            return Ok(Some(start + i as u64));
+        }
+        end = start;
+    }
+    Ok(None)
+}
+
+/// Finds the logical end and the chain head, and zeroes a torn tail. See the module
+/// documentation.
+fn recover(file: &File, path: &Path) -> io::Result<Recovered> {
+    let physical_end = file.metadata()?.len();
+    let content_end = rfind(file, physical_end, |b| b != 0)?.map_or(0, |i| i + 1);
+    let window_start = content_end.saturating_sub(TAIL_WINDOW);
+    let mut window = vec![0u8; (content_end - window_start) as usize];
+    file.read_exact_at(&mut window, window_start)?;
+    let hole = window.iter().position(|&b| b == 0);
+    let limit = window_start + hole.unwrap_or(window.len()) as u64;
+    drop(window);
+    let logical_end = rfind(file, limit, |b| b == b'\n')?.map_or(0, |i| i + 1);
+    let head = if logical_end == 0 {
+        ChainHead::default()
+    } else {
+        let line_start = rfind(file, logical_end - 1, |b| b == b'\n')?.map_or(0, |i| i + 1);
+        let mut line = vec![0u8; (logical_end - 1 - line_start) as usize];
+        file.read_exact_at(&mut line, line_start)?;
+        let damaged = |why: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the last entry of audit spool {} is damaged ({why}); verify it before writing",
+                    path.display()
+                ),
+            )
+        };
+        let entry = parse_line(&line).map_err(|r| damaged(r.to_string()))?;
+        if chain_hash(&entry.prev, &entry.body_bytes()) != entry.hash.as_bytes() {
+            return Err(damaged("hash mismatch".into()));
+        }
+        ChainHead::after(&entry)
     };
-    if good_len < len {
+    if logical_end < content_end {
         tracing::warn!(
             spool = %path.display(),
-            torn_bytes = len - good_len,
-            "audit spool: cutting away a torn final line left by an interrupted write"
+            torn_bytes = content_end - logical_end,
+            hole = hole.is_some(),
+            "audit spool: zeroing a torn tail left by an interrupted write"
         );
-        file.set_len(good_len)?;
+        zero(file, logical_end, content_end)?;
         file.sync_data()?;
     }
-    Ok((head, good_len))
+    Ok(Recovered {
+        head,
+        logical_end,
+        physical_end,
+    })
 }
 
 /// Failure injection for tests: the next batch fails in the armed way.
@@ -474,3 +769,7 @@ pub(crate) mod faults {
 #[cfg(test)]
 #[path = "spool_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spool_bench.rs"]
+mod bench;

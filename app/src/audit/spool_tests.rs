@@ -37,6 +37,18 @@ fn seqs(results: &[Result<AuditReceipt, AuditError>]) -> Vec<u64> {
     seqs
 }
 
+/// `bytes` is `prefix` followed by nothing but NULs.
+fn assert_only_padding_after(bytes: &[u8], prefix: &[u8]) {
+    assert!(
+        bytes.starts_with(prefix),
+        "the chain before the logical end changed"
+    );
+    assert!(
+        bytes[prefix.len()..].iter().all(|&b| b == 0),
+        "non-NUL bytes after the logical end"
+    );
+}
+
 fn entries(path: &Path) -> u64 {
     verify_file(path).unwrap().entries
 }
@@ -127,7 +139,8 @@ async fn a_torn_last_line_from_a_crash_is_cut_away() {
     fs::write(&path, &torn).unwrap();
 
     let spool = spool_at(&path);
-    assert_eq!(fs::read(&path).unwrap(), good);
+    // The torn bytes are zeroed in place (the preallocator may be padding the file meanwhile).
+    assert_only_padding_after(&fs::read(&path).unwrap(), &good);
     assert_eq!(spool.record(event(4)).await.unwrap().seq, 4);
     spool.close().await;
     assert_eq!(entries(&path), 4);
@@ -199,9 +212,13 @@ async fn close_flushes_what_was_queued_and_refuses_what_comes_after() {
 }
 
 async fn failing_batch_leaves_a_verifiable_chain(fault: Fault) {
+    failing_batch_leaves_a_verifiable_chain_with(fault, SpoolOptions::default()).await;
+}
+
+async fn failing_batch_leaves_a_verifiable_chain_with(fault: Fault, options: SpoolOptions) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let spool = Arc::new(spool_at(&path));
+    let spool = Arc::new(Spool::open(path.clone(), options).unwrap());
     for i in 1..=3 {
         spool.record(event(i)).await.unwrap();
     }
@@ -236,4 +253,196 @@ async fn a_torn_write_fails_its_batch_and_is_cut_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_sync_fails_its_batch_and_is_cut_back() {
     failing_batch_leaves_a_verifiable_chain(Fault::Sync).await;
+}
+
+/// Small preallocation pieces, so a few hundred entries cross several extensions.
+fn small_chunks() -> SpoolOptions {
+    SpoolOptions {
+        prealloc_ahead: 16 << 10,
+        prealloc_step: 8 << 10,
+        prealloc_piece: 4 << 10,
+        ..SpoolOptions::default()
+    }
+}
+
+/// Waits until the preallocator has padded the file beyond its data.
+async fn wait_for_padding(spool: &Spool, path: &Path) -> Vec<u8> {
+    for _ in 0..500 {
+        let bytes = fs::read(path).unwrap();
+        if spool.stats().extensions > 0 && bytes.last() == Some(&0) {
+            return bytes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the preallocator never padded the file");
+}
+
+fn logical_part(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_spool_with_padding_reopens_and_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = Spool::open(path.clone(), small_chunks()).unwrap();
+    for i in 1..=5 {
+        spool.record(event(i)).await.unwrap();
+    }
+    // A crash: the file as it is while the spool is open, padding and all.
+    let crashed = wait_for_padding(&spool, &path).await;
+    spool.close().await;
+    let copy = dir.path().join("crashed.jsonl");
+    fs::write(&copy, &crashed).unwrap();
+    assert_eq!(entries(&copy), 5, "the verifier accepts the padding");
+
+    let spool = Spool::open(copy.clone(), small_chunks()).unwrap();
+    assert_eq!(spool.record(event(6)).await.unwrap().seq, 6);
+    assert_eq!(spool.record(event(7)).await.unwrap().seq, 7);
+    spool.close().await;
+    let after = fs::read(&copy).unwrap();
+    assert!(after.starts_with(logical_part(&crashed)));
+    assert_eq!(entries(&copy), 7);
+}
+
+#[tokio::test]
+async fn a_torn_line_followed_by_padding_is_zeroed_and_the_chain_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = spool_at(&path);
+    for i in 1..=3 {
+        spool.record(event(i)).await.unwrap();
+    }
+    spool.close().await;
+    let good = fs::read(&path).unwrap();
+    let mut torn = good.clone();
+    torn.extend_from_slice(br#"{"id":"0190b3a4-0000-7000-8000-00000000000"#);
+    torn.resize(torn.len() + 10_000, 0);
+    fs::write(&path, &torn).unwrap();
+    assert!(verify_file(&path).is_err());
+
+    let spool = spool_at(&path);
+    assert_only_padding_after(&fs::read(&path).unwrap(), &good);
+    assert_eq!(spool.record(event(4)).await.unwrap().seq, 4);
+    spool.close().await;
+    assert_eq!(entries(&path), 4);
+}
+
+#[tokio::test]
+async fn a_hole_in_a_batch_persisted_out_of_order_is_cut_at_the_hole() {
+    // Blocks overwritten in place reach the disk in any order: a crash mid-batch can leave a
+    // page of zeros with a later page of that batch (complete lines) after it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = spool_at(&path);
+    for i in 1..=6 {
+        spool.record(event(i)).await.unwrap();
+    }
+    spool.close().await;
+    let text = fs::read(&path).unwrap();
+    let cuts: Vec<usize> = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect();
+    let good = &text[..cuts[2]];
+    let mut holed = text.clone();
+    // Lines 4 and part of 5 lost; the rest of 5 and line 6 made it.
+    let hole_end = cuts[3] + 20;
+    holed[cuts[2]..hole_end].fill(0);
+    holed.resize(holed.len() + 5000, 0);
+    fs::write(&path, &holed).unwrap();
+
+    let spool = spool_at(&path);
+    assert_only_padding_after(&fs::read(&path).unwrap(), good);
+    assert_eq!(spool.record(event(4)).await.unwrap().seq, 4);
+    spool.close().await;
+    assert_eq!(entries(&path), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_cuts_the_padding_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = Spool::open(path.clone(), small_chunks()).unwrap();
+    for i in 1..=3 {
+        spool.record(event(i)).await.unwrap();
+    }
+    let padded = wait_for_padding(&spool, &path).await;
+    spool.close().await;
+    let closed = fs::read(&path).unwrap();
+    assert_eq!(closed, logical_part(&padded));
+    assert!(!closed.contains(&0));
+    assert_eq!(closed.last(), Some(&b'\n'));
+    assert_eq!(entries(&path), 3);
+
+    // Dropping every handle without `close` cuts it too.
+    let spool = Spool::open(path.clone(), small_chunks()).unwrap();
+    spool.record(event(4)).await.unwrap();
+    wait_for_padding(&spool, &path).await;
+    drop(spool);
+    for _ in 0..500 {
+        if fs::read(&path).unwrap().last() == Some(&b'\n') {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!fs::read(&path).unwrap().contains(&0));
+    assert_eq!(entries(&path), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_keeps_writing_across_many_extensions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = Arc::new(Spool::open(path.clone(), small_chunks()).unwrap());
+    let mut acked = Vec::new();
+    for _ in 0..5 {
+        acked.extend(record_many(&spool, 300).await);
+    }
+    assert_eq!(seqs(&acked), (1..=1500).collect::<Vec<_>>());
+    // Acked means on disk, padding or not.
+    assert_eq!(entries(&path), 1500);
+    let stats = spool.stats();
+    // ~400 KB of entries in 4 KiB pieces.
+    assert!(stats.extensions >= 20, "{stats:?}");
+    assert_eq!(stats.fsyncs, stats.sync_us.iter().sum::<u64>());
+    spool.close().await;
+    assert_eq!(entries(&path), 1500);
+    assert!(!fs::read(&path).unwrap().contains(&0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_preallocation_every_batch_extends_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let options = SpoolOptions {
+        prealloc_ahead: 0,
+        ..SpoolOptions::default()
+    };
+    let spool = Arc::new(Spool::open(path.clone(), options).unwrap());
+    assert!(record_many(&spool, 300).await.iter().all(Result::is_ok));
+    let stats = spool.stats();
+    assert_eq!(stats.extensions, 0);
+    assert_eq!(stats.writer_extensions, stats.batches);
+    assert!(!fs::read(&path).unwrap().contains(&0));
+    spool.close().await;
+    assert_eq!(entries(&path), 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_batches_are_zeroed_with_small_extensions_and_without_preallocation() {
+    for options in [
+        small_chunks(),
+        SpoolOptions {
+            prealloc_ahead: 0,
+            ..SpoolOptions::default()
+        },
+    ] {
+        for fault in [Fault::TornWrite, Fault::Sync] {
+            failing_batch_leaves_a_verifiable_chain_with(fault, options.clone()).await;
+        }
+    }
 }
