@@ -14,6 +14,7 @@ use super::client::issued_key;
 use super::convert::{self, BadItem};
 use super::error::SikkaError;
 use super::practice::pick_cancel_status;
+use super::schedule;
 use super::wire::{
     AppointmentItem, AppointmentStatusItem, AuthorizedPracticeItem, ListEnvelope, Message,
     OperatoryItem, PatientItem, PracticeItem, PracticeVariableItem, ProviderItem, RequestKeyAnswer,
@@ -277,7 +278,7 @@ fn understand(ex: &Example) {
                 }
             }
             assert!(
-                convert::open_blocks(&rows, date(2024, 6, 3)).is_empty(),
+                schedule::open_blocks(&rows, date(2024, 6, 3)).is_empty(),
                 "placeholders"
             );
         }

@@ -1,6 +1,6 @@
 //! The Sikka ONE API v4 adapter: [`SikkaClient`] (shared HTTP client, application credentials,
 //! onboarding calls) and [`SikkaPractice`] (one practice, implementing [`PracticeSystem`]).
-//! Layers, inside out: `wire` (Sikka's envelopes and items), `convert` (items → domain types),
+//! Layers, inside out: `wire` (Sikka's envelopes and items), `convert` and `schedule` (items → domain types),
 //! `error` ([`SikkaError`] → [`PmsError`]), `limiter` and `transport` (one exchange under a
 //! deadline, retries), `tokens` (single-flight request-key renewal through the
 //! [`CredentialStore`]), `writes` (writeback bodies), `practice` (the port's calls).
@@ -14,6 +14,7 @@ mod convert;
 mod error;
 mod limiter;
 mod practice;
+mod schedule;
 mod tokens;
 mod transport;
 mod wire;

@@ -17,6 +17,7 @@ use super::client::SikkaClient;
 use super::convert;
 use super::error::SikkaError;
 use super::limiter::Limiter;
+use super::schedule;
 use super::tokens::Tokens;
 use super::transport::{Answer, Auth, Call};
 use super::wire::{
@@ -249,14 +250,24 @@ impl SikkaPractice {
         if let Some(fixed) = &self.config.cancel_status {
             return Ok(Arc::new(Some(fixed.clone())));
         }
+        // A definitive refusal (not in the plan, not found) is cached as "unknown"; only
+        // passing faults are asked again.
+        let definitive = |r: Result<Vec<_>, SikkaError>| match r {
+            Err(e) if says_no(&e) => {
+                tracing::info!(error = %e, "appointment statuses unavailable");
+                Ok(Vec::new())
+            }
+            other => other,
+        };
         Self::cached(&self.caches.cancel_status, async {
-            let vars: Vec<PracticeVariableItem> = self
-                .list(
+            let vars: Vec<PracticeVariableItem> = definitive(
+                self.list(
                     "practice_variables",
                     &[("service_name", "Appointment Status".into())],
                     deadline,
                 )
-                .await?;
+                .await,
+            )?;
             let mut values: Vec<String> = vars
                 .into_iter()
                 .filter(|v| {
@@ -268,7 +279,10 @@ impl SikkaPractice {
                 .collect();
             if pick_cancel_status(&values).is_none() {
                 let statuses: Vec<AppointmentStatusItem> =
-                    self.list("appointment_statuses", &[], deadline).await?;
+                    match self.list("appointment_statuses", &[], deadline).await {
+                        Err(e) if says_no(&e) => Vec::new(),
+                        other => other?,
+                    };
                 values.extend(statuses.into_iter().filter_map(|s| s.status));
             }
             Ok(Arc::new(pick_cancel_status(&values)))
@@ -366,6 +380,17 @@ impl SikkaPractice {
     }
 }
 
+/// Whether Sikka answered for good that it has no such data for this practice.
+fn says_no(e: &SikkaError) -> bool {
+    matches!(
+        e,
+        SikkaError::NotInPlan
+            | SikkaError::NotFound
+            | SikkaError::NoContent
+            | SikkaError::Invalid { .. }
+    )
+}
+
 /// The first value that says cancelled, else the first that says broken.
 pub(crate) fn pick_cancel_status(values: &[String]) -> Option<String> {
     let says = |w: &str| values.iter().find(|v| v.to_ascii_lowercase().contains(w));
@@ -418,7 +443,7 @@ impl PracticeSystem for SikkaPractice {
 
     async fn open_blocks(&self, date: Date) -> PmsResult<Vec<OpenBlock>> {
         let rows = self.schedule(self.deadline()).await?;
-        Ok(convert::open_blocks(&rows, date))
+        Ok(schedule::open_blocks(&rows, date))
     }
 
     async fn appointments_between(

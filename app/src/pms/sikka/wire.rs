@@ -1,4 +1,4 @@
-//! Sikka's wire format: the list envelope (every number is a string;
+//! Sikka's wire format: the list envelope (`offset` is a page number; every number is a string;
 //! `pagination.next` is `""` on the last page), the message envelope, the items the gateway
 //! reads, and lenient parsers for Sikka's values (numbers as strings, zone-less date-times,
 //! `"85603 second(s)"`, `"True"`/`"F"`). Item fields are all optional strings: Sikka omits, empties
