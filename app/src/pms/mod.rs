@@ -4,6 +4,7 @@
 mod ids;
 mod phi;
 pub mod sandbox;
+pub mod sikka;
 mod types;
 
 use async_trait::async_trait;

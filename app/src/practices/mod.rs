@@ -1,6 +1,7 @@
 //! Tenancy: which practice a call belongs to, each practice's profile (time zone, transfer
 //! number, booking policy) and the system that holds its records.
 
+mod credentials;
 mod local;
 mod profile;
 
@@ -8,6 +9,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use credentials::{
+    CredentialStore, LocalCredentialFile, MemoryCredentials, Secret, SikkaCredentials, StoreError,
+};
 pub use local::{LocalDirectory, LocalPracticeFile, PmsBinding, PracticeEntry};
 pub use profile::{BookingPolicy, PracticeProfile};
 

@@ -1,0 +1,31 @@
+//! The Sikka ONE API v4 adapter: [`SikkaClient`] (shared HTTP client, application credentials,
+//! onboarding calls) and [`SikkaPractice`] (one practice, implementing [`PracticeSystem`]).
+//! Layers, inside out: `wire` (Sikka's envelopes and items), `convert` and `schedule` (items → domain types),
+//! `error` ([`SikkaError`] → [`PmsError`]), `limiter` and `transport` (one exchange under a
+//! deadline, retries), `tokens` (single-flight request-key renewal through the
+//! [`CredentialStore`]), `writes` (writeback bodies), `practice` (the port's calls).
+//!
+//! [`PracticeSystem`]: crate::pms::PracticeSystem
+//! [`PmsError`]: crate::pms::PmsError
+//! [`CredentialStore`]: crate::practices::CredentialStore
+
+mod client;
+mod convert;
+mod error;
+mod limiter;
+mod practice;
+mod schedule;
+mod tokens;
+mod transport;
+mod wire;
+mod writes;
+
+#[cfg(test)]
+mod examples_tests;
+#[cfg(test)]
+mod tests;
+
+pub use client::{AuthorizedPractice, DEFAULT_BASE_URL, IssuedKey, SikkaClient, SikkaConfig};
+pub use error::SikkaError;
+pub use practice::{SikkaPractice, SikkaPracticeConfig};
+pub use transport::RetryPolicy;

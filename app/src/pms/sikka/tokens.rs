@@ -1,0 +1,161 @@
+//! One practice's request key: loaded from the [`CredentialStore`], refreshed before it expires
+//! (a configurable margin), renewed when Sikka calls it expired, and saved back. Single-flight:
+//! the refresh runs under one async mutex, so however many calls wait on it the token endpoint
+//! is hit once; a caller whose key is stale renews only if nobody renewed since it read the key
+//! (the generation check). The refresh grant falls back to the request-key grant
+//! (`office_id` + `secret_key`) when it fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::client::{IssuedKey, SikkaClient};
+use super::error::SikkaError;
+use crate::pms::{AccountId, OfficeId};
+use crate::practices::{CredentialStore, Secret, SikkaCredentials};
+
+/// A request key and the generation it belongs to (bumped at every renewal).
+#[derive(Clone)]
+pub(crate) struct Key {
+    pub secret: Secret,
+    pub generation: u64,
+}
+
+#[derive(Default)]
+struct State {
+    creds: Option<SikkaCredentials>,
+    generation: u64,
+}
+
+pub(crate) struct Tokens {
+    account: AccountId,
+    office_id: OfficeId,
+    store: Arc<dyn CredentialStore>,
+    margin: Duration,
+    state: tokio::sync::Mutex<State>,
+}
+
+impl Tokens {
+    pub fn new(
+        account: AccountId,
+        office_id: OfficeId,
+        store: Arc<dyn CredentialStore>,
+        margin: Duration,
+    ) -> Self {
+        Self {
+            account,
+            office_id,
+            store,
+            margin,
+            state: tokio::sync::Mutex::new(State::default()),
+        }
+    }
+
+    /// A key that is good for at least the margin, refreshing it first if needed.
+    pub async fn current(
+        &self,
+        client: &SikkaClient,
+        deadline: Instant,
+    ) -> Result<Key, SikkaError> {
+        let mut state = tokio::time::timeout_at(deadline, self.state.lock())
+            .await
+            .map_err(|_| SikkaError::Timeout)?;
+        self.load(&mut state).await?;
+        let fresh_until = jiff::Timestamp::now()
+            .checked_add(self.margin)
+            .unwrap_or(jiff::Timestamp::MAX);
+        if let Some(creds) = &state.creds
+            && let (Some(key), Some(expires)) = (&creds.request_key, creds.expires_at)
+            && expires > fresh_until
+        {
+            return Ok(Key {
+                secret: key.clone(),
+                generation: state.generation,
+            });
+        }
+        self.renew_locked(&mut state, client, deadline).await
+    }
+
+    /// Sikka refused the key of generation `stale`: renew it, unless someone already did.
+    pub async fn renew(
+        &self,
+        client: &SikkaClient,
+        stale: u64,
+        deadline: Instant,
+    ) -> Result<Key, SikkaError> {
+        let mut state = tokio::time::timeout_at(deadline, self.state.lock())
+            .await
+            .map_err(|_| SikkaError::Timeout)?;
+        if state.generation != stale
+            && let Some(key) = state.creds.as_ref().and_then(|c| c.request_key.clone())
+        {
+            return Ok(Key {
+                secret: key,
+                generation: state.generation,
+            });
+        }
+        self.load(&mut state).await?;
+        self.renew_locked(&mut state, client, deadline).await
+    }
+
+    async fn load(&self, state: &mut State) -> Result<(), SikkaError> {
+        if state.creds.is_none() {
+            let creds = self
+                .store
+                .load(&self.account)
+                .await
+                .map_err(|e| SikkaError::Store(e.to_string()))?
+                .ok_or(SikkaError::NoCredentials)?;
+            state.creds = Some(creds);
+        }
+        Ok(())
+    }
+
+    async fn renew_locked(
+        &self,
+        state: &mut State,
+        client: &SikkaClient,
+        deadline: Instant,
+    ) -> Result<Key, SikkaError> {
+        let creds = state.creds.as_mut().ok_or(SikkaError::NoCredentials)?;
+        if creds.office_id != self.office_id {
+            tracing::warn!(account = %self.account, "stored office id differs from the practice's; using the practice's");
+        }
+        let issued = match creds.refresh_key.clone() {
+            Some(refresh) => match client.refresh_grant(&refresh, deadline).await {
+                Ok(issued) => issued,
+                Err(e) => {
+                    tracing::warn!(account = %self.account, error = %e, "refresh grant failed; using the request-key grant");
+                    client
+                        .request_key_grant(&self.office_id, &creds.secret_key, deadline)
+                        .await?
+                }
+            },
+            None => {
+                client
+                    .request_key_grant(&self.office_id, &creds.secret_key, deadline)
+                    .await?
+            }
+        };
+        let IssuedKey {
+            request_key,
+            refresh_key,
+            expires_at,
+        } = issued;
+        creds.request_key = Some(request_key.clone());
+        if refresh_key.is_some() {
+            creds.refresh_key = refresh_key;
+        }
+        creds.expires_at = Some(expires_at);
+        state.generation += 1;
+        tracing::info!(account = %self.account, generation = state.generation, "sikka request key renewed");
+        if let Err(e) = self.store.save(&self.account, creds).await {
+            tracing::warn!(account = %self.account, error = %e, "could not save the renewed sikka key");
+        }
+        Ok(Key {
+            secret: request_key,
+            generation: state.generation,
+        })
+    }
+}
