@@ -18,6 +18,8 @@ pub const DEFAULT_TOOL_BUDGET: Duration = Duration::from_secs(8);
 pub const DEFAULT_CONFIRM_WAIT: Duration = Duration::from_millis(2500);
 /// How long the sandbox practice takes to apply a write (like a Sikka writeback, but faster).
 pub const DEFAULT_SANDBOX_WRITE_DELAY: Duration = Duration::from_millis(800);
+/// Where the local profile keeps practices' Sikka credentials when `CREDENTIALS_FILE` is not set.
+pub const DEFAULT_CREDENTIALS_FILE: &str = "var/credentials.json";
 /// Largest request body accepted on Vapi routes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -76,6 +78,13 @@ pub struct Settings {
     pub sandbox_write_delay: Duration,
     pub sandbox_extra_patients: Option<PathBuf>,
     pub json_logs: bool,
+    /// Sikka's API root (`SIKKA_BASE_URL`; an emulator's in tests).
+    pub sikka_base_url: String,
+    /// The application's Sikka credentials, needed when any practice is served through Sikka.
+    pub sikka_app_id: Option<String>,
+    pub sikka_app_key: Option<String>,
+    /// Where the local profile keeps practices' Sikka credentials.
+    pub credentials_file: PathBuf,
 }
 
 impl Settings {
@@ -124,6 +133,14 @@ impl Settings {
             sandbox_write_delay: millis(get, "SANDBOX_WRITE_DELAY_MS")?
                 .unwrap_or(DEFAULT_SANDBOX_WRITE_DELAY),
             sandbox_extra_patients: non_empty(get("SANDBOX_EXTRA_PATIENTS")).map(PathBuf::from),
+            sikka_base_url: non_empty(get("SIKKA_BASE_URL")).map_or_else(
+                || crate::pms::sikka::DEFAULT_BASE_URL.to_owned(),
+                |u| u.trim_end_matches('/').to_owned(),
+            ),
+            sikka_app_id: non_empty(get("SIKKA_APP_ID")),
+            sikka_app_key: non_empty(get("SIKKA_APP_KEY")),
+            credentials_file: non_empty(get("CREDENTIALS_FILE"))
+                .map_or_else(|| DEFAULT_CREDENTIALS_FILE.into(), PathBuf::from),
             json_logs: match get("LOG_FORMAT").as_deref() {
                 None | Some("") | Some("json") => true,
                 Some("text") => false,

@@ -18,7 +18,8 @@ use crate::{
     },
     config::{Profile, SecretSource, Settings},
     pms::sandbox::SeedPatient,
-    practices::LocalDirectory,
+    pms::sikka::{SikkaClient, SikkaConfig},
+    practices::{LocalCredentialFile, LocalDirectory, LocalOptions, Secret},
     receptionist::{MemoryLedger, Receptionist, ReceptionistSettings},
 };
 
@@ -52,12 +53,25 @@ impl Application {
             }
             None => Vec::new(),
         };
-        let directory = LocalDirectory::load(
-            settings.practices_file.as_deref(),
-            settings.sandbox_write_delay,
-            extra,
-        )
-        .context("loading the local practices")?;
+        let sikka = match (&settings.sikka_app_id, &settings.sikka_app_key) {
+            (Some(id), Some(key)) => {
+                let mut config = SikkaConfig::new(id.clone(), Secret::new(key.clone()));
+                config.base_url = settings.sikka_base_url.clone();
+                config.call_timeout = settings
+                    .tool_budget
+                    .saturating_sub(std::time::Duration::from_millis(500));
+                Some(SikkaClient::new(config).context("building the Sikka client")?)
+            }
+            _ => None,
+        };
+        let options = LocalOptions {
+            write_delay: settings.sandbox_write_delay,
+            extra_patients: extra,
+            sikka,
+            credentials: Arc::new(LocalCredentialFile::new(settings.credentials_file.clone())),
+        };
+        let directory = LocalDirectory::load(settings.practices_file.as_deref(), &options)
+            .context("loading the local practices")?;
         let spool_path = settings.audit_dir.join("audit.jsonl");
         let audit = Arc::new(
             Spool::open(

@@ -119,9 +119,14 @@ pub fn spec() -> String {
         async fn close(&self) {}
     }
 
-    let directory =
-        crate::practices::LocalDirectory::load(None, std::time::Duration::ZERO, Vec::new())
-            .expect("the embedded demo practice loads");
+    let options = crate::practices::LocalOptions {
+        write_delay: std::time::Duration::ZERO,
+        extra_patients: Vec::new(),
+        sikka: None,
+        credentials: Arc::new(crate::practices::MemoryCredentials::default()),
+    };
+    let directory = crate::practices::LocalDirectory::load(None, &options)
+        .expect("the embedded demo practice loads");
     let receptionist = Receptionist::new(
         Arc::new(directory),
         Arc::new(NoAudit),

@@ -7,10 +7,12 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::CredentialStore;
 use super::{BookingPolicy, DirectoryError, Practice, PracticeDirectory, PracticeProfile};
 use crate::pms::{
-    AccountId, E164,
+    AccountId, E164, OfficeId,
     sandbox::{SandboxConfig, SandboxPractice, SeedPatient},
+    sikka::{SikkaClient, SikkaPractice, SikkaPracticeConfig},
 };
 
 /// The embedded demo practice of the local profile.
@@ -42,6 +44,26 @@ pub struct PracticeEntry {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PmsBinding {
     Sandbox,
+    /// A practice reached through Sikka; its credentials are in the credential store.
+    Sikka {
+        office_id: OfficeId,
+        /// Sikka's `practice_id` (`"1"`, `"1-0"`).
+        practice_id: String,
+        /// `practice_management_system` (`Dentrix`, `Orthotrac`, …).
+        pms_type: String,
+        /// The appointment status a cancellation writes; looked up from Sikka when absent.
+        #[serde(default)]
+        cancel_status: Option<String>,
+    },
+}
+
+/// What the local store needs to build each practice's system.
+pub struct LocalOptions {
+    pub write_delay: Duration,
+    pub extra_patients: Vec<SeedPatient>,
+    /// `None` when the application's Sikka credentials are not configured.
+    pub sikka: Option<SikkaClient>,
+    pub credentials: Arc<dyn CredentialStore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +82,8 @@ pub enum LocalStoreError {
     TimeZone { account: String, zone: String },
     #[error("an extra sandbox patient has a phone number that is not a valid US or E.164 number")]
     ExtraPatients,
+    #[error("practice {account} is served through Sikka: set SIKKA_APP_ID and SIKKA_APP_KEY")]
+    NoSikkaApp { account: String },
     #[error("practice {account}: {what} is claimed by two practices")]
     Duplicate { account: String, what: String },
 }
@@ -68,15 +92,12 @@ pub struct LocalDirectory {
     by_account: HashMap<AccountId, Arc<Practice>>,
     by_phone_number_id: HashMap<String, Arc<Practice>>,
     by_phone_number: HashMap<E164, Arc<Practice>>,
+    by_office: HashMap<OfficeId, AccountId>,
 }
 
 impl LocalDirectory {
     /// Loads `file`, or the embedded demo practice when `None`.
-    pub fn load(
-        file: Option<&Path>,
-        write_delay: Duration,
-        extra_patients: Vec<SeedPatient>,
-    ) -> Result<Self, LocalStoreError> {
+    pub fn load(file: Option<&Path>, options: &LocalOptions) -> Result<Self, LocalStoreError> {
         let (text, path) = match file {
             Some(path) => (
                 std::fs::read_to_string(path).map_err(|source| LocalStoreError::Read {
@@ -96,19 +117,15 @@ impl LocalDirectory {
             by_account: HashMap::new(),
             by_phone_number_id: HashMap::new(),
             by_phone_number: HashMap::new(),
+            by_office: HashMap::new(),
         };
         for entry in parsed.practices {
-            directory.add(entry, write_delay, extra_patients.clone())?;
+            directory.add(entry, options)?;
         }
         Ok(directory)
     }
 
-    fn add(
-        &mut self,
-        entry: PracticeEntry,
-        write_delay: Duration,
-        extra_patients: Vec<SeedPatient>,
-    ) -> Result<(), LocalStoreError> {
+    fn add(&mut self, entry: PracticeEntry, options: &LocalOptions) -> Result<(), LocalStoreError> {
         let account = entry.account_id.to_string();
         let time_zone =
             jiff::tz::TimeZone::get(&entry.time_zone).map_err(|_| LocalStoreError::TimeZone {
@@ -116,15 +133,50 @@ impl LocalDirectory {
                 zone: entry.time_zone.clone(),
             })?;
         let today = time_zone.to_datetime(jiff::Timestamp::now()).date();
-        let pms = match entry.pms {
+        let pms: Arc<dyn crate::pms::PracticeSystem> = match entry.pms {
             PmsBinding::Sandbox => Arc::new(
                 SandboxPractice::new(SandboxConfig {
                     today,
-                    write_delay,
-                    extra_patients,
+                    write_delay: options.write_delay,
+                    extra_patients: options.extra_patients.clone(),
                 })
                 .map_err(|_| LocalStoreError::ExtraPatients)?,
             ),
+            PmsBinding::Sikka {
+                office_id,
+                practice_id,
+                pms_type,
+                cancel_status,
+            } => {
+                let client = options
+                    .sikka
+                    .clone()
+                    .ok_or_else(|| LocalStoreError::NoSikkaApp {
+                        account: account.clone(),
+                    })?;
+                if self
+                    .by_office
+                    .insert(office_id.clone(), entry.account_id.clone())
+                    .is_some()
+                {
+                    return Err(LocalStoreError::Duplicate {
+                        account,
+                        what: format!("office {office_id}"),
+                    });
+                }
+                let mut config = SikkaPracticeConfig::new(
+                    entry.account_id.clone(),
+                    office_id,
+                    practice_id,
+                    pms_type,
+                );
+                config.cancel_status = cancel_status;
+                Arc::new(SikkaPractice::new(
+                    client,
+                    config,
+                    options.credentials.clone(),
+                ))
+            }
         };
         let practice = Arc::new(Practice {
             profile: PracticeProfile {
@@ -169,6 +221,11 @@ impl LocalDirectory {
             }
         }
         Ok(())
+    }
+
+    /// The account a Sikka office is mapped to, if any.
+    pub fn account_for_office(&self, office: &OfficeId) -> Option<&AccountId> {
+        self.by_office.get(office)
     }
 
     pub fn practices(&self) -> impl Iterator<Item = &Arc<Practice>> {

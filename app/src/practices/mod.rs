@@ -12,7 +12,7 @@ use async_trait::async_trait;
 pub use credentials::{
     CredentialStore, LocalCredentialFile, MemoryCredentials, Secret, SikkaCredentials, StoreError,
 };
-pub use local::{LocalDirectory, LocalPracticeFile, PmsBinding, PracticeEntry};
+pub use local::{LocalDirectory, LocalOptions, LocalPracticeFile, PmsBinding, PracticeEntry};
 pub use profile::{BookingPolicy, PracticeProfile};
 
 use crate::pms::{AccountId, E164, PracticeSystem};
