@@ -18,6 +18,9 @@ pub const DEFAULT_TOOL_BUDGET: Duration = Duration::from_secs(8);
 pub const DEFAULT_CONFIRM_WAIT: Duration = Duration::from_millis(2500);
 /// How long the sandbox practice takes to apply a write (like a Sikka writeback, but faster).
 pub const DEFAULT_SANDBOX_WRITE_DELAY: Duration = Duration::from_millis(800);
+/// Synced zeros kept ready ahead of the audit spool's data: an fdatasync that overwrites them
+/// needs no journal commit (about 0.1 ms here against about 4 ms for an append).
+pub const DEFAULT_AUDIT_PREALLOC_MIB: u64 = 32;
 /// Where the local profile keeps practices' Sikka credentials when `CREDENTIALS_FILE` is not set.
 pub const DEFAULT_CREDENTIALS_FILE: &str = "var/credentials.json";
 /// Largest request body accepted on Vapi routes.
@@ -72,6 +75,8 @@ pub struct Settings {
     pub generated_secret: Option<String>,
     pub audit_dir: PathBuf,
     pub audit_fsync: bool,
+    /// MiB of synced zeros the audit spool keeps ready ahead of its data (0: append instead).
+    pub audit_prealloc_mib: u64,
     pub tool_budget: Duration,
     pub confirm_wait: Duration,
     pub practices_file: Option<PathBuf>,
@@ -127,6 +132,12 @@ impl Settings {
             audit_dir: non_empty(get("AUDIT_DIR"))
                 .map_or_else(|| DEFAULT_AUDIT_DIR.into(), PathBuf::from),
             audit_fsync: parse_bool(get, "AUDIT_FSYNC")?.unwrap_or(true),
+            audit_prealloc_mib: parse(
+                get,
+                "AUDIT_PREALLOC_MIB",
+                "a whole number of MiB (0 turns preallocation off)",
+            )?
+            .unwrap_or(DEFAULT_AUDIT_PREALLOC_MIB),
             tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
             confirm_wait: millis(get, "BOOKING_CONFIRM_WAIT_MS")?.unwrap_or(DEFAULT_CONFIRM_WAIT),
             practices_file: non_empty(get("PRACTICES_FILE")).map(PathBuf::from),

@@ -74,14 +74,8 @@ impl Application {
             .context("loading the local practices")?;
         let spool_path = settings.audit_dir.join("audit.jsonl");
         let audit = Arc::new(
-            Spool::open(
-                spool_path.clone(),
-                SpoolOptions {
-                    fsync: settings.audit_fsync,
-                    ..Default::default()
-                },
-            )
-            .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
+            Spool::open(spool_path.clone(), spool_options(&settings))
+                .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
         );
         let receptionist = Receptionist::new(
             Arc::new(directory),
@@ -153,6 +147,16 @@ impl Application {
             profile = s.profile,
             audit = s.audit_dir.join("audit.jsonl").display(),
         );
+    }
+}
+
+fn spool_options(settings: &Settings) -> SpoolOptions {
+    let ahead = settings.audit_prealloc_mib << 20;
+    SpoolOptions {
+        fsync: settings.audit_fsync,
+        prealloc_ahead: ahead,
+        prealloc_step: (ahead / 4).clamp(1 << 20, 8 << 20),
+        ..Default::default()
     }
 }
 

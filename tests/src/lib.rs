@@ -110,6 +110,8 @@ impl TestApp {
             .env("VAPI_WEBHOOK_SECRET", SECRET)
             .env("AUDIT_DIR", audit_dir.path())
             .env("SANDBOX_WRITE_DELAY_MS", "0")
+            // Dozens of gateways start in a test run: keep each spool's ready space small.
+            .env("AUDIT_PREALLOC_MIB", "1")
             .env("BOOKING_CONFIRM_WAIT_MS", "2000")
             .env("RUST_LOG", "debug,poem=info")
             .stdout(Stdio::piped())
