@@ -178,10 +178,17 @@ impl Receptionist {
             window: None,
             limit: 12,
         };
+        // Suggestions beside a refusal look a week ahead at most: the assistant can ask
+        // check_availability for more, and a full day should not cost three weeks of searching.
+        let policy = crate::practices::BookingPolicy {
+            alternative_days: 2,
+            search_days: 7,
+            ..practice.profile.booking.clone()
+        };
         let busy = self.busy_from(practice, start.date());
         match availability::check(
             practice.pms.as_ref(),
-            &practice.profile.booking,
+            &policy,
             practice.profile.now(),
             &busy,
             &request,
