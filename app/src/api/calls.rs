@@ -15,24 +15,27 @@ use crate::{
 };
 
 /// The answer to a `tool-calls` message: one result per call, in the same order.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 pub struct ToolResults {
     pub results: Vec<ToolResultItem>,
 }
 
 /// One tool call's outcome: exactly one of `result` and `error`, each a single line.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 pub struct ToolResultItem {
     /// The tool's name.
     pub name: String,
     /// The `id` of the call this answers.
     #[oai(rename = "toolCallId")]
+    #[serde(rename = "toolCallId")]
     pub tool_call_id: String,
     /// What the assistant should know or say (compact JSON text for structured data).
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
     /// What went wrong and what the assistant should do about it.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

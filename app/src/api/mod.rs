@@ -6,6 +6,7 @@ mod calls;
 mod envelope;
 mod guard;
 mod health;
+mod json;
 mod problem;
 mod spec;
 mod tool_args;

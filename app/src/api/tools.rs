@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use poem::Request;
-use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{
     ApiTags, AppState,
     calls::{ToolResults, answer_all},
     envelope::*,
+    json::JsonBody,
     problem::ProblemJson,
 };
 use crate::receptionist::Tool;
@@ -21,7 +22,7 @@ pub enum ToolResponse {
     /// One result per tool call, in order. A tool that could not do its job still answers 200,
     /// with an `error` string the assistant can act on.
     #[oai(status = 200)]
-    Ok(Json<ToolResults>),
+    Ok(JsonBody<ToolResults>),
     /// Malformed JSON, or a message with no tool call.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
@@ -45,7 +46,7 @@ impl ToolsApi {
         if body.message.tool_calls.is_empty() {
             return ToolResponse::BadRequest(ProblemJson::bad_request(NO_TOOL_CALL));
         }
-        ToolResponse::Ok(Json(ToolResults {
+        ToolResponse::Ok(JsonBody(ToolResults {
             results: answer_all(&self.state, req, &body.message, Some(tool)).await,
         }))
     }

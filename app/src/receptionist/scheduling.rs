@@ -42,12 +42,42 @@ fn name_of<'a>(providers: &'a [Provider], id: &ProviderId) -> &'a str {
         .map_or("the provider", |p| p.display_name.as_str())
 }
 
-fn slot_json(slot: &Slot, with_date: bool) -> serde_json::Value {
-    if with_date {
-        json!({"date": slot.start.date().to_string(), "day": words::day(slot.start.date()), "time": words::hhmm(slot.start.time()), "provider_id": slot.provider_id})
-    } else {
-        json!({"time": words::hhmm(slot.start.time()), "provider_id": slot.provider_id})
+/// One offered slot, as the assistant reads it.
+#[derive(serde::Serialize)]
+struct SlotOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    day: Option<String>,
+    time: String,
+    provider_id: &'a ProviderId,
+}
+
+impl<'a> SlotOut<'a> {
+    fn new(slot: &'a Slot, with_date: bool) -> Self {
+        let date = slot.start.date();
+        Self {
+            date: with_date.then(|| date.to_string()),
+            day: with_date.then(|| words::day(date)),
+            time: words::hhmm(slot.start.time()),
+            provider_id: &slot.provider_id,
+        }
     }
+}
+
+/// The answer of `check_availability` (serialised directly: it is the hottest answer).
+#[derive(serde::Serialize)]
+struct AvailabilityOut<'a> {
+    date: String,
+    day: String,
+    length_minutes: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slots: Option<Vec<SlotOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alternatives: Option<Vec<SlotOut<'a>>>,
+    providers: BTreeMap<&'a str, &'a str>,
 }
 
 impl Receptionist {
@@ -146,21 +176,24 @@ impl Receptionist {
             Ok(found) => found,
             Err(e) => return Done::pms(&e, Vec::new()),
         };
-        let names = provider_names(&providers);
-        let body = if found.slots.is_empty() {
-            json!({
-                "date": date.to_string(), "day": words::day(date), "length_minutes": length, "available": false,
-                "alternatives": found.alternatives.iter().map(|s| slot_json(s, true)).collect::<Vec<_>>(),
-                "providers": names,
-            })
-        } else {
-            json!({
-                "date": date.to_string(), "day": words::day(date), "length_minutes": length,
-                "slots": found.slots.iter().map(|s| slot_json(s, false)).collect::<Vec<_>>(),
-                "providers": names,
-            })
+        let open = !found.slots.is_empty();
+        let body = AvailabilityOut {
+            date: date.to_string(),
+            day: words::day(date),
+            length_minutes: length,
+            available: (!open).then_some(false),
+            slots: open.then(|| found.slots.iter().map(|s| SlotOut::new(s, false)).collect()),
+            alternatives: (!open).then(|| {
+                found
+                    .alternatives
+                    .iter()
+                    .map(|s| SlotOut::new(s, true))
+                    .collect()
+            }),
+            providers: provider_names(&providers),
         };
-        Done::ok(body.to_string(), Vec::new())
+        let body = serde_json::to_string(&body).expect("plain data serialises");
+        Done::ok(body, Vec::new())
     }
 
     /// What the practice can offer instead of a taken time, for the error the model reads.

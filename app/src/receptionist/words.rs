@@ -22,7 +22,7 @@ pub fn when(at: DateTime) -> String {
 
 /// `09:00` — for compact JSON the model can pass back.
 pub fn hhmm(time: Time) -> String {
-    time.strftime("%H:%M").to_string()
+    format!("{:02}:{:02}", time.hour(), time.minute())
 }
 
 /// What to tell the assistant when the practice's system fails; never blames the caller.
