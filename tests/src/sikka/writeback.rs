@@ -198,7 +198,10 @@ fn apply_op(record: &Record, db: &mut Db, out: &mut Outcome) -> Result<String, S
                 length: get("length")
                     .and_then(|l| parse_length(&l))
                     .ok_or("Invalid length")?,
-                status: get("status").unwrap_or_else(|| STATUS_SCHEDULED.into()),
+                status: match get("status") {
+                    Some(s) => known_status(&s)?,
+                    None => STATUS_SCHEDULED.into(),
+                },
                 description: get("description").unwrap_or_default(),
                 note: get("note").unwrap_or_default(),
                 kind: get("type").unwrap_or_else(|| "General".into()),
