@@ -23,7 +23,7 @@ pub const FAMILY_PHONE: &str = "+13235550190";
 /// The first patient id; built-in patients are numbered consecutively from here.
 pub const FIRST_PATIENT_ID: u32 = 1001;
 
-pub(super) fn providers() -> Vec<Provider> {
+pub fn providers() -> Vec<Provider> {
     let p = |id: &str, name: &str, role: &str| Provider {
         id: ProviderId::new(id),
         display_name: name.into(),
@@ -37,7 +37,7 @@ pub(super) fn providers() -> Vec<Provider> {
     ]
 }
 
-pub(super) fn operatories() -> Vec<Operatory> {
+pub fn operatories() -> Vec<Operatory> {
     let o = |id: &str, name: &str, hidden: bool| Operatory {
         id: OperatoryId::new(id),
         name: name.into(),
@@ -61,7 +61,7 @@ fn home_operatory(provider: &str) -> &'static str {
 }
 
 /// Open blocks for each weekday, Monday first; Sunday is closed.
-pub(super) fn weekly_schedule() -> [Vec<OpenBlock>; 7] {
+pub fn weekly_schedule() -> [Vec<OpenBlock>; 7] {
     let t = |h: i8| Time::constant(h, 0, 0, 0);
     let block = |id: &str, s: i8, e: i8| OpenBlock {
         provider_id: Some(ProviderId::new(id)),
@@ -141,7 +141,7 @@ const PEOPLE: [(&str, &str, &str); 50] = [
 const FAMILY: [usize; 4] = [5, 6, 7, 8];
 const INACTIVE: usize = 48;
 
-pub(super) fn patients() -> Vec<Patient> {
+pub fn patients() -> Vec<Patient> {
     let id_of = |i: usize| PatientId::new((FIRST_PATIENT_ID + i as u32).to_string());
     PEOPLE
         .iter()
@@ -217,7 +217,7 @@ impl Lcg {
 /// Appointments from 30 days before `today` to 30 days after: completed (some broken) in the
 /// past, a realistic fill ahead with a few cancellations, one fully booked day and one light day.
 /// Ids are consecutive from `first_id`.
-pub(super) fn appointments(today: Date, first_id: u64, patients: &[Patient]) -> Vec<Appointment> {
+pub fn appointments(today: Date, first_id: u64, patients: &[Patient]) -> Vec<Appointment> {
     let schedule = weekly_schedule();
     let active: Vec<&PatientId> = patients
         .iter()

@@ -1,0 +1,152 @@
+//! What a test can change while the emulator runs, and what it can read back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::server::Shared;
+use super::{WritebackStatusShape, lock};
+
+/// Runtime settings and one-shot faults, read on every request.
+#[derive(Debug, Clone)]
+pub(super) struct KnobState {
+    pub latency: Duration,
+    pub fail_next: u32,
+    pub throttle_next: u32,
+    pub throttle_reset_secs: u64,
+    pub agent_online: bool,
+    pub writeback_delay: Duration,
+    pub writebacks_fail: Option<String>,
+    pub rate_limit_per_minute: u32,
+    pub writeback_status_shape: WritebackStatusShape,
+}
+
+/// What the emulator has seen.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Requests by `(METHOD, path)`, path without the query (`("GET", "/v4/patients")`),
+    /// counted before any fault or check.
+    pub requests: BTreeMap<(String, String), u64>,
+    /// Successful `grant_type=request_key` grants.
+    pub request_key_grants: u64,
+    /// Successful `grant_type=refresh_key` grants.
+    pub refresh_grants: u64,
+    /// Writebacks accepted (201/200 answers to writes).
+    pub writebacks_accepted: u64,
+}
+
+impl Counters {
+    /// Requests to `path` (e.g. `/v4/patients`) with any method.
+    pub fn requests_to(&self, path: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|((_, p), _)| p == path)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
+/// The handle tests use to inject faults and read counters. Cheap to clone.
+#[derive(Clone)]
+pub struct Knobs {
+    shared: Arc<Shared>,
+}
+
+impl Knobs {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn set(&self, f: impl FnOnce(&mut KnobState)) {
+        f(&mut lock(&self.shared.knobs));
+    }
+
+    /// Every answer is delayed by `latency` (before any other processing).
+    pub fn set_latency(&self, latency: Duration) {
+        self.set(|k| k.latency = latency);
+    }
+
+    /// The next `n` requests answer HTTP 503 `API2002` (the API is overloaded).
+    pub fn fail_next(&self, n: u32) {
+        self.set(|k| k.fail_next = n);
+    }
+
+    /// The next `n` requests answer HTTP 429 with `X-Rate-Limit-Remaining: 0` and
+    /// `X-Rate-Limit-Reset: reset_secs`.
+    pub fn throttle_next(&self, n: u32, reset_secs: u64) {
+        self.set(|k| {
+            k.throttle_next = n;
+            k.throttle_reset_secs = reset_secs;
+        });
+    }
+
+    /// The practice's sync agent (SPU) online or not. Offline: writes with `check_spu: "true"`
+    /// answer 412 `API2017`, other writes are accepted and stay pending until it is back.
+    pub fn set_agent_online(&self, online: bool) {
+        self.set(|k| k.agent_online = online);
+    }
+
+    /// Every request key issued so far expires now: calls with it answer 400 `API1025`.
+    /// Refresh keys stay valid.
+    pub fn expire_request_keys(&self) {
+        self.shared.expire_all_keys();
+    }
+
+    /// How long after acceptance later writebacks are applied.
+    pub fn set_writeback_delay(&self, delay: Duration) {
+        self.set(|k| k.writeback_delay = delay);
+    }
+
+    /// `Some(reason)`: every writeback applied from now on fails with `has_error: "True"` and
+    /// `result: reason`. `None`: writebacks succeed unless the data says otherwise.
+    pub fn set_writebacks_fail(&self, reason: Option<&str>) {
+        self.set(|k| k.writebacks_fail = reason.map(str::to_owned));
+    }
+
+    /// Requests allowed per 60-second window; the current window starts over.
+    pub fn set_rate_limit(&self, per_minute: u32) {
+        self.set(|k| k.rate_limit_per_minute = per_minute);
+        self.shared.reset_rate_window();
+    }
+
+    pub fn set_writeback_status_shape(&self, shape: WritebackStatusShape) {
+        self.set(|k| k.writeback_status_shape = shape);
+    }
+
+    /// Applies every queued writeback now (if the agent is online), ignoring the delay.
+    pub fn apply_writebacks_now(&self) {
+        self.shared.apply_writebacks_now();
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        lock(&self.shared.counters).clone()
+    }
+
+    /// Requests to `path` (`/v4/patients`) with any method.
+    pub fn requests_to(&self, path: &str) -> u64 {
+        self.counters().requests_to(path)
+    }
+
+    pub fn request_key_grants(&self) -> u64 {
+        self.counters().request_key_grants
+    }
+
+    pub fn refresh_grants(&self) -> u64 {
+        self.counters().refresh_grants
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_counters(&self) {
+        *lock(&self.shared.counters) = Counters::default();
+    }
+
+    /// Writebacks accepted but not yet applied.
+    pub fn pending_writebacks(&self) -> usize {
+        self.shared.pending_writebacks()
+    }
+}
