@@ -51,6 +51,43 @@ pub struct TestApp {
     child: Child,
     output: Arc<Mutex<Vec<String>>>,
     pub client: reqwest::Client,
+    /// The Sikka emulator behind the gateway, for `Backend::Sikka`.
+    pub sikka: Option<sikka::SikkaEmulator>,
+    /// The practices and credentials files of a Sikka-backed gateway.
+    _files: Option<tempfile::TempDir>,
+}
+
+/// Which practice system the demo practice is served by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The in-memory sandbox practice.
+    Sandbox,
+    /// The Sikka adapter, in front of the Sikka emulator seeded with the same practice.
+    Sikka,
+}
+
+/// Runs each named `async fn(Backend)` as two tests, one per backend, with the same
+/// expectations: `both!(books_a_visit, cancels_a_visit);`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sandbox {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sandbox).await
+                }
+            )*
+        }
+        mod sikka {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sikka).await
+                }
+            )*
+        }
+    };
 }
 
 /// Who is calling: the Vapi context of a tool call.
@@ -174,7 +211,72 @@ impl TestApp {
             child,
             output,
             client: reqwest::Client::new(),
+            sikka: None,
+            _files: None,
         }
+    }
+
+    /// Starts the gateway with the demo practice served by `backend`. For Sikka, an emulator
+    /// seeded with the sandbox's practice is started, and the practice is bound to it through a
+    /// practices file and a credentials file; `SANDBOX_WRITE_DELAY_MS` and
+    /// `SANDBOX_EXTRA_PATIENTS` are honoured by the emulator too.
+    pub async fn spawn_on(backend: Backend, env: &[(&str, &str)]) -> Self {
+        if backend == Backend::Sandbox {
+            return Self::spawn_with(env).await;
+        }
+        let setting = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let mut options = sikka::SikkaOptions::for_today(fixture::today());
+        options.writeback_delay = Duration::from_millis(
+            setting("SANDBOX_WRITE_DELAY_MS").map_or(0, |v| v.parse().expect("milliseconds")),
+        );
+        if let Some(path) = setting("SANDBOX_EXTRA_PATIENTS") {
+            options.extra_patients =
+                serde_json::from_str(&std::fs::read_to_string(path).expect("extra patients file"))
+                    .expect("extra patients JSON");
+        }
+        let emulator = sikka::SikkaEmulator::start(options.clone()).await;
+        let files = tempfile::tempdir().expect("temp dir");
+        let practices = files.path().join("practices.json");
+        let credentials = files.path().join("credentials.json");
+        std::fs::write(
+            &practices,
+            json!({"practices": [{
+                "account_id": "acct_demo", "name": fixture::PRACTICE_NAME, "time_zone": fixture::TIME_ZONE,
+                "transfer_number": fixture::TRANSFER_NUMBER, "phone_number_ids": ["pn_demo"],
+                "phone_numbers": ["+15105550199"],
+                "pms": {"kind": "sikka", "office_id": options.office_id, "practice_id": options.practice_id,
+                        "pms_type": options.pms},
+            }]})
+            .to_string(),
+        )
+        .expect("write practices");
+        std::fs::write(
+            &credentials,
+            json!({"accounts": {"acct_demo": {"office_id": options.office_id, "secret_key": options.secret_key}}})
+                .to_string(),
+        )
+        .expect("write credentials");
+        let base_url = emulator.base_url().to_owned();
+        let (practices, credentials) = (
+            practices.display().to_string(),
+            credentials.display().to_string(),
+        );
+        let mut all: Vec<(&str, &str)> = vec![
+            ("PRACTICES_FILE", &practices),
+            ("CREDENTIALS_FILE", &credentials),
+            ("SIKKA_BASE_URL", &base_url),
+            ("SIKKA_APP_ID", &options.app_id),
+            ("SIKKA_APP_KEY", &options.app_key),
+        ];
+        all.extend(
+            env.iter()
+                .filter(|(k, _)| !k.starts_with("SANDBOX_"))
+                .copied(),
+        );
+        let mut app = Self::spawn_with(&all).await;
+        app.sikka = Some(emulator);
+        app._files = Some(files);
+        app
     }
 
     pub fn url(&self, path: &str) -> String {
