@@ -21,6 +21,8 @@ pub const DEFAULT_SANDBOX_WRITE_DELAY: Duration = Duration::from_millis(800);
 /// Synced zeros kept ready ahead of the audit spool's data: an fdatasync that overwrites them
 /// needs no journal commit (about 0.1 ms here against about 4 ms for an append).
 pub const DEFAULT_AUDIT_PREALLOC_MIB: u64 = 32;
+/// Requests per practice per minute the Sikka client allows itself (Sikka's plans: 250).
+pub const DEFAULT_SIKKA_REQUESTS_PER_MINUTE: u32 = 240;
 /// Where the local profile keeps practices' Sikka credentials when `CREDENTIALS_FILE` is not set.
 pub const DEFAULT_CREDENTIALS_FILE: &str = "var/credentials.json";
 /// Largest request body accepted on Vapi routes.
@@ -88,6 +90,8 @@ pub struct Settings {
     /// The application's Sikka credentials, needed when any practice is served through Sikka.
     pub sikka_app_id: Option<String>,
     pub sikka_app_key: Option<String>,
+    /// The client-side request budget per practice per minute (under the Sikka plan's limit).
+    pub sikka_requests_per_minute: u32,
     /// Where the local profile keeps practices' Sikka credentials.
     pub credentials_file: PathBuf,
 }
@@ -150,6 +154,12 @@ impl Settings {
             ),
             sikka_app_id: non_empty(get("SIKKA_APP_ID")),
             sikka_app_key: non_empty(get("SIKKA_APP_KEY")),
+            sikka_requests_per_minute: parse(
+                get,
+                "SIKKA_REQUESTS_PER_MINUTE",
+                "a whole number of requests per minute",
+            )?
+            .unwrap_or(DEFAULT_SIKKA_REQUESTS_PER_MINUTE),
             credentials_file: non_empty(get("CREDENTIALS_FILE"))
                 .map_or_else(|| DEFAULT_CREDENTIALS_FILE.into(), PathBuf::from),
             json_logs: match get("LOG_FORMAT").as_deref() {

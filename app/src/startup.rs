@@ -57,6 +57,7 @@ impl Application {
             (Some(id), Some(key)) => {
                 let mut config = SikkaConfig::new(id.clone(), Secret::new(key.clone()));
                 config.base_url = settings.sikka_base_url.clone();
+                config.requests_per_minute = settings.sikka_requests_per_minute;
                 config.call_timeout = settings
                     .tool_budget
                     .saturating_sub(std::time::Duration::from_millis(500));

@@ -223,11 +223,12 @@ pub fn overloaded() -> Reply {
 }
 
 /// 429 over the per-minute limit. Sikka documents only the status and the `X-Rate-Limit-*`
-/// headers for this case; the body borrows the request-limit code `API2012`.
+/// headers for this case, and no error code: `API2011`/`API2012` are the daily caps, which a
+/// client must not wait out, so the envelope carries none.
 pub fn too_many_requests(limit: u32, reset_secs: u64) -> Reply {
     message(
         429,
-        "API2012",
+        "",
         "Request limit exceeded",
         &format!("Rate limit of {limit} requests per 60 seconds exceeded"),
         &format!("Please retry after {reset_secs} second(s)."),

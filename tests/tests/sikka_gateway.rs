@@ -1,0 +1,204 @@
+//! The gateway in front of the Sikka emulator when Sikka misbehaves the ways it documents: a
+//! request key that expires mid-call (and a hundred calls waiting on one refresh), a 429 with
+//! its reset, an offline sync agent, a writeback that fails, and one still pending when the
+//! caller's answer is due — settled afterwards in the background.
+
+use std::{sync::Arc, time::Duration};
+
+use gateway_tests::{Backend, Caller, TestApp, fixture::*, sikka::Knobs};
+use serde_json::json;
+
+fn knobs(app: &TestApp) -> Knobs {
+    app.sikka
+        .as_ref()
+        .expect("a Sikka-backed gateway")
+        .knobs()
+        .clone()
+}
+
+async fn first_free(app: &TestApp, day: jiff::civil::Date) -> (String, String) {
+    let v = app
+        .tool(
+            "check_availability",
+            json!({"date": day.to_string(), "max_results": 20}),
+            &Caller::default(),
+        )
+        .await
+        .json();
+    let slot = &v["slots"][0];
+    (
+        slot["time"].as_str().unwrap().to_owned(),
+        slot["provider_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_refreshed_once_for_a_hundred_waiting_calls() {
+    let app = Arc::new(
+        TestApp::spawn_on(Backend::Sikka, &[("SIKKA_REQUESTS_PER_MINUTE", "60000")]).await,
+    );
+    let knobs = knobs(&app);
+    // Warm up: the first call obtains a request key.
+    app.tool("list_providers", json!({}), &Caller::default())
+        .await
+        .ok();
+    assert_eq!(knobs.request_key_grants(), 1);
+    knobs.expire_request_keys();
+    let before = knobs.refresh_grants() + knobs.request_key_grants();
+    let day = light_day().to_string();
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let app = app.clone();
+            let day = day.clone();
+            tokio::spawn(async move {
+                app.tool(
+                    "check_availability",
+                    json!({"date": day}),
+                    &Caller::default(),
+                )
+                .await
+            })
+        })
+        .collect();
+    for call in calls {
+        let answer = call.await.unwrap();
+        assert!(answer.ok().contains("slots"), "{answer:?}");
+    }
+    let after = knobs.refresh_grants() + knobs.request_key_grants();
+    assert_eq!(
+        after - before,
+        1,
+        "exactly one refresh for every waiting call"
+    );
+    assert_eq!(
+        knobs.refresh_grants(),
+        1,
+        "the refresh grant, not a new request key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_within_the_budget() {
+    let app = TestApp::spawn_on(Backend::Sikka, &[]).await;
+    app.tool("list_providers", json!({}), &Caller::default())
+        .await
+        .ok();
+    knobs(&app).throttle_next(1, 1);
+    let started = std::time::Instant::now();
+    let v = app
+        .tool("get_appointments", json!({}), &Caller::from(OLIVIA.phone))
+        .await
+        .json();
+    assert_eq!(v["patient_id"], OLIVIA.id);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the reset"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_agent_means_no_booking_and_an_honest_answer() {
+    let app = TestApp::spawn_on(Backend::Sikka, &[]).await;
+    let (time, provider) = first_free(&app, light_day()).await;
+    knobs(&app).set_agent_online(false);
+    let e = app
+        .tool(
+            "book_appointment",
+            json!({"date": light_day().to_string(), "time": time, "provider_id": provider}),
+            &Caller::from(OLIVIA.phone),
+        )
+        .await;
+    assert!(e.err().contains("offline"), "{e:?}");
+    assert_eq!(knobs(&app).pending_writebacks(), 0, "nothing was queued");
+    let entry = app
+        .audit_entries()
+        .into_iter()
+        .rfind(|e| e["resource"] == "book_appointment")
+        .unwrap();
+    assert_eq!(entry["outcome"], "failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writeback_the_practice_refuses_is_reported_failed_and_frees_the_slot() {
+    let app = TestApp::spawn_on(Backend::Sikka, &[]).await;
+    let day = light_day();
+    let (time, provider) = first_free(&app, day).await;
+    knobs(&app).set_writebacks_fail(Some("Operatory is locked"));
+    let e = app
+        .tool(
+            "book_appointment",
+            json!({"date": day.to_string(), "time": time, "provider_id": provider}),
+            &Caller::from(OLIVIA.phone),
+        )
+        .await;
+    assert!(
+        e.err().contains("did not accept") && e.err().contains("Operatory is locked"),
+        "{e:?}"
+    );
+    let again = app
+        .tool(
+            "check_availability",
+            json!({"date": day.to_string(), "max_results": 20}),
+            &Caller::default(),
+        )
+        .await
+        .json();
+    assert!(
+        again["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["time"] == time.as_str() && s["provider_id"] == provider.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writeback_pending_at_the_budget_is_settled_in_the_background() {
+    let app = TestApp::spawn_on(
+        Backend::Sikka,
+        &[
+            ("SANDBOX_WRITE_DELAY_MS", "2500"),
+            ("BOOKING_CONFIRM_WAIT_MS", "300"),
+        ],
+    )
+    .await;
+    let day = light_day();
+    let (time, provider) = first_free(&app, day).await;
+    let answer = app
+        .tool(
+            "book_appointment",
+            json!({"date": day.to_string(), "time": time, "provider_id": provider}),
+            &Caller::from(OLIVIA.phone),
+        )
+        .await;
+    assert!(answer.ok().contains("not confirmed yet"), "{answer:?}");
+    // The gateway keeps polling; the settlement is audited once the practice applies it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let settled = app.audit_entries().into_iter().any(|e| {
+            e["resource"] == "book_appointment"
+                && e["outcome"] == "success"
+                && e["reason"].as_str().is_some_and(|r| r.contains("settled"))
+        });
+        if settled {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pending booking was never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mine = app
+        .tool("get_appointments", json!({}), &Caller::from(OLIVIA.phone))
+        .await
+        .json();
+    assert!(
+        mine["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["date"] == day.to_string() && a["time"] == time.as_str()),
+        "{mine}"
+    );
+}
