@@ -234,6 +234,8 @@ impl TestApp {
                 serde_json::from_str(&std::fs::read_to_string(path).expect("extra patients file"))
                     .expect("extra patients JSON");
         }
+        // Tests throttle on purpose (the knobs); otherwise neither side's rate limit slows them.
+        options.rate_limit_per_minute = 1_000_000;
         let emulator = sikka::SikkaEmulator::start(options.clone()).await;
         let files = tempfile::tempdir().expect("temp dir");
         let practices = files.path().join("practices.json");
@@ -262,6 +264,7 @@ impl TestApp {
             credentials.display().to_string(),
         );
         let mut all: Vec<(&str, &str)> = vec![
+            ("SIKKA_REQUESTS_PER_MINUTE", "1000000"),
             ("PRACTICES_FILE", &practices),
             ("CREDENTIALS_FILE", &credentials),
             ("SIKKA_BASE_URL", &base_url),
