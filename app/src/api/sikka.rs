@@ -597,8 +597,12 @@ impl SikkaApi {
     }
 }
 
-/// Adds the Sikka routes' security schemes to the document.
+/// Adds the Sikka routes' security schemes to the document, and corrects the id union's type.
 pub fn document(doc: &mut serde_json::Value) {
+    // poem-openapi types a union as an object; this one is a string or an integer.
+    if let Some(id) = doc["components"]["schemas"]["IdValue"].as_object_mut() {
+        id.remove("type");
+    }
     let schemes = &mut doc["components"]["securitySchemes"];
     schemes["sikkaCallbackKey"] = serde_json::json!({"type": "apiKey", "in": "header", "name": CALLBACK_KEY_HEADER,
         "description": "The secret agreed in Sikka's portal for its webhooks (SIKKA_CALLBACK_KEY)."});

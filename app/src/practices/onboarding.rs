@@ -468,6 +468,8 @@ fn classify(e: SikkaError) -> OnboardError {
         SikkaError::Other { status, .. } if (400..500).contains(&status) => {
             OnboardError::Refused(e)
         }
+        // API1005: the secret key is missing or wrong. The other setup codes are the gateway's.
+        SikkaError::Misconfigured { ref code } if code == "API1005" => OnboardError::Refused(e),
         e => OnboardError::Upstream(e),
     }
 }

@@ -10,7 +10,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
 use crate::audit::{AuditReceipt, AuditSink};
-use crate::pms::PracticeSystem;
 use crate::pms::sikka::{RetryPolicy, SikkaConfig};
 use crate::practices::{LocalOptions, MemoryCredentials};
 
