@@ -564,7 +564,19 @@ async fn marketplace_purchase_and_cancel_are_recorded() {
     let nameless = r
         .post("/pms/sikka/purchase", key, json!({"Source": "Sikka"}))
         .await;
-    assert_eq!(nameless.status().as_u16(), 422);
+    assert_eq!(
+        nameless.status().as_u16(),
+        400,
+        "a registration without an id does not match the schema"
+    );
+    let wrong_type = r
+        .post(
+            "/pms/sikka/purchase",
+            key,
+            json!({"MasterCustomerID": "D100", "Status": false}),
+        )
+        .await;
+    assert_eq!(wrong_type.status().as_u16(), 400);
 
     let recorded: Vec<Value> = r
         .app

@@ -11,12 +11,17 @@
 
 use std::sync::Arc;
 
-use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, Union, payload::Json};
+use poem::{Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+    payload::{Json, ParsePayload, Payload},
+    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    types::{ParseFromJSON, Type},
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{ApiTags, AppState, RequestMeta, problem::ProblemJson};
+use super::{ApiTags, AppState, RequestMeta, problem::ProblemJson, spec::Validators};
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome};
 use crate::pms::{AccountId, OfficeId};
 use crate::practices::Secret;
@@ -36,19 +41,101 @@ pub struct SikkaHooks {
     pub registrations: Arc<RegistrationFile>,
 }
 
-/// An id Sikka sends as a number or a string.
-#[derive(Debug, Clone, Union)]
-pub enum IdValue {
-    Text(String),
-    Number(i64),
+/// An id Sikka sends as a number or a string (`1`, `"1-0"`, `"D36225"`): its text, `None` when
+/// absent or null. Anything else is refused (400). The documented schema is set in [`document`].
+fn id_text(field: &str, value: Option<&serde_json::Value>) -> Result<Option<String>, ProblemJson> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(t)) => Ok(Some(t.trim().to_owned())),
+        Some(serde_json::Value::Number(n)) => {
+            Ok(Some(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i.to_string(),
+                (_, Some(u), _) => u.to_string(),
+                (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+                _ => n.to_string(),
+            }))
+        }
+        Some(_) => Err(ProblemJson::bad_request(format!(
+            "{field} must be a string or a number."
+        ))),
+    }
 }
 
-impl IdValue {
-    fn text(&self) -> String {
-        match self {
-            Self::Text(t) => t.trim().to_owned(),
-            Self::Number(n) => n.to_string(),
+/// A JSON body checked against its documented schema (the document's, so what the spec accepts
+/// and what the route accepts are the same; a null field counts as absent), then parsed.
+pub struct Checked<T>(pub T);
+
+impl<T> std::ops::Deref for Checked<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Type + ParseFromJSON> Payload for Checked<T> {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Type + ParseFromJSON> ParsePayload for Checked<T> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let refuse =
+            |detail: String| poem::Error::from_string(detail, poem::http::StatusCode::BAD_REQUEST);
+        let bytes = body
+            .take()?
+            .into_bytes()
+            .await
+            .map_err(|e| refuse(format!("The request body could not be read: {e}")))?;
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| refuse(format!("The request body is not JSON: {e}")))?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.retain(|_, v| !v.is_null());
         }
+        if let Some(validators) = request.data::<Arc<Validators>>() {
+            validators.check(&T::name(), &value).map_err(refuse)?;
+        }
+        T::parse_from_json(Some(value))
+            .map(Self)
+            .map_err(|e| refuse(format!("The request body is invalid: {}", e.into_message())))
+    }
+}
+
+impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Checked<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        <Self as ParsePayload>::from_request(request, body).await
     }
 }
 
@@ -69,7 +156,8 @@ pub struct AuthorizeBody {
     pub secret_key: String,
     #[oai(validator(max_length = 256))]
     pub practice_name: Option<String>,
-    pub practice_id: Option<IdValue>,
+    /// Sikka's practice id (a string or a number).
+    pub practice_id: Option<serde_json::Value>,
     #[oai(validator(max_length = 128))]
     pub pms_type: Option<String>,
     /// The gateway account, when the marketplace authorization link carried one. It must be the
@@ -122,8 +210,10 @@ fn bad_authorize(e: poem::Error) -> AuthorizeResponse {
 pub struct DataEvent {
     #[oai(validator(max_length = 64))]
     pub event: Option<String>,
-    pub office_id: Option<IdValue>,
-    pub practice_id: Option<IdValue>,
+    /// The practice's Sikka office (a string or a number).
+    pub office_id: Option<serde_json::Value>,
+    /// Sikka's practice id (a string or a number).
+    pub practice_id: Option<serde_json::Value>,
 }
 
 /// The acknowledgement of a data webhook.
@@ -162,11 +252,11 @@ pub struct MarketplaceNotice {
     pub source: Option<String>,
     /// Sikka's id for the practice (its office id).
     #[oai(rename = "MasterCustomerID")]
-    pub master_customer_id: Option<IdValue>,
+    pub master_customer_id: Option<serde_json::Value>,
     #[oai(rename = "SPUInstallationKey", validator(max_length = 512))]
     pub spu_installation_key: Option<String>,
     #[oai(rename = "PartnerRegistrationID")]
-    pub partner_registration_id: Option<IdValue>,
+    pub partner_registration_id: Option<serde_json::Value>,
     #[oai(rename = "PracticeName", validator(max_length = 256))]
     pub practice_name: Option<String>,
     #[oai(rename = "EmailAddress", validator(max_length = 256))]
@@ -182,7 +272,7 @@ pub struct MarketplaceNotice {
     #[oai(rename = "CancelDate", validator(max_length = 64))]
     pub cancel_date: Option<String>,
     #[oai(rename = "Order#")]
-    pub order: Option<IdValue>,
+    pub order: Option<serde_json::Value>,
     #[oai(rename = "PartnerServiceName", validator(max_length = 256))]
     pub partner_service_name: Option<String>,
 }
@@ -208,7 +298,7 @@ pub enum MarketplaceResponse {
     /// The `x-marketplace-secret` header is missing or wrong.
     #[oai(status = 401)]
     Unauthorized,
-    /// Neither `PartnerRegistrationID` nor `MasterCustomerID` is given.
+    /// Neither `PartnerRegistrationID` nor `MasterCustomerID` is given (or both are blank).
     #[oai(status = 422)]
     Unprocessable(ProblemJson),
     /// `SIKKA_MARKETPLACE_SECRET` is not configured, or the registrations file or audit trail is
@@ -276,13 +366,9 @@ impl SikkaApi {
         method = "post",
         operation_id = "sikka_authorize"
     )]
-    async fn authorize(&self, req: &Request, body: Json<AuthorizeBody>) -> AuthorizeResponse {
+    async fn authorize(&self, req: &Request, body: Checked<AuthorizeBody>) -> AuthorizeResponse {
         match self
-            .check(
-                req,
-                CALLBACK_KEY_HEADER,
-                Self::hooks(self).callback_key.as_ref(),
-            )
+            .check(req, CALLBACK_KEY_HEADER, self.hooks().callback_key.as_ref())
             .await
         {
             Check::Pass => {}
@@ -299,6 +385,9 @@ impl SikkaApi {
             self.deny(req, "app_id is not this gateway's Sikka application")
                 .await;
             return AuthorizeResponse::Unauthorized;
+        }
+        if let Err(problem) = id_text("practice_id", body.practice_id.as_ref()) {
+            return AuthorizeResponse::BadRequest(problem);
         }
         if body.event != "app.authorized" {
             return AuthorizeResponse::Unprocessable(unprocessable(
@@ -353,7 +442,7 @@ impl SikkaApi {
         method = "post",
         operation_id = "sikka_data_webhook"
     )]
-    async fn data(&self, req: &Request, body: Json<DataEvent>) -> DataResponse {
+    async fn data(&self, req: &Request, body: Checked<DataEvent>) -> DataResponse {
         match self
             .check(req, CALLBACK_KEY_HEADER, self.hooks().callback_key.as_ref())
             .await
@@ -363,11 +452,12 @@ impl SikkaApi {
             Check::Denied => return DataResponse::Unauthorized,
         }
         let event = body.event.clone().unwrap_or_default();
-        let office = body
-            .office_id
-            .as_ref()
-            .map(IdValue::text)
-            .filter(|o| !o.is_empty());
+        let office = match id_text("office_id", body.office_id.as_ref())
+            .and_then(|o| id_text("practice_id", body.practice_id.as_ref()).map(|_| o))
+        {
+            Ok(office) => office.filter(|o| !o.is_empty()),
+            Err(problem) => return DataResponse::BadRequest(problem),
+        };
         let offices = self.hooks().onboarding.offices();
         let account = match &office {
             Some(office) => offices
@@ -410,7 +500,11 @@ impl SikkaApi {
         method = "post",
         operation_id = "sikka_purchase"
     )]
-    async fn purchase(&self, req: &Request, body: Json<MarketplaceNotice>) -> MarketplaceResponse {
+    async fn purchase(
+        &self,
+        req: &Request,
+        body: Checked<MarketplaceNotice>,
+    ) -> MarketplaceResponse {
         self.marketplace(req, body.0, false).await
     }
 
@@ -424,7 +518,7 @@ impl SikkaApi {
         method = "post",
         operation_id = "sikka_cancel"
     )]
-    async fn cancel(&self, req: &Request, body: Json<MarketplaceNotice>) -> MarketplaceResponse {
+    async fn cancel(&self, req: &Request, body: Checked<MarketplaceNotice>) -> MarketplaceResponse {
         self.marketplace(req, body.0, true).await
     }
 }
@@ -500,11 +594,24 @@ impl SikkaApi {
             }
             Check::Denied => return MarketplaceResponse::Unauthorized,
         }
-        let id = |v: &Option<IdValue>| v.as_ref().map(IdValue::text);
+        let ids = (
+            id_text("MasterCustomerID", notice.master_customer_id.as_ref()),
+            id_text(
+                "PartnerRegistrationID",
+                notice.partner_registration_id.as_ref(),
+            ),
+            id_text("Order#", notice.order.as_ref()),
+        );
+        let (master, partner, order) = match ids {
+            (Ok(m), Ok(p), Ok(o)) => (m, p, o),
+            (Err(problem), ..) | (_, Err(problem), _) | (.., Err(problem)) => {
+                return MarketplaceResponse::BadRequest(problem);
+            }
+        };
         let registration = Registration {
             source: notice.source,
-            master_customer_id: id(&notice.master_customer_id),
-            partner_registration_id: id(&notice.partner_registration_id),
+            master_customer_id: master,
+            partner_registration_id: partner,
             spu_installation_key: notice.spu_installation_key,
             practice_name: notice.practice_name,
             email_address: notice.email_address,
@@ -513,7 +620,7 @@ impl SikkaApi {
             marketplace_status: notice.status,
             purchase_date: notice.purchase_date,
             cancel_date: notice.cancel_date,
-            order: id(&notice.order),
+            order,
             partner_service_name: notice.partner_service_name,
             other: serde_json::Map::new(),
         };
@@ -597,12 +704,45 @@ impl SikkaApi {
     }
 }
 
-/// Adds the Sikka routes' security schemes to the document, and corrects the id union's type.
+/// Completes the document for the Sikka routes: their security schemes, and the id fields'
+/// schemas (a string or a number; poem-openapi only knows them as any JSON value).
 pub fn document(doc: &mut serde_json::Value) {
-    // poem-openapi types a union as an object; this one is a string or an integer.
-    if let Some(id) = doc["components"]["schemas"]["IdValue"].as_object_mut() {
-        id.remove("type");
+    // Ids are a string or a number; optional fields may be null (read as absent).
+    let id = serde_json::json!({"anyOf": [{"type": "string"}, {"type": "number"}]});
+    let ids: &[(&str, &[&str])] = &[
+        ("AuthorizeBody", &["practice_id"]),
+        ("DataEvent", &["office_id", "practice_id"]),
+        (
+            "MarketplaceNotice",
+            &["MasterCustomerID", "PartnerRegistrationID", "Order#"],
+        ),
+    ];
+    for (name, id_fields) in ids {
+        let schema = &mut doc["components"]["schemas"][*name];
+        let required: Vec<serde_json::Value> =
+            schema["required"].as_array().cloned().unwrap_or_default();
+        if let Some(props) = schema["properties"].as_object_mut() {
+            for (field, prop) in props.iter_mut() {
+                if id_fields.contains(&field.as_str()) {
+                    let description = prop.get("description").cloned();
+                    *prop = id.clone();
+                    if let Some(text) = description {
+                        prop["description"] = text;
+                    }
+                }
+                if !required.contains(&serde_json::json!(field)) {
+                    prop["nullable"] = serde_json::json!(true);
+                }
+            }
+        }
     }
+    // A registration is keyed by one of its two ids: at least one must be given, not blank.
+    let key =
+        serde_json::json!({"anyOf": [{"type": "string", "pattern": "\\S"}, {"type": "number"}]});
+    doc["components"]["schemas"]["MarketplaceNotice"]["anyOf"] = serde_json::json!([
+        {"required": ["MasterCustomerID"], "properties": {"MasterCustomerID": key.clone()}},
+        {"required": ["PartnerRegistrationID"], "properties": {"PartnerRegistrationID": key}}
+    ]);
     let schemes = &mut doc["components"]["securitySchemes"];
     schemes["sikkaCallbackKey"] = serde_json::json!({"type": "apiKey", "in": "header", "name": CALLBACK_KEY_HEADER,
         "description": "The secret agreed in Sikka's portal for its webhooks (SIKKA_CALLBACK_KEY)."});
