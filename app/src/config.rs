@@ -4,6 +4,7 @@
 
 use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use crate::practices::Secret;
 use crate::vapi::auth::{self, AuthMode};
 
 /// Listen address when `HOST` is not set: loopback, so a laptop never exposes the gateway.
@@ -25,6 +26,12 @@ pub const DEFAULT_AUDIT_PREALLOC_MIB: u64 = 32;
 pub const DEFAULT_SIKKA_REQUESTS_PER_MINUTE: u32 = 240;
 /// Where the local profile keeps practices' Sikka credentials when `CREDENTIALS_FILE` is not set.
 pub const DEFAULT_CREDENTIALS_FILE: &str = "var/credentials.json";
+/// How often the Sikka reconciler polls `authorized_practices` when `SIKKA_RECONCILE_SECONDS`
+/// is not set.
+pub const DEFAULT_SIKKA_RECONCILE: Duration = Duration::from_secs(300);
+/// The marketplace registrations file's name, next to the credentials file, when
+/// `SIKKA_REGISTRATIONS_FILE` is not set.
+pub const DEFAULT_SIKKA_REGISTRATIONS_NAME: &str = "sikka-registrations.json";
 /// Largest request body accepted on Vapi routes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -94,6 +101,17 @@ pub struct Settings {
     pub sikka_requests_per_minute: u32,
     /// Where the local profile keeps practices' Sikka credentials.
     pub credentials_file: PathBuf,
+    /// The `callback-key` Sikka sends with its webhooks (`SIKKA_CALLBACK_KEY`); `None`: the
+    /// Sikka webhook routes answer 503.
+    pub sikka_callback_key: Option<Secret>,
+    /// The secret the marketplace purchase/cancel notifications carry in
+    /// `x-marketplace-secret` (`SIKKA_MARKETPLACE_SECRET`); `None`: those routes answer 503.
+    pub sikka_marketplace_secret: Option<Secret>,
+    /// How often the reconciler polls `authorized_practices` (`SIKKA_RECONCILE_SECONDS`, `0`:
+    /// never); `None` when off.
+    pub sikka_reconcile: Option<Duration>,
+    /// Where marketplace registrations are recorded (local profile).
+    pub sikka_registrations_file: PathBuf,
 }
 
 impl Settings {
@@ -122,6 +140,12 @@ impl Settings {
             secret_source = SecretSource::Generated;
             generated_secret = Some(secret);
         }
+        let credentials_file: PathBuf = non_empty(get("CREDENTIALS_FILE"))
+            .map_or_else(|| DEFAULT_CREDENTIALS_FILE.into(), PathBuf::from);
+        let sikka_registrations_file = non_empty(get("SIKKA_REGISTRATIONS_FILE")).map_or_else(
+            || credentials_file.with_file_name(DEFAULT_SIKKA_REGISTRATIONS_NAME),
+            PathBuf::from,
+        );
         Ok(Self {
             profile,
             host: parse(get, "HOST", "an IP address such as 127.0.0.1 or 0.0.0.0")?
@@ -160,8 +184,19 @@ impl Settings {
                 "a whole number of requests per minute",
             )?
             .unwrap_or(DEFAULT_SIKKA_REQUESTS_PER_MINUTE),
-            credentials_file: non_empty(get("CREDENTIALS_FILE"))
-                .map_or_else(|| DEFAULT_CREDENTIALS_FILE.into(), PathBuf::from),
+            credentials_file,
+            sikka_callback_key: non_empty(get("SIKKA_CALLBACK_KEY")).map(Secret::new),
+            sikka_marketplace_secret: non_empty(get("SIKKA_MARKETPLACE_SECRET")).map(Secret::new),
+            sikka_reconcile: match parse::<u64>(
+                get,
+                "SIKKA_RECONCILE_SECONDS",
+                "a whole number of seconds (0 turns the reconciler off)",
+            )? {
+                None => Some(DEFAULT_SIKKA_RECONCILE),
+                Some(0) => None,
+                Some(n) => Some(Duration::from_secs(n)),
+            },
+            sikka_registrations_file,
             json_logs: match get("LOG_FORMAT").as_deref() {
                 None | Some("") | Some("json") => true,
                 Some("text") => false,
@@ -253,6 +288,31 @@ mod tests {
         let s = settings(&[("VAPI_WEBHOOK_SECRET", "")]).unwrap();
         assert_eq!(s.secret_source, SecretSource::Missing);
         assert!(s.vapi_auth.is_none());
+    }
+
+    #[test]
+    fn sikka_onboarding_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.sikka_reconcile, Some(DEFAULT_SIKKA_RECONCILE));
+        assert!(s.sikka_callback_key.is_none() && s.sikka_marketplace_secret.is_none());
+        assert_eq!(
+            s.sikka_registrations_file,
+            PathBuf::from("var/sikka-registrations.json")
+        );
+        let s = settings(&[
+            ("SIKKA_RECONCILE_SECONDS", "0"),
+            ("SIKKA_CALLBACK_KEY", "cb"),
+            ("CREDENTIALS_FILE", "/x/creds.json"),
+        ])
+        .unwrap();
+        assert_eq!(s.sikka_reconcile, None);
+        assert_eq!(s.sikka_callback_key.unwrap().expose(), "cb");
+        assert_eq!(
+            s.sikka_registrations_file,
+            PathBuf::from("/x/sikka-registrations.json")
+        );
+        let err = settings(&[("SIKKA_RECONCILE_SECONDS", "5m")]).unwrap_err();
+        assert_eq!(err.variable, "SIKKA_RECONCILE_SECONDS");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use poem::{
 };
 
 use crate::{
-    api::{AppState, routes},
+    api::{AppState, routes, sikka::SikkaHooks},
     audit::{
         AuditSink,
         spool::{Spool, SpoolOptions},
@@ -19,7 +19,10 @@ use crate::{
     config::{Profile, SecretSource, Settings},
     pms::sandbox::SeedPatient,
     pms::sikka::{SikkaClient, SikkaConfig},
-    practices::{LocalCredentialFile, LocalDirectory, LocalOptions, Secret},
+    practices::{
+        CredentialStore, LocalCredentialFile, LocalDirectory, LocalOptions, Secret,
+        onboarding::Onboarding, registrations::RegistrationFile,
+    },
     receptionist::{MemoryLedger, Receptionist, ReceptionistSettings},
 };
 
@@ -65,21 +68,31 @@ impl Application {
             }
             _ => None,
         };
+        let credentials: Arc<dyn CredentialStore> =
+            Arc::new(LocalCredentialFile::new(settings.credentials_file.clone()));
         let options = LocalOptions {
             write_delay: settings.sandbox_write_delay,
             extra_patients: extra,
-            sikka,
-            credentials: Arc::new(LocalCredentialFile::new(settings.credentials_file.clone())),
+            sikka: sikka.clone(),
+            credentials: credentials.clone(),
         };
-        let directory = LocalDirectory::load(settings.practices_file.as_deref(), &options)
-            .context("loading the local practices")?;
+        let directory = Arc::new(
+            LocalDirectory::load(settings.practices_file.as_deref(), &options)
+                .context("loading the local practices")?,
+        );
         let spool_path = settings.audit_dir.join("audit.jsonl");
         let audit = Arc::new(
             Spool::open(spool_path.clone(), spool_options(&settings))
                 .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
         );
+        let onboarding = Arc::new(Onboarding::new(
+            sikka,
+            credentials,
+            directory.clone(),
+            audit.clone(),
+        ));
         let receptionist = Receptionist::new(
-            Arc::new(directory),
+            directory,
             audit.clone(),
             Arc::new(MemoryLedger::default()),
             ReceptionistSettings {
@@ -92,6 +105,14 @@ impl Application {
             receptionist,
             auth: settings.vapi_auth.clone(),
             public_base_url: settings.public_base_url.clone(),
+            sikka: SikkaHooks {
+                callback_key: settings.sikka_callback_key.clone(),
+                marketplace_secret: settings.sikka_marketplace_secret.clone(),
+                onboarding: onboarding.clone(),
+                registrations: Arc::new(RegistrationFile::new(
+                    settings.sikka_registrations_file.clone(),
+                )),
+            },
         });
         Ok(Self {
             state,
@@ -114,11 +135,22 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(addr);
         self.banner(local);
+        // The Sikka reconciler: onboards authorized practices, marks withdrawn ones revoked.
+        let reconciler = self.settings.sikka_reconcile.and_then(|every| {
+            let task = self.state.sikka.onboarding.spawn_reconciler(every);
+            if task.is_some() {
+                tracing::info!(every_seconds = every.as_secs(), "sikka reconciler started");
+            }
+            task
+        });
         let app = routes(self.state.clone());
         Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
             .await
             .context("server failed")?;
+        if let Some(task) = reconciler {
+            task.abort();
+        }
         tracing::info!("stopped accepting; flushing the audit spool");
         self.audit.close().await;
         tracing::info!(

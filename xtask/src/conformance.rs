@@ -44,6 +44,9 @@ pub fn conformance(sh: &Shell) -> Result<()> {
             scratch.path().join("audit").display().to_string(),
         ),
         ("SANDBOX_WRITE_DELAY_MS", "0".to_owned()),
+        // Configured (so the Sikka routes answer 401 to schemathesis, not 503) but never sent.
+        ("SIKKA_CALLBACK_KEY", random_secret()?),
+        ("SIKKA_MARKETPLACE_SECRET", random_secret()?),
     ];
     let gateway = Gateway::start(&binary, &env, &scratch.path().join("gateway.log"))?;
     banner(&format!(

@@ -8,6 +8,7 @@ mod guard;
 mod health;
 mod json;
 mod problem;
+pub mod sikka;
 mod spec;
 mod tool_args;
 mod tools;
@@ -28,6 +29,8 @@ enum ApiTags {
     Vapi,
     /// Liveness and readiness.
     Health,
+    /// Sikka: practice onboarding, data webhooks and the marketplace handshake.
+    Sikka,
 }
 
 /// What every route shares.
@@ -36,6 +39,8 @@ pub struct AppState {
     /// `None`: no secret configured; the Vapi routes answer 503.
     pub auth: Option<AuthMode>,
     pub public_base_url: Option<String>,
+    /// The Sikka routes' secrets, onboarding and registrations.
+    pub sikka: sikka::SikkaHooks,
 }
 
 /// Set on each request by the guard.
@@ -47,7 +52,15 @@ pub struct RequestMeta {
 
 fn service(
     state: Arc<AppState>,
-) -> OpenApiService<(tools::ToolsApi, webhook::WebhookApi, health::HealthApi), ()> {
+) -> OpenApiService<
+    (
+        tools::ToolsApi,
+        webhook::WebhookApi,
+        health::HealthApi,
+        sikka::SikkaApi,
+    ),
+    (),
+> {
     OpenApiService::new(
         (
             tools::ToolsApi {
@@ -56,7 +69,10 @@ fn service(
             webhook::WebhookApi {
                 state: state.clone(),
             },
-            health::HealthApi { state },
+            health::HealthApi {
+                state: state.clone(),
+            },
+            sikka::SikkaApi { state },
         ),
         "Practice gateway",
         env!("CARGO_PKG_VERSION"),
@@ -76,6 +92,7 @@ pub fn openapi_document(state: Arc<AppState>) -> String {
     let mut doc: serde_json::Value =
         serde_json::from_str(&generated).expect("poem-openapi emits JSON");
     spec::complete(&mut doc);
+    sikka::document(&mut doc);
     serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
 }
 
@@ -126,10 +143,25 @@ pub fn spec() -> String {
         sikka: None,
         credentials: Arc::new(crate::practices::MemoryCredentials::default()),
     };
-    let directory = crate::practices::LocalDirectory::load(None, &options)
-        .expect("the embedded demo practice loads");
+    let directory = Arc::new(
+        crate::practices::LocalDirectory::load(None, &options)
+            .expect("the embedded demo practice loads"),
+    );
+    let sikka = sikka::SikkaHooks {
+        callback_key: None,
+        marketplace_secret: None,
+        onboarding: Arc::new(crate::practices::onboarding::Onboarding::new(
+            None,
+            options.credentials.clone(),
+            directory.clone(),
+            Arc::new(NoAudit),
+        )),
+        registrations: Arc::new(crate::practices::registrations::RegistrationFile::new(
+            "sikka-registrations.json",
+        )),
+    };
     let receptionist = Receptionist::new(
-        Arc::new(directory),
+        directory,
         Arc::new(NoAudit),
         Arc::new(crate::receptionist::MemoryLedger::default()),
         Default::default(),
@@ -138,5 +170,6 @@ pub fn spec() -> String {
         receptionist,
         auth: None,
         public_base_url: None,
+        sikka,
     }))
 }

@@ -79,4 +79,8 @@ pub trait PracticeSystem: Send + Sync + 'static {
     async fn create_patient(&self, patient: NewPatient) -> PmsResult<Writeback>;
     async fn update_patient(&self, id: &PatientId, update: PatientUpdate) -> PmsResult<Writeback>;
     async fn writeback(&self, id: &WritebackId) -> PmsResult<Writeback>;
+
+    /// The practice's data or credentials changed (a Sikka webhook, onboarding): forget what is
+    /// cached, so the next call reads afresh. Adapters without caches need not do anything.
+    async fn refresh(&self) {}
 }

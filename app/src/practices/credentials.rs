@@ -55,6 +55,11 @@ pub struct SikkaCredentials {
     pub refresh_key: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<jiff::Timestamp>,
+    /// Sikka answered `API2007` for this office: the practice withdrew its authorization. Calls
+    /// are refused (staff must act) until onboarding stores working credentials again. Always
+    /// written, so a save clears it as well as sets it.
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 impl SikkaCredentials {
@@ -66,6 +71,7 @@ impl SikkaCredentials {
             request_key: None,
             refresh_key: None,
             expires_at: None,
+            revoked: false,
         }
     }
 }
@@ -78,6 +84,7 @@ impl fmt::Debug for SikkaCredentials {
             .field("request_key", &self.request_key)
             .field("refresh_key", &self.refresh_key)
             .field("expires_at", &self.expires_at)
+            .field("revoked", &self.revoked)
             .finish()
     }
 }

@@ -228,6 +228,11 @@ impl LocalDirectory {
         self.by_office.get(office)
     }
 
+    /// Every Sikka office bound to an account here.
+    pub fn sikka_offices(&self) -> impl Iterator<Item = (&OfficeId, &AccountId)> {
+        self.by_office.iter()
+    }
+
     pub fn practices(&self) -> impl Iterator<Item = &Arc<Practice>> {
         self.by_account.values()
     }

@@ -3,7 +3,9 @@
 
 mod credentials;
 mod local;
+pub mod onboarding;
 mod profile;
+pub mod registrations;
 
 use std::sync::Arc;
 

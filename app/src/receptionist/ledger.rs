@@ -86,6 +86,8 @@ pub trait WriteLedger: Send + Sync + 'static {
     fn busy(&self, account: &AccountId, from: Date, to: Date) -> Vec<Busy>;
     /// A patient's writes that are still pending.
     fn pending_for(&self, account: &AccountId, patient: &PatientId) -> Vec<LedgerEntry>;
+    /// Every write of the practice that is still pending, with its business key.
+    fn pending(&self, account: &AccountId) -> Vec<(String, LedgerEntry)>;
 }
 
 #[derive(Default)]
@@ -159,6 +161,15 @@ impl WriteLedger for MemoryLedger {
             p.values()
                 .filter(|e| &e.patient == patient && e.state == WritebackState::Pending)
                 .cloned()
+                .collect()
+        })
+    }
+
+    fn pending(&self, account: &AccountId) -> Vec<(String, LedgerEntry)> {
+        self.with(account, |p| {
+            p.iter()
+                .filter(|(_, e)| e.state == WritebackState::Pending)
+                .map(|(k, e)| (k.clone(), e.clone()))
                 .collect()
         })
     }

@@ -490,6 +490,14 @@ impl Receptionist {
             let deadline = tokio::time::Instant::now() + settle_for;
             while tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(interval).await;
+                let still_pending = ledger
+                    .pending(&practice.profile.account_id)
+                    .iter()
+                    .any(|(_, e)| e.writeback == writeback.id);
+                if !still_pending {
+                    // Settled (and audited) elsewhere, e.g. by `settle_pending`.
+                    return;
+                }
                 let Ok(next) = practice.pms.writeback(&writeback.id).await else {
                     continue;
                 };
@@ -525,5 +533,74 @@ impl Receptionist {
                 return;
             }
         });
+    }
+}
+
+impl Receptionist {
+    /// Polls each of the practice's pending writebacks once, now (the practice's system just
+    /// said its appointments changed), and settles those it reports applied or failed: ledger
+    /// and audit, as when they settle after a call. Returns how many settled.
+    pub async fn settle_pending(&self, account: &AccountId) -> usize {
+        let pending = self.ledger.pending(account);
+        if pending.is_empty() {
+            return 0;
+        }
+        let practice = match self.directory.by_account(account).await {
+            Ok(Some(practice)) => practice,
+            Ok(None) => return 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "practice directory failed while settling writebacks");
+                return 0;
+            }
+        };
+        let mut settled = 0;
+        for (key, entry) in pending {
+            let next = match practice.pms.writeback(&entry.writeback).await {
+                Ok(next) if next.state != WritebackState::Pending => next,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "writeback status unavailable");
+                    continue;
+                }
+            };
+            let outcome = match &next.state {
+                WritebackState::Applied { .. } => AuditOutcome::Success,
+                _ => AuditOutcome::Failed,
+            };
+            let reference = match &next.state {
+                WritebackState::Applied { created_id } => created_id.clone(),
+                _ => None,
+            };
+            self.ledger
+                .settle(account, &entry.writeback, next.state, reference);
+            settled += 1;
+            let tool = match key.split('|').next() {
+                Some("book") => Tool::BookAppointment,
+                Some("cancel") => Tool::CancelAppointment,
+                Some("reschedule") => Tool::RescheduleAppointment,
+                _ => Tool::CreatePatient,
+            };
+            let event = AuditEvent {
+                action: action_of(tool),
+                outcome,
+                resource: tool.name().to_owned(),
+                account_id: Some(account.clone()),
+                actor: AuditActor {
+                    kind: "system".into(),
+                    ..Default::default()
+                },
+                patient_ids: vec![entry.patient],
+                request_id: None,
+                source_ip: None,
+                reason: Some(format!(
+                    "writeback {} settled on the practice's appointments webhook",
+                    entry.writeback
+                )),
+            };
+            if let Err(e) = self.audit.record(event).await {
+                tracing::error!(error = %e, "audit entry for a settled writeback failed");
+            }
+        }
+        settled
     }
 }

@@ -590,4 +590,17 @@ impl PracticeSystem for SikkaPractice {
         let body: serde_json::Value = answer.json()?;
         convert::writeback_status(&body, id).ok_or(PmsError::NotFound)
     }
+
+    /// Forgets the cached providers, operatories, schedule, cancel status and `cust_id`, and the
+    /// loaded credentials (re-read from the store on the next call).
+    async fn refresh(&self) {
+        let c = &self.caches;
+        c.providers.invalidate_all();
+        c.operatories.invalidate_all();
+        c.schedule.invalidate_all();
+        c.cancel_status.invalidate_all();
+        c.cust_id.invalidate_all();
+        self.tokens.forget().await;
+        tracing::debug!(account = %self.config.account, "sikka practice caches cleared");
+    }
 }

@@ -62,6 +62,9 @@ impl Tokens {
             .await
             .map_err(|_| SikkaError::Timeout)?;
         self.load(&mut state).await?;
+        if state.creds.as_ref().is_some_and(|c| c.revoked) {
+            return Err(SikkaError::PracticeNotAuthorized);
+        }
         let fresh_until = jiff::Timestamp::now()
             .checked_add(self.margin)
             .unwrap_or(jiff::Timestamp::MAX);
@@ -99,6 +102,14 @@ impl Tokens {
         self.renew_locked(&mut state, client, deadline).await
     }
 
+    /// Drops the loaded credentials, so the next call reads the store again (after onboarding
+    /// stored new ones, or the reconciler marked the practice revoked).
+    pub async fn forget(&self) {
+        let mut state = self.state.lock().await;
+        state.creds = None;
+        state.generation += 1;
+    }
+
     async fn load(&self, state: &mut State) -> Result<(), SikkaError> {
         if state.creds.is_none() {
             let creds = self
@@ -119,6 +130,9 @@ impl Tokens {
         deadline: Instant,
     ) -> Result<Key, SikkaError> {
         let creds = state.creds.as_mut().ok_or(SikkaError::NoCredentials)?;
+        if creds.revoked {
+            return Err(SikkaError::PracticeNotAuthorized);
+        }
         if creds.office_id != self.office_id {
             tracing::warn!(account = %self.account, "stored office id differs from the practice's; using the practice's");
         }

@@ -1,0 +1,732 @@
+//! Sikka onboarding, black box: the real gateway against a minimal fake of the two Sikka
+//! endpoints onboarding needs (`GET /authorized_practices`, `POST /request_key`). Every route
+//! with a missing, a wrong and the right secret; repeated deliveries; an unmapped office; the
+//! marketplace purchase and cancel; the reconciler onboarding a bound office and marking a
+//! withdrawn one revoked; and no secret in the process output or the audit trail.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gateway_tests::{Caller, TestApp};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const APP_ID: &str = "app-onboard-test";
+const APP_KEY: &str = "canary-app-key-71c3";
+const CALLBACK_KEY: &str = "canary-callback-key-9a1e";
+const MARKETPLACE_SECRET: &str = "canary-marketplace-secret-4d2f";
+const SECRET_A: &str = "canary-office-secret-a-55e0";
+const SECRET_B: &str = "canary-office-secret-b-8b17";
+const SECRET_UNMAPPED: &str = "canary-office-secret-x-0c94";
+/// Request and refresh keys the fake mints all start with this.
+const MINTED: &str = "canary-minted";
+
+// ---------------------------------------------------------------------------------------------
+// A minimal fake Sikka: one request per connection, HTTP/1.1, `connection: close`.
+
+#[derive(Default)]
+struct FakeState {
+    /// What `GET /authorized_practices` lists.
+    authorized: Vec<Value>,
+    /// office → the secret that mints a key.
+    secrets: HashMap<String, String>,
+    /// Offices answered `API2007`.
+    revoked: HashSet<String>,
+    /// Offices a key was minted for, in order.
+    grants: Vec<String>,
+}
+
+struct FakeSikka {
+    base: String,
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeSikka {
+    async fn start(state: FakeState) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(state));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(handle(socket, shared.clone()));
+            }
+        });
+        Self { base, state }
+    }
+
+    fn grants(&self) -> Vec<String> {
+        self.state.lock().unwrap().grants.clone()
+    }
+}
+
+async fn handle(mut socket: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let Ok(n) = socket.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = &buf[head_end..];
+    let request_line = head.lines().next().unwrap_or_default().to_owned();
+    let app_ok = head
+        .to_ascii_lowercase()
+        .contains(&format!("app-id: {}", APP_ID.to_ascii_lowercase()))
+        && head.contains(APP_KEY);
+    let (status, answer) = answer(&request_line, app_ok, body, &state);
+    let text = answer.to_string();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+fn message(status: u16, code: &str) -> (u16, Value) {
+    (
+        status,
+        json!({"http_code": status.to_string(), "error_code": code, "short_message": "", "long_message": "", "more_information": ""}),
+    )
+}
+
+fn answer(request_line: &str, app_ok: bool, body: &[u8], state: &Mutex<FakeState>) -> (u16, Value) {
+    let mut state = state.lock().unwrap();
+    if request_line.starts_with("GET /authorized_practices") {
+        if !app_ok {
+            return message(401, "API2003");
+        }
+        let items = state.authorized.clone();
+        return (
+            200,
+            json!({"offset": "0", "limit": "500", "total_count": items.len().to_string(), "execution_time": "1",
+                   "pagination": {"next": ""}, "items": items}),
+        );
+    }
+    if request_line.starts_with("POST /request_key") {
+        let Ok(grant) = serde_json::from_slice::<Value>(body) else {
+            return message(400, "API2019");
+        };
+        if grant["app_id"] != APP_ID || grant["app_key"] != APP_KEY {
+            return message(401, "API2003");
+        }
+        let office = grant["office_id"].as_str().unwrap_or_default().to_owned();
+        if state.revoked.contains(&office) {
+            return message(401, "API2007");
+        }
+        if state.secrets.get(&office).map(String::as_str) != grant["secret_key"].as_str() {
+            return message(400, "API1005");
+        }
+        state.grants.push(office.clone());
+        let n = state.grants.len();
+        return (
+            200,
+            json!({"request_key": format!("{MINTED}-rk-{office}-{n}"), "refresh_key": format!("{MINTED}-ref-{office}-{n}"),
+                   "expires_in": "85603 second(s)", "issued_to": office, "status": "active"}),
+        );
+    }
+    message(404, "API2009")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway under test.
+
+struct Rig {
+    app: TestApp,
+    sikka: FakeSikka,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn credentials_path(&self) -> PathBuf {
+        self.dir.path().join("credentials.json")
+    }
+
+    fn credentials(&self) -> Value {
+        read_json(&self.credentials_path())
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        header: Option<(&str, &str)>,
+        body: Value,
+    ) -> reqwest::Response {
+        let mut req = self.app.client.post(self.app.url(path)).json(&body);
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Every secret this test uses, and every key the fake minted, is absent from the process's
+    /// output and the audit trail.
+    fn assert_no_secret_leaked(&self) {
+        let output = self.app.output();
+        let audit = std::fs::read_to_string(self.app.audit_dir.path().join("audit.jsonl"))
+            .unwrap_or_default();
+        for secret in [
+            APP_KEY,
+            CALLBACK_KEY,
+            MARKETPLACE_SECRET,
+            SECRET_A,
+            SECRET_B,
+            SECRET_UNMAPPED,
+            MINTED,
+        ] {
+            assert!(
+                !output.contains(secret),
+                "{secret} appears in the process output"
+            );
+            assert!(
+                !audit.contains(secret),
+                "{secret} appears in the audit trail"
+            );
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn sikka_practice(account: &str, office: &str) -> Value {
+    json!({"account_id": account, "name": format!("Practice {account}"), "time_zone": "America/New_York",
+           "transfer_number": "+15105550198",
+           "pms": {"kind": "sikka", "office_id": office, "practice_id": "1", "pms_type": "Dentrix"}})
+}
+
+async fn rig(fake: FakeState, env: &[(&str, &str)]) -> Rig {
+    let sikka = FakeSikka::start(fake).await;
+    let dir = tempfile::tempdir().unwrap();
+    let practices = dir.path().join("practices.json");
+    std::fs::write(
+        &practices,
+        json!({"practices": [
+            sikka_practice("acct_a", "D100"),
+            sikka_practice("acct_b", "D200"),
+            {"account_id": "acct_demo", "name": "Demo", "time_zone": "America/Los_Angeles", "pms": {"kind": "sandbox"}},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials.json");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("PRACTICES_FILE", practices.to_str().unwrap()),
+        ("CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("SIKKA_BASE_URL", &sikka.base),
+        ("SIKKA_APP_ID", APP_ID),
+        ("SIKKA_APP_KEY", APP_KEY),
+        ("SIKKA_CALLBACK_KEY", CALLBACK_KEY),
+        ("SIKKA_MARKETPLACE_SECRET", MARKETPLACE_SECRET),
+        ("SIKKA_RECONCILE_SECONDS", "0"),
+    ];
+    for (k, v) in env {
+        all.retain(|(name, _)| name != k);
+        all.push((k, v));
+    }
+    let app = TestApp::spawn_with(&all).await;
+    Rig { app, sikka, dir }
+}
+
+fn fake() -> FakeState {
+    FakeState {
+        secrets: HashMap::from([
+            ("D100".to_owned(), SECRET_A.to_owned()),
+            ("D200".to_owned(), SECRET_B.to_owned()),
+            ("D999".to_owned(), SECRET_UNMAPPED.to_owned()),
+        ]),
+        ..FakeState::default()
+    }
+}
+
+fn authorize(office: &str, secret: &str) -> Value {
+    json!({"event": "app.authorized", "app_id": APP_ID, "office_id": office, "secret_key": secret,
+           "practice_name": "Bright Smile", "practice_id": 1, "pms_type": "Dentrix"})
+}
+
+fn denied(app: &TestApp, resource: &str) -> usize {
+    app.audit_entries()
+        .iter()
+        .filter(|e| e["resource"] == resource && e["outcome"] == "denied")
+        .count()
+}
+
+/// Polls `check` until it holds or `within` passes.
+async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const AUTHORIZE: &str = "/pms/sikka/webhook/authorize";
+const DATA: &str = "/pms/sikka/webhook/data";
+
+#[tokio::test]
+async fn authorize_needs_the_callback_key_and_onboards_once() {
+    let r = rig(fake(), &[]).await;
+    let body = authorize("D100", SECRET_A);
+
+    let missing = r.post(AUTHORIZE, None, body.clone()).await;
+    assert_eq!(missing.status().as_u16(), 401);
+    let wrong = r
+        .post(
+            AUTHORIZE,
+            Some(("callback-key", "not-the-key")),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(denied(&r.app, AUTHORIZE), 2, "both refusals are audited");
+    let mut wrong_app = body.clone();
+    wrong_app["app_id"] = json!("someone-elses-app");
+    let resp = r
+        .post(AUTHORIZE, Some(("callback-key", CALLBACK_KEY)), wrong_app)
+        .await;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(denied(&r.app, AUTHORIZE), 3);
+    assert!(r.sikka.grants().is_empty(), "nothing reached Sikka");
+    assert_eq!(r.credentials(), Value::Null, "nothing was stored");
+
+    let ok = r
+        .post(
+            AUTHORIZE,
+            Some(("callback-key", CALLBACK_KEY)),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(ok.status().as_u16(), 200);
+    let ack: Value = ok.json().await.unwrap();
+    assert_eq!(
+        ack,
+        json!({"status": "onboarded", "account_id": "acct_a", "office_id": "D100"})
+    );
+    let stored = &r.credentials()["accounts"]["acct_a"];
+    assert_eq!(stored["office_id"], "D100");
+    assert_eq!(stored["secret_key"], SECRET_A);
+    assert_eq!(stored["revoked"], false);
+
+    // A repeated delivery: the same answer, no new grant, no rewrite; one more audit entry.
+    let before = std::fs::metadata(r.credentials_path())
+        .unwrap()
+        .modified()
+        .unwrap();
+    let again = r
+        .post(AUTHORIZE, Some(("callback-key", CALLBACK_KEY)), body)
+        .await;
+    assert_eq!(again.status().as_u16(), 200);
+    let ack: Value = again.json().await.unwrap();
+    assert_eq!(ack["status"], "unchanged");
+    assert_eq!(r.sikka.grants(), vec!["D100".to_owned()]);
+    assert_eq!(
+        std::fs::metadata(r.credentials_path())
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
+    let changes: Vec<Value> = r
+        .app
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e["action"] == "credential_change")
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(
+        changes
+            .iter()
+            .all(|e| e["outcome"] == "success" && e["account_id"] == "acct_a")
+    );
+    assert!(
+        changes
+            .iter()
+            .all(|e| e["reason"].as_str().unwrap().contains("D100"))
+    );
+
+    // A wrong secret: Sikka refuses it, nothing changes, the failure is audited.
+    let bad = r
+        .post(
+            AUTHORIZE,
+            Some(("callback-key", CALLBACK_KEY)),
+            authorize("D200", "canary-minted-wrong"),
+        )
+        .await;
+    assert_eq!(bad.status().as_u16(), 422, "{}", r.app.output());
+    assert_eq!(r.credentials()["accounts"]["acct_b"], Value::Null);
+    assert!(
+        r.app
+            .audit_entries()
+            .iter()
+            .any(|e| e["action"] == "credential_change"
+                && e["outcome"] == "failed"
+                && e["account_id"] == "acct_b")
+    );
+    r.assert_no_secret_leaked();
+}
+
+#[tokio::test]
+async fn an_unmapped_office_or_a_foreign_account_is_refused_and_audited() {
+    let r = rig(fake(), &[]).await;
+    let key = Some(("callback-key", CALLBACK_KEY));
+    let resp = r
+        .post(AUTHORIZE, key, authorize("D999", SECRET_UNMAPPED))
+        .await;
+    assert_eq!(resp.status().as_u16(), 422);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: Value = resp.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("D999"),
+        "{problem}"
+    );
+
+    // An account id for a practice bound to another office (or to none) is refused, never re-bound.
+    for account in ["acct_b", "acct_demo", "acct_unknown"] {
+        let mut body = authorize("D100", SECRET_A);
+        body["account_id"] = json!(account);
+        let resp = r.post(AUTHORIZE, key, body).await;
+        assert_eq!(resp.status().as_u16(), 422, "{account}");
+    }
+    assert!(r.sikka.grants().is_empty(), "no secret was tried");
+    assert_eq!(r.credentials(), Value::Null);
+    let refusals = r
+        .app
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e["action"] == "credential_change" && e["outcome"] == "denied")
+        .count();
+    assert_eq!(refusals, 4);
+
+    // The right account id is accepted.
+    let mut body = authorize("D100", SECRET_A);
+    body["account_id"] = json!("acct_a");
+    assert_eq!(r.post(AUTHORIZE, key, body).await.status().as_u16(), 200);
+
+    // Not a JSON object of the documented shape: 400, as problem+json.
+    let resp = r
+        .post(AUTHORIZE, key, json!({"event": "app.authorized"}))
+        .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    r.assert_no_secret_leaked();
+}
+
+#[tokio::test]
+async fn data_webhooks_need_the_callback_key_and_answer_200() {
+    let r = rig(fake(), &[]).await;
+    let event = json!({"event": "appointments", "office_id": "D100", "practice_id": 1, "generated_time": "2025-01-01 10:00:00"});
+    assert_eq!(
+        r.post(DATA, None, event.clone()).await.status().as_u16(),
+        401
+    );
+    assert_eq!(
+        r.post(DATA, Some(("callback-key", "nope")), event.clone())
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(denied(&r.app, DATA), 2);
+    let key = Some(("callback-key", CALLBACK_KEY));
+    let ok = r.post(DATA, key, event).await;
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(ok.json::<Value>().await.unwrap()["status"], "refreshed");
+    for body in [
+        json!({"event": "Data_Refresh", "office_id": "D100", "practice_id": "1-0"}),
+        json!({"event": "patient", "office_id": "D200", "practice_id": "1"}),
+        json!({"event": "transaction", "office_id": "D200", "practice_id": 2}),
+    ] {
+        let resp = r.post(DATA, key, body.clone()).await;
+        assert_eq!(resp.status().as_u16(), 200, "{body}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["status"], "refreshed");
+    }
+    let unknown = r
+        .post(
+            DATA,
+            key,
+            json!({"event": "patient", "office_id": "D999", "practice_id": 1}),
+        )
+        .await;
+    assert_eq!(
+        unknown.status().as_u16(),
+        200,
+        "an office not served here is acknowledged"
+    );
+    assert_eq!(unknown.json::<Value>().await.unwrap()["status"], "ignored");
+    r.assert_no_secret_leaked();
+}
+
+#[tokio::test]
+async fn marketplace_purchase_and_cancel_are_recorded() {
+    let r = rig(fake(), &[]).await;
+    let purchase = json!({
+        "Source": "Sikka", "MasterCustomerID": "D100", "SPUInstallationKey": "canary-minted-spu",
+        "PartnerRegistrationID": 4711, "PracticeName": "Bright Smile", "EmailAddress": "owner@example.org",
+        "FirstName": "Ada", "LastName": "Owner", "Status": "Active", "PurchaseDate": "2025-01-02",
+        "Order#": "SO-1", "PartnerServiceName": "Receptionist", "SomethingNew": {"x": 1}
+    });
+    for path in ["/pms/sikka/purchase", "/pms/sikka/cancel"] {
+        assert_eq!(
+            r.post(path, None, purchase.clone()).await.status().as_u16(),
+            401
+        );
+        assert_eq!(
+            r.post(
+                path,
+                Some(("x-marketplace-secret", "nope")),
+                purchase.clone()
+            )
+            .await
+            .status()
+            .as_u16(),
+            401
+        );
+        assert_eq!(denied(&r.app, path), 2);
+    }
+    let key = Some(("x-marketplace-secret", MARKETPLACE_SECRET));
+    let file = r.dir.path().join("sikka-registrations.json");
+
+    let bought = r.post("/pms/sikka/purchase", key, purchase.clone()).await;
+    assert_eq!(bought.status().as_u16(), 200);
+    assert_eq!(
+        bought.json::<Value>().await.unwrap(),
+        json!({"status": "active", "registration": "4711"})
+    );
+    assert_eq!(read_json(&file)["registrations"]["4711"]["state"], "active");
+    // A repeat is harmless.
+    assert_eq!(
+        r.post("/pms/sikka/purchase", key, purchase)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    let cancel = json!({"Source": "Sikka", "MasterCustomerID": "D100", "PartnerRegistrationID": "4711",
+                        "Status": "Cancelled", "CancelDate": "2025-02-01"});
+    let cancelled = r.post("/pms/sikka/cancel", key, cancel).await;
+    assert_eq!(cancelled.status().as_u16(), 200);
+    assert_eq!(
+        cancelled.json::<Value>().await.unwrap()["status"],
+        "cancelled"
+    );
+    let record = &read_json(&file)["registrations"]["4711"];
+    assert_eq!(record["state"], "cancelled");
+    assert_eq!(
+        record["registration"]["practice_name"], "Bright Smile",
+        "the purchase's fields are kept"
+    );
+    assert_eq!(record["registration"]["cancel_date"], "2025-02-01");
+
+    let nameless = r
+        .post("/pms/sikka/purchase", key, json!({"Source": "Sikka"}))
+        .await;
+    assert_eq!(
+        nameless.status().as_u16(),
+        400,
+        "a registration without an id does not match the schema"
+    );
+    let wrong_type = r
+        .post(
+            "/pms/sikka/purchase",
+            key,
+            json!({"MasterCustomerID": "D100", "Status": false}),
+        )
+        .await;
+    assert_eq!(wrong_type.status().as_u16(), 400);
+
+    let recorded: Vec<Value> = r
+        .app
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e["action"] == "credential_change" && e["outcome"] == "success")
+        .collect();
+    assert_eq!(recorded.len(), 3);
+    assert!(
+        recorded.iter().all(|e| e["account_id"] == "acct_a"),
+        "{recorded:?}"
+    );
+    let audit = std::fs::read_to_string(r.app.audit_dir.path().join("audit.jsonl")).unwrap();
+    assert!(!audit.contains("owner@example.org") && !r.app.output().contains("owner@example.org"));
+    r.assert_no_secret_leaked();
+}
+
+#[tokio::test]
+async fn without_configured_secrets_the_routes_refuse_with_503() {
+    let r = rig(
+        fake(),
+        &[("SIKKA_CALLBACK_KEY", ""), ("SIKKA_MARKETPLACE_SECRET", "")],
+    )
+    .await;
+    for (path, header, body) in [
+        (AUTHORIZE, "callback-key", authorize("D100", SECRET_A)),
+        (
+            DATA,
+            "callback-key",
+            json!({"event": "patient", "office_id": "D100"}),
+        ),
+        (
+            "/pms/sikka/purchase",
+            "x-marketplace-secret",
+            json!({"MasterCustomerID": "D100"}),
+        ),
+        (
+            "/pms/sikka/cancel",
+            "x-marketplace-secret",
+            json!({"MasterCustomerID": "D100"}),
+        ),
+    ] {
+        for value in [None, Some(""), Some("anything")] {
+            let resp = r.post(path, value.map(|v| (header, v)), body.clone()).await;
+            assert_eq!(resp.status().as_u16(), 503, "{path} {value:?}");
+        }
+    }
+    assert!(r.sikka.grants().is_empty());
+    assert_eq!(r.credentials(), Value::Null);
+}
+
+#[tokio::test]
+async fn the_reconciler_onboards_bound_offices_and_marks_withdrawn_ones_revoked() {
+    let mut state = fake();
+    state.authorized = vec![
+        json!({"office_id": "D999", "secret_key": SECRET_UNMAPPED, "practice_id": "1", "practice_name": "Not ours"}),
+        json!({"office_id": "D100", "secret_key": SECRET_A, "practice_id": "1", "practice_name": "A"}),
+    ];
+    // D200 was onboarded before and has since withdrawn: not listed, and Sikka says API2007.
+    state.revoked.insert("D200".into());
+    let sikka = FakeSikka::start(state).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("credentials.json"),
+        json!({"accounts": {"acct_b": {"office_id": "D200", "secret_key": SECRET_B}}}).to_string(),
+    )
+    .unwrap();
+    let r = Rig {
+        app: spawn_for(&sikka, &dir, "1").await,
+        sikka,
+        dir,
+    };
+
+    let onboarded = eventually(Duration::from_secs(20), || {
+        let c = r.credentials();
+        c["accounts"]["acct_a"]["secret_key"] == SECRET_A
+            && c["accounts"]["acct_b"]["revoked"] == true
+    })
+    .await;
+    assert!(
+        onboarded,
+        "credentials: {}\n{}",
+        r.credentials(),
+        r.app.output()
+    );
+    let accounts = r.credentials()["accounts"].as_object().unwrap().clone();
+    assert_eq!(
+        accounts.len(),
+        2,
+        "the unmapped office was not given to anyone: {accounts:?}"
+    );
+    assert_eq!(
+        accounts["acct_b"]["secret_key"], SECRET_B,
+        "the revoked record keeps its secret"
+    );
+
+    // The revoked practice's tool answers say staff must act.
+    let caller = Caller {
+        account: Some("acct_b".into()),
+        ..Caller::default()
+    };
+    let answer = r.app.tool("list_providers", json!({}), &caller).await;
+    assert!(
+        answer.err().contains("needs attention from staff"),
+        "{answer:?}"
+    );
+
+    // Later passes change nothing: D100 minted once, one entry per change.
+    let passes = |app: &TestApp| app.output().matches("sikka reconciler pass").count();
+    let seen = passes(&r.app);
+    assert!(eventually(Duration::from_secs(10), || passes(&r.app) >= seen + 2).await);
+    assert_eq!(r.sikka.grants(), vec!["D100".to_owned()]);
+    let changes: Vec<Value> = r
+        .app
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e["action"] == "credential_change")
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(
+        changes
+            .iter()
+            .any(|e| e["account_id"] == "acct_a" && e["outcome"] == "success")
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|e| e["account_id"] == "acct_b"
+                && e["reason"].as_str().unwrap().contains("API2007"))
+    );
+    r.assert_no_secret_leaked();
+}
+
+async fn spawn_for(sikka: &FakeSikka, dir: &tempfile::TempDir, reconcile: &str) -> TestApp {
+    let practices = dir.path().join("practices.json");
+    std::fs::write(
+        &practices,
+        json!({"practices": [sikka_practice("acct_a", "D100"), sikka_practice("acct_b", "D200")]})
+            .to_string(),
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials.json");
+    TestApp::spawn_with(&[
+        ("PRACTICES_FILE", practices.to_str().unwrap()),
+        ("CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("SIKKA_BASE_URL", &sikka.base),
+        ("SIKKA_APP_ID", APP_ID),
+        ("SIKKA_APP_KEY", APP_KEY),
+        ("SIKKA_CALLBACK_KEY", CALLBACK_KEY),
+        ("SIKKA_RECONCILE_SECONDS", reconcile),
+    ])
+    .await
+}
