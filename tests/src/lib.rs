@@ -380,6 +380,23 @@ impl TestApp {
         }
     }
 
+    /// The first open 30-minute slot on `date`: its time (`HH:MM`) and provider id.
+    pub async fn first_free_slot(&self, date: jiff::civil::Date) -> (String, String) {
+        let v = self
+            .tool(
+                "check_availability",
+                json!({"date": date.to_string(), "max_results": 20}),
+                &Caller::default(),
+            )
+            .await
+            .json();
+        let slot = &v["slots"][0];
+        (
+            slot["time"].as_str().expect("a free slot").to_owned(),
+            slot["provider_id"].as_str().expect("a provider").to_owned(),
+        )
+    }
+
     /// The audit spool's entries so far.
     pub fn audit_entries(&self) -> Vec<Value> {
         audit_entries_in(self.audit_dir.path())

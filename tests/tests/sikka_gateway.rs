@@ -16,22 +16,6 @@ fn knobs(app: &TestApp) -> Knobs {
         .clone()
 }
 
-async fn first_free(app: &TestApp, day: jiff::civil::Date) -> (String, String) {
-    let v = app
-        .tool(
-            "check_availability",
-            json!({"date": day.to_string(), "max_results": 20}),
-            &Caller::default(),
-        )
-        .await
-        .json();
-    let slot = &v["slots"][0];
-    (
-        slot["time"].as_str().unwrap().to_owned(),
-        slot["provider_id"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_key_is_refreshed_once_for_a_hundred_waiting_calls() {
     let app = Arc::new(
@@ -99,7 +83,7 @@ async fn a_429_is_waited_out_within_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_agent_means_no_booking_and_an_honest_answer() {
     let app = TestApp::spawn_on(Backend::Sikka, &[]).await;
-    let (time, provider) = first_free(&app, light_day()).await;
+    let (time, provider) = app.first_free_slot(light_day()).await;
     knobs(&app).set_agent_online(false);
     let e = app
         .tool(
@@ -122,7 +106,7 @@ async fn an_offline_agent_means_no_booking_and_an_honest_answer() {
 async fn a_writeback_the_practice_refuses_is_reported_failed_and_frees_the_slot() {
     let app = TestApp::spawn_on(Backend::Sikka, &[]).await;
     let day = light_day();
-    let (time, provider) = first_free(&app, day).await;
+    let (time, provider) = app.first_free_slot(day).await;
     knobs(&app).set_writebacks_fail(Some("Operatory is locked"));
     let e = app
         .tool(
@@ -163,7 +147,7 @@ async fn a_writeback_pending_at_the_budget_is_settled_in_the_background() {
     )
     .await;
     let day = light_day();
-    let (time, provider) = first_free(&app, day).await;
+    let (time, provider) = app.first_free_slot(day).await;
     let answer = app
         .tool(
             "book_appointment",

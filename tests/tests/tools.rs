@@ -4,23 +4,6 @@
 use gateway_tests::{Backend, Caller, TestApp, both, fixture::*, unique};
 use serde_json::{Value, json};
 
-/// The first open slot on `date` (time, provider).
-async fn free_slot(app: &TestApp, date: jiff::civil::Date) -> (String, String) {
-    let v = app
-        .tool(
-            "check_availability",
-            json!({"date": date.to_string(), "max_results": 20}),
-            &Caller::default(),
-        )
-        .await
-        .json();
-    let slot = &v["slots"][0];
-    (
-        slot["time"].as_str().unwrap().to_owned(),
-        slot["provider_id"].as_str().unwrap().to_owned(),
-    )
-}
-
 fn olivia_identity() -> Value {
     json!({"first_name": OLIVIA.first, "last_name": OLIVIA.last, "date_of_birth": OLIVIA.dob})
 }
@@ -149,7 +132,7 @@ async fn caller_id_verifies_and_booking_is_confirmed_with_a_reference(backend: B
     assert_eq!(who["patient_id"], OLIVIA.id);
 
     let day = light_day();
-    let (time, provider) = free_slot(&app, day).await;
+    let (time, provider) = app.first_free_slot(day).await;
     let booked = app
         .tool("book_appointment", json!({"date": day.to_string(), "time": time, "provider_id": provider, "reason": "cleaning"}), &caller)
         .await;
@@ -209,7 +192,7 @@ async fn booking_is_idempotent_on_tool_call_id_and_on_patient_and_slot(backend: 
     let app = TestApp::spawn_on(backend, &[]).await;
     let caller = Caller::from(OLIVIA.phone);
     let day = open_day(1);
-    let (time, provider) = free_slot(&app, day).await;
+    let (time, provider) = app.first_free_slot(day).await;
     let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
     let id = unique("tc");
     let first = app
@@ -238,7 +221,7 @@ async fn booking_is_idempotent_on_tool_call_id_and_on_patient_and_slot(backend: 
 async fn a_taken_slot_is_refused_with_other_times(backend: Backend) {
     let app = TestApp::spawn_on(backend, &[]).await;
     let day = open_day(2);
-    let (time, provider) = free_slot(&app, day).await;
+    let (time, provider) = app.first_free_slot(day).await;
     let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
     app.tool(
         "book_appointment",
@@ -268,7 +251,7 @@ async fn slow_writes_are_reported_pending_and_block_their_slot(backend: Backend)
     .await;
     let caller = Caller::from(OLIVIA.phone);
     let day = light_day();
-    let (time, provider) = free_slot(&app, day).await;
+    let (time, provider) = app.first_free_slot(day).await;
     let booked = app
         .tool(
             "book_appointment",

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -195,58 +194,16 @@ impl LocalCredentialFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    fn read(path: &Path) -> Result<FileContents, StoreError> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileContents::default()),
-            Err(e) => Err(StoreError::Unavailable(format!("{}: {e}", path.display()))),
-        }
-    }
-
-    fn write_atomically(path: &Path, contents: &FileContents) -> Result<(), StoreError> {
-        let unavailable =
-            |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
-        let bytes =
-            serde_json::to_vec_pretty(contents).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "credentials".into());
-        let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let result = (|| {
-            let mut file = options.open(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            if let Ok(d) = std::fs::File::open(&dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(unavailable)
-    }
 }
 
 #[async_trait]
 impl CredentialStore for LocalCredentialFile {
     async fn load(&self, account: &AccountId) -> Result<Option<SikkaCredentials>, StoreError> {
         let path = self.path.clone();
-        let contents = tokio::task::spawn_blocking(move || Self::read(&path))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        let contents =
+            tokio::task::spawn_blocking(move || super::json_file::read::<FileContents>(&path))
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))??;
         contents
             .accounts
             .get(account.as_str())
@@ -261,12 +218,12 @@ impl CredentialStore for LocalCredentialFile {
         let _guard = self.write_lock.lock().await;
         let (path, account, creds) = (self.path.clone(), account.clone(), creds.clone());
         tokio::task::spawn_blocking(move || {
-            let mut contents = Self::read(&path)?;
+            let mut contents = super::json_file::read::<FileContents>(&path)?;
             let merged = merge_record(contents.accounts.remove(account.as_str()), &creds)?;
             contents
                 .accounts
                 .insert(account.as_str().to_owned(), merged);
-            Self::write_atomically(&path, &contents)
+            super::json_file::write_atomically(&path, &contents)
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?

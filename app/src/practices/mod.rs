@@ -2,6 +2,7 @@
 //! number, booking policy) and the system that holds its records.
 
 mod credentials;
+mod json_file;
 mod local;
 pub mod onboarding;
 mod profile;

@@ -6,7 +6,6 @@
 //! practice contact details (name, e-mail): they are never logged nor audited.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -170,9 +169,10 @@ impl RegistrationFile {
 
     pub async fn get(&self, key: &str) -> Result<Option<RegistrationRecord>, StoreError> {
         let path = self.path.clone();
-        let contents = tokio::task::spawn_blocking(move || read(&path))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        let contents =
+            tokio::task::spawn_blocking(move || super::json_file::read::<FileContents>(&path))
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))??;
         Ok(contents.registrations.get(key).cloned())
     }
 
@@ -186,10 +186,10 @@ impl RegistrationFile {
         let _guard = self.lock.lock().await;
         let (path, key) = (self.path.clone(), key.to_owned());
         tokio::task::spawn_blocking(move || {
-            let mut contents = read(&path)?;
+            let mut contents = super::json_file::read::<FileContents>(&path)?;
             let record = f(contents.registrations.remove(&key), jiff::Timestamp::now());
             contents.registrations.insert(key, record.clone());
-            write_atomically(&path, &contents)?;
+            super::json_file::write_atomically(&path, &contents)?;
             Ok(record)
         })
         .await
@@ -217,40 +217,6 @@ fn merge(into: &mut Registration, from: Registration) {
         partner_service_name
     );
     into.other.extend(from.other);
-}
-
-fn read(path: &Path) -> Result<FileContents, StoreError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileContents::default()),
-        Err(e) => Err(StoreError::Unavailable(format!("{}: {e}", path.display()))),
-    }
-}
-
-fn write_atomically(path: &Path, contents: &FileContents) -> Result<(), StoreError> {
-    let bytes =
-        serde_json::to_vec_pretty(contents).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(".registrations.{}.tmp", uuid::Uuid::new_v4()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        std::fs::create_dir_all(&dir)?;
-        let mut file = options.open(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]
