@@ -278,17 +278,12 @@ impl Receptionist {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, vec![patient.id.clone()]),
         };
-        let settled = self.settle_now(practice, writeback).await;
-        self.report_write(
-            practice,
-            call,
-            &patient,
-            settled,
-            super::scheduling::Written {
-                tool: Tool::UpdatePatient,
-                verb: "Updated",
-                summary: "contact details",
-            },
-        )
+        let what = super::scheduling::Written {
+            tool: Tool::UpdatePatient,
+            verb: "Updated",
+            summary: "contact details",
+        };
+        self.settle_and_report(practice, call, &patient, writeback, what)
+            .await
     }
 }

@@ -428,36 +428,60 @@ impl Receptionist {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
         };
-        let held = Busy {
-            provider_id: slot.provider_id.clone(),
-            operatory_id: Some(slot.operatory_id.clone()),
-            start,
-            end: start + i64::from(length).minutes(),
-        };
-        self.ledger.insert(
+        self.remember(
             account,
             key,
-            LedgerEntry::new(
-                writeback.id.clone(),
-                patient.id.clone(),
-                Some(held),
-                summary.clone(),
-            ),
+            &writeback,
+            &patient,
+            Some(held(&slot, length)),
+            &summary,
         );
         drop(guard);
-
-        let settled = self.settle_now(practice, writeback).await;
-        self.report_write(
+        self.settle_and_report(
             practice,
             call,
             &patient,
-            settled,
+            writeback,
             Written {
                 tool: Tool::BookAppointment,
                 verb: "Booked",
                 summary: &summary,
             },
         )
+        .await
+    }
+
+    /// Remembers a write under its business key, holding its slot if it takes one.
+    pub(super) fn remember(
+        &self,
+        account: &crate::pms::AccountId,
+        key: String,
+        writeback: &crate::pms::Writeback,
+        patient: &Patient,
+        slot: Option<Busy>,
+        summary: &str,
+    ) {
+        let entry = LedgerEntry::new(
+            writeback.id.clone(),
+            patient.id.clone(),
+            slot,
+            summary.to_owned(),
+        );
+        self.ledger.insert(account, key, entry);
+    }
+
+    /// Waits, within the confirm budget, for the practice to apply a write, then says what
+    /// happened.
+    pub(super) async fn settle_and_report(
+        &self,
+        practice: &Arc<Practice>,
+        call: &CallInfo,
+        patient: &Patient,
+        writeback: crate::pms::Writeback,
+        what: Written<'_>,
+    ) -> Done {
+        let settled = self.settle_now(practice, writeback).await;
+        self.report_write(practice, call, patient, settled, what)
     }
 
     /// Turns a write's state into the truthful answer, and follows it up if still pending.
@@ -604,28 +628,14 @@ impl Receptionist {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
         };
-        self.ledger.insert(
-            account,
-            key,
-            LedgerEntry::new(
-                writeback.id.clone(),
-                patient.id.clone(),
-                None,
-                summary.clone(),
-            ),
-        );
-        let settled = self.settle_now(practice, writeback).await;
-        self.report_write(
-            practice,
-            call,
-            &patient,
-            settled,
-            Written {
-                tool: Tool::CancelAppointment,
-                verb: "Cancellation done",
-                summary: &summary,
-            },
-        )
+        self.remember(account, key, &writeback, &patient, None, &summary);
+        let what = Written {
+            tool: Tool::CancelAppointment,
+            verb: "Cancellation done",
+            summary: &summary,
+        };
+        self.settle_and_report(practice, call, &patient, writeback, what)
+            .await
     }
 
     pub(super) async fn reschedule(
@@ -736,35 +746,27 @@ impl Receptionist {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
         };
-        let held = Busy {
-            provider_id: slot.provider_id,
-            operatory_id: Some(slot.operatory_id),
-            start,
-            end: start + i64::from(length).minutes(),
-        };
-        self.ledger.insert(
+        self.remember(
             account,
             key,
-            LedgerEntry::new(
-                writeback.id.clone(),
-                patient.id.clone(),
-                Some(held),
-                summary.clone(),
-            ),
+            &writeback,
+            &patient,
+            Some(held(&slot, length)),
+            &summary,
         );
         drop(guard);
-        let settled = self.settle_now(practice, writeback).await;
-        self.report_write(
+        self.settle_and_report(
             practice,
             call,
             &patient,
-            settled,
+            writeback,
             Written {
                 tool: Tool::RescheduleAppointment,
                 verb: "Rescheduled",
                 summary: &summary,
             },
         )
+        .await
     }
 
     pub(super) async fn appointments(
@@ -827,6 +829,16 @@ impl Receptionist {
             }
             Err(e) => Done::pms(&e, Vec::new()),
         }
+    }
+}
+
+/// The slot a booking takes, held in the ledger until the practice's records show it.
+fn held(slot: &Slot, length: u32) -> Busy {
+    Busy {
+        provider_id: slot.provider_id.clone(),
+        operatory_id: Some(slot.operatory_id.clone()),
+        start: slot.start,
+        end: slot.start + i64::from(length).minutes(),
     }
 }
 
