@@ -38,6 +38,9 @@ pub struct Args {
     /// Distinct signed book_appointment requests to cycle through.
     #[arg(long, default_value_t = 3000)]
     bookings: usize,
+    /// Offered load of the Sikka path, in calls per second.
+    #[arg(long, default_value_t = 1000.0)]
+    sikka_rate: f64,
 }
 
 struct Row {
@@ -135,7 +138,7 @@ pub fn bench(sh: &Shell, args: &Args) -> Result<()> {
     let status = gateway.stop()?;
     banner(&format!("gateway (pid {pid}) stopped: {status}"));
 
-    let sikka = sikka::run(sh, args.duration, args.threads, &binary)?;
+    let sikka = sikka::run(sh, args.duration, args.threads, args.sikka_rate, &binary)?;
 
     print_table(&rows);
     sikka::print_table(&sikka);

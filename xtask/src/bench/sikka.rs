@@ -21,8 +21,6 @@ use xshell::{Shell, cmd};
 use super::{SECRET, probe, requests, requests::Signer, wrk};
 use crate::{banner, cargo, gateway::Gateway, target_dir};
 
-/// The offered load, in calls (or direct reads) per second.
-pub const RATE: f64 = 1000.0;
 /// Connections carrying it: enough that a slow answer does not hold the schedule back.
 pub const CONNECTIONS: u32 = 16;
 /// The aim: the gateway adds less than this to a tool call at p99.
@@ -35,6 +33,10 @@ const AVAILABILITY: &str = "/vapi/tools/check_availability";
 /// What the Sikka path measured.
 pub struct Measured {
     pub threads: u32,
+    /// The offered load, in calls (or direct reads) per second.
+    pub rate: f64,
+    /// `/proc/loadavg`'s 1-minute figure at the end: others' load skews the numbers.
+    pub load_average: Option<f64>,
     /// `check_availability` through the gateway.
     pub gateway: wrk::Outcome,
     pub gateway_peak_rss_kib: Option<u64>,
@@ -55,7 +57,16 @@ impl Measured {
     }
 }
 
-pub fn run(sh: &Shell, seconds: u32, threads: u32, gateway_binary: &Path) -> Result<Measured> {
+pub fn run(
+    sh: &Shell,
+    seconds: u32,
+    threads: u32,
+    rate: f64,
+    gateway_binary: &Path,
+) -> Result<Measured> {
+    if !rate.is_finite() || rate <= 0.0 {
+        bail!("--sikka-rate must be above 0");
+    }
     banner(
         "Sikka path: building the emulator (cargo build --release -p gateway-tests --bin sikka-emulator)",
     );
@@ -168,10 +179,10 @@ pub fn run(sh: &Shell, seconds: u32, threads: u32, gateway_binary: &Path) -> Res
         body.len()
     );
 
-    let per_thread = RATE / f64::from(threads);
+    let per_thread = rate / f64::from(threads);
     let run_paced = |name: &str, url: &str, lua: String| -> Result<wrk::Outcome> {
         banner(&format!(
-            "{name}: wrk -t{threads} -c{CONNECTIONS} -d{seconds}s, paced to {RATE:.0}/s"
+            "{name}: wrk -t{threads} -c{CONNECTIONS} -d{seconds}s, paced to {rate:.0}/s"
         ));
         let script = scratch.path().join(format!("{name}.lua"));
         fs::write(&script, wrk::paced(&lua, per_thread))?;
@@ -197,8 +208,13 @@ pub fn run(sh: &Shell, seconds: u32, threads: u32, gateway_binary: &Path) -> Res
     let status = gateway.stop()?;
     banner(&format!("gateway on Sikka (pid {pid}) stopped: {status}"));
     emulator.stop()?;
+    let load_average = fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok());
     Ok(Measured {
         threads,
+        rate,
+        load_average,
         gateway: through,
         gateway_peak_rss_kib,
         direct,
@@ -351,9 +367,9 @@ impl Drop for Emulator {
 /// The Sikka path's table, after the main one.
 pub fn print_table(m: &Measured) {
     println!(
-        "\nSikka path: check_availability at a fixed offered load of {RATE:.0} calls/s \
+        "\nSikka path: check_availability at a fixed offered load of {:.0} calls/s \
          (wrk -t{} -c{CONNECTIONS}, paced with delay())",
-        m.threads
+        m.rate, m.threads
     );
     println!(
         "{:<34} {:>9} {:>10} {:>10} {:>13} {:>9} {:>11}",
@@ -391,6 +407,18 @@ pub fn print_table(m: &Measured) {
         AIM_ADDED_P99_US as f64 / 1000.0,
     );
     println!("(direct: {})", m.direct_request);
+    let short = [&m.gateway, &m.direct]
+        .iter()
+        .any(|o| o.requests_per_second() < 0.95 * m.rate);
+    if short {
+        println!(
+            "note: a path carried less than 95% of the offered load: the machine could not keep up, \
+             and its latencies include queueing"
+        );
+    }
+    if let Some(load) = m.load_average {
+        println!("load average (1 min) at the end: {load:.2}");
+    }
 }
 
 fn signed_millis(us: i64) -> String {
@@ -404,7 +432,7 @@ pub fn report(m: &Measured) -> Vec<Value> {
             "scenario": scenario,
             "requests": o.requests,
             "requests_per_second": o.requests_per_second(),
-            "offered_per_second": RATE,
+            "offered_per_second": m.rate,
             "connections": CONNECTIONS,
             "p50_us": o.p50_us,
             "p99_us": o.p99_us,
@@ -430,6 +458,7 @@ pub fn report(m: &Measured) -> Vec<Value> {
             "p99_us": p99,
             "aim_p99_us": AIM_ADDED_P99_US,
             "aim_met": p99 < AIM_ADDED_P99_US,
+            "load_average_1m": m.load_average,
         }),
     ]
 }
