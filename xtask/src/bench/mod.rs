@@ -3,6 +3,7 @@
 
 mod probe;
 mod requests;
+mod sikka;
 mod wrk;
 
 use std::{fs, path::Path};
@@ -37,6 +38,9 @@ pub struct Args {
     /// Distinct signed book_appointment requests to cycle through.
     #[arg(long, default_value_t = 3000)]
     bookings: usize,
+    /// Offered load of the Sikka path, in calls per second.
+    #[arg(long, default_value_t = 1000.0)]
+    sikka_rate: f64,
 }
 
 struct Row {
@@ -133,10 +137,14 @@ pub fn bench(sh: &Shell, args: &Args) -> Result<()> {
     let pid = gateway.pid();
     let status = gateway.stop()?;
     banner(&format!("gateway (pid {pid}) stopped: {status}"));
+
+    let sikka = sikka::run(sh, args.duration, args.threads, args.sikka_rate, &binary)?;
+
     print_table(&rows);
-    write_report(&rows)?;
+    sikka::print_table(&sikka);
+    write_report(&rows, sikka::report(&sikka))?;
     audit_summary(sh, &binary, &audit_dir.join("audit.jsonl"))?;
-    check_errors(&rows)
+    check_errors(&rows, sikka::errors(&sikka, MAX_NON_2XX))
 }
 
 /// Resets the process's peak RSS (`echo 5 > /proc/PID/clear_refs`, Linux ≥ 4.0).
@@ -178,8 +186,9 @@ fn millis(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
-/// `<target>/bench/bench.json`: the same numbers, for scripts and comparisons between runs.
-fn write_report(rows: &[Row]) -> Result<()> {
+/// `<target>/bench/bench.json`: the same numbers, for scripts and comparisons between runs;
+/// `more` (the Sikka path's entries) after the scenarios'.
+fn write_report(rows: &[Row], more: Vec<serde_json::Value>) -> Result<()> {
     let report: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -195,6 +204,7 @@ fn write_report(rows: &[Row]) -> Result<()> {
                 "peak_rss_kib": r.peak_rss_kib,
             })
         })
+        .chain(more)
         .collect();
     let dir = target_dir().join("bench");
     fs::create_dir_all(&dir)?;
@@ -227,7 +237,7 @@ fn audit_summary(sh: &Shell, binary: &Path, spool: &Path) -> Result<()> {
     Ok(())
 }
 
-fn check_errors(rows: &[Row]) -> Result<()> {
+fn check_errors(rows: &[Row], more: Vec<String>) -> Result<()> {
     let bad: Vec<String> = rows
         .iter()
         .filter(|r| {
@@ -240,6 +250,7 @@ fn check_errors(rows: &[Row]) -> Result<()> {
                 r.scenario, r.outcome.non_2xx, r.outcome.requests
             )
         })
+        .chain(more)
         .collect();
     if !bad.is_empty() {
         bail!(

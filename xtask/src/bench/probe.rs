@@ -1,6 +1,6 @@
 //! One request before the load, so a wrong signature or route fails loudly instead of
 //! benchmarking 401s: plain HTTP/1.0 over a `TcpStream` (no chunked bodies), expecting 200 and a
-//! non-empty `results` array.
+//! non-empty `results` array. Also the plain exchange the Sikka path uses to talk to the emulator.
 
 use std::{
     io::{Read, Write},
@@ -44,7 +44,7 @@ pub fn tool_call(address: &str, path: &str, signer: &Signer, signed: &Signed) ->
 
 /// Sends `head` (request line and headers, each ending in CRLF) plus Host and `body`; returns the
 /// status code and the response body.
-fn exchange(address: &str, head: &str, body: &str) -> Result<(String, String)> {
+pub fn exchange(address: &str, head: &str, body: &str) -> Result<(String, String)> {
     let host = address
         .strip_prefix("http://")
         .context("the gateway address is not http://")?;

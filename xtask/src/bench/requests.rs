@@ -70,18 +70,23 @@ fn tool_call(id: &str, name: &str, arguments: serde_json::Value) -> String {
     .to_string()
 }
 
-/// `check_availability` for the first weekday 1–6 days ahead, up to 20 openings.
+/// `check_availability` for [`availability_date`], up to 20 openings.
 pub fn check_availability() -> String {
+    tool_call(
+        "call_bench",
+        "check_availability",
+        json!({"date": availability_date(), "max_results": 20}),
+    )
+}
+
+/// The day `check_availability` asks about: the first weekday 1–6 days ahead (`YYYY-MM-DD`).
+pub fn availability_date() -> String {
     let today = today();
     let day = (1..=6)
         .map(|n| today + n)
         .find(|&d| weekday(d) < 5)
         .expect("a weekday within 6 days");
-    tool_call(
-        "call_bench",
-        "check_availability",
-        json!({"date": iso_date(day), "max_results": 20}),
-    )
+    iso_date(day)
 }
 
 /// `count` distinct bookings: weekday half-hour slots over the next five weeks, each round of

@@ -115,6 +115,48 @@ end
     lua
 }
 
+/// A script sending the URL's GET over and over with `headers` added.
+pub fn get_script(headers: &[(&str, &str)]) -> String {
+    let mut lua = String::new();
+    for (name, value) in headers {
+        let _ = writeln!(lua, "wrk.headers[\"{name}\"] = {}", long_string(value));
+    }
+    lua + DONE
+}
+
+/// `script` paced to `per_second` requests per wrk thread: wrk's `delay()` (called by each
+/// connection before each request) hands out send times `1/per_second` apart from a per-thread
+/// schedule on the monotonic clock (LuaJIT's FFI), so the offered rate holds whatever the
+/// latency, as long as the connections are enough to carry it. Slots missed while every
+/// connection was busy are not made up later: the schedule restarts from now. wrk measures each
+/// request from its send, not from its slot.
+pub fn paced(script: &str, per_second: f64) -> String {
+    format!(
+        r#"{script}
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} xtask_timespec;
+int clock_gettime(int clock_id, xtask_timespec *tp);
+]]
+local clock = ffi.new("xtask_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local period_ms = {period_ms}
+local next_ms = nil
+function delay()
+  local now = now_ms()
+  if next_ms == nil or next_ms < now then next_ms = now end
+  local due = next_ms
+  next_ms = next_ms + period_ms
+  return math.floor(due - now)
+end
+"#,
+        period_ms = 1000.0 / per_second
+    )
+}
+
 /// A Lua long string; the bodies are JSON and never contain the closing bracket sequence.
 fn long_string(text: &str) -> String {
     assert!(
