@@ -26,8 +26,9 @@ impl<T: Type + serde::Serialize> Payload for JsonBody<T> {
 
 impl<T: serde::Serialize + Send> IntoResponse for JsonBody<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder()
+        let mut body = Vec::with_capacity(1024);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => Response::builder()
                 .content_type(<Self as PayloadType>::CONTENT_TYPE)
                 .body(body),
             Err(e) => {

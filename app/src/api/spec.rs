@@ -144,6 +144,10 @@ impl Validators {
         let Some(validator) = self.by_schema.get(schema) else {
             return Ok(());
         };
+        // The common case costs a plain check; errors are gathered only for a refusal.
+        if validator.is_valid(body) {
+            return Ok(());
+        }
         match validator.iter_errors(body).next() {
             None => Ok(()),
             Some(err) => {

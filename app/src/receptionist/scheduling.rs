@@ -192,7 +192,9 @@ impl Receptionist {
             }),
             providers: provider_names(&providers),
         };
-        let body = serde_json::to_string(&body).expect("plain data serialises");
+        let mut text = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut text, &body).expect("plain data serialises");
+        let body = String::from_utf8(text).expect("serde_json writes UTF-8");
         Done::ok(body, Vec::new())
     }
 

@@ -54,6 +54,17 @@ impl Serialize for ToolResult {
 /// Collapses every run of whitespace (spaces, `\n`, `\r`, `\t`, Unicode spaces) into one space,
 /// trims both ends, and caps the text at [`MAX_CHARS`] characters, ending with `…` when cut.
 pub fn one_line(text: &str) -> String {
+    // Most answers are already one short line: copy them as they are.
+    let bytes = text.as_bytes();
+    let plain = text.len() <= MAX_CHARS
+        && bytes.first().is_none_or(|b| *b != b' ')
+        && bytes.last().is_none_or(|b| *b != b' ')
+        && !bytes.windows(2).any(|w| w == b"  ")
+        && text.is_ascii()
+        && !bytes.iter().any(|b| b.is_ascii_whitespace() && *b != b' ');
+    if plain {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len().min(MAX_CHARS * 4));
     let mut chars = 0usize;
     let mut pending_space = false;
