@@ -138,7 +138,7 @@ fn every_definition_is_valid_for_vapi() {
 }
 
 #[test]
-fn a_definition_missing_its_name_is_rejected_by_the_schema() {
+fn a_definition_with_a_wrong_type_and_message_is_rejected_by_the_schema() {
     // The validator is not a rubber stamp.
     let validator = jsonschema::validator_for(&vapi_schema()).unwrap();
     let mut def = export("https://gw.example.com").remove(0);

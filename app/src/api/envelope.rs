@@ -6,9 +6,9 @@ use std::{marker::PhantomData, sync::Arc};
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions, Object,
+    Object,
     payload::{ParsePayload, Payload},
-    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    registry::{MetaSchemaRef, Registry},
     types::Type,
 };
 
@@ -72,36 +72,45 @@ impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
     }
 }
 
-impl<'a, S: EnvelopeSchema> ApiExtractor<'a> for VapiBody<S> {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
+/// Makes a payload type a request-body extractor whose content type is not checked: Vapi and
+/// Sikka always send JSON, and a missing or odd header on an otherwise valid body must not cost
+/// a patient their answer (the body is still parsed and checked against its schema).
+macro_rules! body_extractor {
+    ($ty:ty, $($bounds:tt)*) => {
+        impl<'a, $($bounds)*> poem_openapi::ApiExtractor<'a> for $ty {
+            const TYPES: &'static [poem_openapi::ApiExtractorType] =
+                &[poem_openapi::ApiExtractorType::RequestObject];
+            type ParamType = ();
+            type ParamRawType = ();
 
-    fn register(registry: &mut Registry) {
-        <Self as Payload>::register(registry);
-    }
+            fn register(registry: &mut poem_openapi::registry::Registry) {
+                <Self as poem_openapi::payload::Payload>::register(registry);
+            }
 
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
-            required: true,
-        })
-    }
+            fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
+                Some(poem_openapi::registry::MetaRequest {
+                    description: None,
+                    content: vec![poem_openapi::registry::MetaMediaType {
+                        content_type: <Self as poem_openapi::payload::Payload>::CONTENT_TYPE,
+                        schema: <Self as poem_openapi::payload::Payload>::schema_ref(),
+                    }],
+                    required: true,
+                })
+            }
 
-    // Vapi always sends JSON; the content type is not checked so a missing or odd header on an
-    // otherwise valid call does not cost a patient their answer.
-    async fn from_request(
-        request: &'a Request,
-        body: &mut RequestBody,
-        _: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        <Self as ParsePayload>::from_request(request, body).await
-    }
+            async fn from_request(
+                request: &'a poem::Request,
+                body: &mut poem::RequestBody,
+                _: poem_openapi::ExtractParamOptions<()>,
+            ) -> poem::Result<Self> {
+                <Self as poem_openapi::payload::ParsePayload>::from_request(request, body).await
+            }
+        }
+    };
 }
+pub(super) use body_extractor;
+
+body_extractor!(VapiBody<S>, S: EnvelopeSchema);
 
 /// The call, as Vapi describes it (only the fields the gateway reads).
 #[derive(Debug, Object)]

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+    ApiResponse, Object, OpenApi,
     payload::{Json, ParsePayload, Payload},
-    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    registry::{MetaSchemaRef, Registry},
     types::{ParseFromJSON, Type},
 };
 use sha2::{Digest, Sha256};
@@ -110,34 +110,7 @@ impl<T: Type + ParseFromJSON> ParsePayload for Checked<T> {
     }
 }
 
-impl<'a, T: Type + ParseFromJSON> ApiExtractor<'a> for Checked<T> {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        <Self as Payload>::register(registry);
-    }
-
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
-            required: true,
-        })
-    }
-
-    async fn from_request(
-        request: &'a Request,
-        body: &mut RequestBody,
-        _: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        <Self as ParsePayload>::from_request(request, body).await
-    }
-}
+super::envelope::body_extractor!(Checked<T>, T: Type + ParseFromJSON);
 
 /// Sikka's `app.authorized` notification: a practice authorized the application.
 #[derive(Debug, Object)]
