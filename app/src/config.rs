@@ -4,6 +4,7 @@
 
 use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
+use crate::clock::{self, Clock};
 use crate::practices::Secret;
 use crate::vapi::auth::{self, AuthMode};
 
@@ -74,6 +75,9 @@ pub enum SecretSource {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub profile: Profile,
+    /// The gateway's one clock: the system's, or (local profile only) one started at
+    /// `GATEWAY_NOW`.
+    pub clock: Clock,
     pub host: IpAddr,
     pub port: u16,
     /// The URL Vapi uses to reach this gateway (for `{url}` in HMAC payloads and the banner).
@@ -125,6 +129,23 @@ impl Settings {
             Some("aws") => Profile::Aws,
             Some(other) => return Err(invalid("PROFILE", other, "local or aws")),
         };
+        let clock = match non_empty(get(clock::GATEWAY_NOW)) {
+            None => Clock::system(),
+            Some(raw) if profile == Profile::Aws => {
+                return Err(invalid(
+                    clock::GATEWAY_NOW,
+                    &raw,
+                    "nothing on the aws profile: a pinned clock is for the local profile and tests",
+                ));
+            }
+            Some(raw) => Clock::starting_at(clock::parse_start(&raw).map_err(|_| {
+                invalid(
+                    clock::GATEWAY_NOW,
+                    &raw,
+                    "an instant with its offset, such as 2027-03-14T09:55:00-07:00 (optionally with [Zone/Name]), or a shift from the real clock such as +36h or -7d",
+                )
+            })?),
+        };
         let (mut vapi_auth, mut secret_source) = match auth::from_env(get)? {
             Some(mode) => (Some(mode), SecretSource::Environment),
             None => (None, SecretSource::Missing),
@@ -148,6 +169,7 @@ impl Settings {
         );
         Ok(Self {
             profile,
+            clock,
             host: parse(get, "HOST", "an IP address such as 127.0.0.1 or 0.0.0.0")?
                 .unwrap_or_else(|| DEFAULT_HOST.parse().expect("valid default")),
             port: parse(get, "PORT", "a TCP port number between 0 and 65535")?
@@ -313,6 +335,21 @@ mod tests {
         );
         let err = settings(&[("SIKKA_RECONCILE_SECONDS", "5m")]).unwrap_err();
         assert_eq!(err.variable, "SIKKA_RECONCILE_SECONDS");
+    }
+
+    #[test]
+    fn gateway_now_pins_the_local_clock_and_the_aws_profile_refuses_it() {
+        let s = settings(&[("GATEWAY_NOW", "2027-03-14T09:55:00-07:00")]).unwrap();
+        assert!(s.clock.is_pinned());
+        let now = s.clock.now();
+        let start: jiff::Timestamp = "2027-03-14T16:55:00Z".parse().unwrap();
+        assert!(now >= start && now.duration_since(start) < jiff::SignedDuration::from_secs(5));
+        assert!(!settings(&[]).unwrap().clock.is_pinned());
+        let err = settings(&[("PROFILE", "aws"), ("GATEWAY_NOW", "2027-03-14T09:55:00-07:00")])
+            .unwrap_err();
+        assert_eq!(err.variable, "GATEWAY_NOW");
+        let err = settings(&[("GATEWAY_NOW", "next tuesday")]).unwrap_err();
+        assert!(err.to_string().contains("2027-03-14T09:55:00-07:00"), "{err}");
     }
 
     #[test]

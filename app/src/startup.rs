@@ -61,6 +61,7 @@ impl Application {
                 let mut config = SikkaConfig::new(id.clone(), Secret::new(key.clone()));
                 config.base_url = settings.sikka_base_url.clone();
                 config.requests_per_minute = settings.sikka_requests_per_minute;
+                config.clock = settings.clock;
                 config.call_timeout = settings
                     .tool_budget
                     .saturating_sub(std::time::Duration::from_millis(500));
@@ -75,6 +76,7 @@ impl Application {
             extra_patients: extra,
             sikka: sikka.clone(),
             credentials: credentials.clone(),
+            clock: settings.clock,
         };
         let directory = Arc::new(
             LocalDirectory::load(settings.practices_file.as_deref(), &options)
@@ -98,6 +100,7 @@ impl Application {
             ReceptionistSettings {
                 tool_budget: settings.tool_budget,
                 confirm_wait: settings.confirm_wait,
+                clock: settings.clock,
                 ..Default::default()
             },
         );
@@ -109,9 +112,10 @@ impl Application {
                 callback_key: settings.sikka_callback_key.clone(),
                 marketplace_secret: settings.sikka_marketplace_secret.clone(),
                 onboarding: onboarding.clone(),
-                registrations: Arc::new(RegistrationFile::new(
-                    settings.sikka_registrations_file.clone(),
-                )),
+                registrations: Arc::new(
+                    RegistrationFile::new(settings.sikka_registrations_file.clone())
+                        .with_clock(settings.clock),
+                ),
             },
         });
         Ok(Self {
@@ -189,6 +193,7 @@ fn spool_options(settings: &Settings) -> SpoolOptions {
         fsync: settings.audit_fsync,
         prealloc_ahead: ahead,
         prealloc_step: (ahead / 4).clamp(1 << 20, 8 << 20),
+        clock: settings.clock,
         ..Default::default()
     }
 }

@@ -56,9 +56,9 @@ pub const SOFIA: Person = Person {
 
 /// The practice's today.
 pub fn today() -> Date {
-    TimeZone::get(TIME_ZONE)
-        .unwrap()
-        .to_datetime(jiff::Timestamp::now())
+    crate::clock()
+        .now()
+        .to_zoned_datetime(TimeZone::get(TIME_ZONE).unwrap())
         .date()
 }
 

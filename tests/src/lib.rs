@@ -17,6 +17,22 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+/// The tests' clock: the gateway's own clock type, pinned when `GATEWAY_NOW` is set (as
+/// `cargo xtask ci` does for its pinned runs), else the system clock. Every "now" a test uses
+/// comes from here, and a spawned gateway is started at this clock's now, so both agree.
+pub fn clock() -> gateway::clock::Clock {
+    static CLOCK: OnceLock<gateway::clock::Clock> = OnceLock::new();
+    *CLOCK.get_or_init(|| gateway::clock::Clock::from_env().expect("GATEWAY_NOW is valid"))
+}
+
+/// `GATEWAY_NOW` for a process the tests start: this clock's now, when it is pinned.
+pub fn pinned_now_env() -> Option<(&'static str, String)> {
+    let clock = clock();
+    clock
+        .is_pinned()
+        .then(|| (gateway::clock::GATEWAY_NOW, clock.now().to_string()))
+}
+
 /// The secret every test gateway is started with (HMAC mode unless a test says otherwise).
 pub const SECRET: &str = "test-secret-5f2b7c";
 
@@ -152,6 +168,7 @@ impl TestApp {
             .env("AUDIT_PREALLOC_MIB", "1")
             .env("BOOKING_CONFIRM_WAIT_MS", "2000")
             .env("RUST_LOG", "debug,poem=info")
+            .envs(pinned_now_env())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -319,7 +336,7 @@ impl TestApp {
 
     /// POSTs `body` to `path`, signed with the current time.
     pub async fn post_signed(&self, path: &str, body: &[u8]) -> reqwest::Response {
-        let ts = jiff::Timestamp::now().as_second().to_string();
+        let ts = clock().now().as_second().to_string();
         let sig = self.sign(&ts, body);
         self.client
             .post(self.url(path))

@@ -28,7 +28,7 @@ async fn send(app: &TestApp, headers: &[(&str, String)], body: &[u8]) -> (u16, S
 type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>);
 
 fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
+    gateway_tests::clock().now().as_second()
 }
 
 fn denials(app: &TestApp) -> usize {

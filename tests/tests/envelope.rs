@@ -324,7 +324,7 @@ async fn an_unsupported_method_is_answered_405_with_allow() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    let ts = jiff::Timestamp::now().as_second().to_string();
+    let ts = gateway_tests::clock().now().as_second().to_string();
     let resp = app
         .client
         .get(app.url("/vapi/tools/check_availability"))

@@ -423,7 +423,8 @@ async fn documented_examples_get_answers_of_the_same_shape() {
 mod writeback {
     /// Writebacks are stamped in UTC; `GET /writebacks` filters on that date.
     pub fn today_utc() -> jiff::civil::Date {
-        jiff::Timestamp::now()
+        gateway_tests::clock()
+            .now()
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
             .date()
     }

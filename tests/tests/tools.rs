@@ -460,8 +460,9 @@ async fn cancel_and_reschedule_only_the_callers_own_appointments(backend: Backen
         ""
     };
     let day = open_day(3);
+    // What availability offers for a visit of this length, a reschedule of it accepts.
     let v = app
-        .tool("check_availability", json!({"date": day.to_string(), "max_results": 20, "provider_id": if provider.is_empty() { Value::Null } else { json!(provider) }}), &Caller::default())
+        .tool("check_availability", json!({"date": day.to_string(), "max_results": 20, "length_minutes": second["length_minutes"], "provider_id": if provider.is_empty() { Value::Null } else { json!(provider) }}), &Caller::default())
         .await
         .json();
     let slot = v["slots"]

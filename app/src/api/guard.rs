@@ -146,7 +146,7 @@ async fn guard(
         url: &url,
         body: &body,
     };
-    if let Err(failure) = auth.verify(&parts, &lookup, jiff::Timestamp::now()) {
+    if let Err(failure) = auth.verify(&parts, &lookup, state.receptionist.clock().now()) {
         let reason = failure.to_string();
         tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
         let event = AuditEvent {

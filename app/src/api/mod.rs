@@ -142,6 +142,7 @@ pub fn spec() -> String {
         extra_patients: Vec::new(),
         sikka: None,
         credentials: Arc::new(crate::practices::MemoryCredentials::default()),
+        clock: crate::clock::Clock::system(),
     };
     let directory = Arc::new(
         crate::practices::LocalDirectory::load(None, &options)

@@ -53,7 +53,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -83,6 +82,8 @@ pub struct SpoolOptions {
     pub prealloc_step: u64,
     /// The preallocator writes and syncs zeros in pieces of this many bytes.
     pub prealloc_piece: usize,
+    /// Stamps each entry's time.
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for SpoolOptions {
@@ -94,6 +95,7 @@ impl Default for SpoolOptions {
             prealloc_ahead: 32 << 20,
             prealloc_step: 8 << 20,
             prealloc_piece: 1 << 20,
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -262,6 +264,7 @@ impl Spool {
             prealloc_ahead: options.prealloc_ahead,
             max_batch: options.max_batch.max(1),
             counters: counters.clone(),
+            clock: options.clock,
         };
         let spawned = std::thread::Builder::new()
             .name("audit-spool".into())
@@ -510,6 +513,7 @@ struct Writer {
     prealloc_ahead: u64,
     max_batch: usize,
     counters: Arc<Counters>,
+    clock: crate::clock::Clock,
 }
 
 impl Writer {
@@ -524,7 +528,7 @@ impl Writer {
                 match command {
                     Command::Record(event, ack) => {
                         let id = Uuid::now_v7();
-                        let seq = head.append(&mut buf, id, Timestamp::now(), &event);
+                        let seq = head.append(&mut buf, id, self.clock.now(), &event);
                         waiters.push((ack, AuditReceipt { id, seq }));
                     }
                     Command::Close(ack) => {

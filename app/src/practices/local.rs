@@ -64,6 +64,8 @@ pub struct LocalOptions {
     /// `None` when the application's Sikka credentials are not configured.
     pub sikka: Option<SikkaClient>,
     pub credentials: Arc<dyn CredentialStore>,
+    /// The gateway's clock: the sandbox places its fixture around the practice's today.
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +134,7 @@ impl LocalDirectory {
                 account: account.clone(),
                 zone: entry.time_zone.clone(),
             })?;
-        let today = time_zone.to_datetime(jiff::Timestamp::now()).date();
+        let today = options.clock.now().to_zoned_datetime(time_zone.clone()).date();
         let pms: Arc<dyn crate::pms::PracticeSystem> = match entry.pms {
             PmsBinding::Sandbox => Arc::new(
                 SandboxPractice::new(SandboxConfig {

@@ -83,6 +83,7 @@ fn rig(server: &MockServer) -> Rig {
         extra_patients: Vec::new(),
         sikka: Some(client.clone()),
         credentials: store.clone(),
+        clock: crate::clock::Clock::system(),
     };
     let directory = Arc::new(LocalDirectory::load(Some(&file), &options).unwrap());
     let audit = Arc::new(Audit::default());

@@ -3,6 +3,7 @@
 
 use jiff::tz::TimeZone;
 
+use crate::clock::Clock;
 use crate::pms::{AccountId, E164};
 
 /// The booking rules of one practice. Defaults suit a general dental office.
@@ -46,8 +47,9 @@ pub struct PracticeProfile {
 }
 
 impl PracticeProfile {
-    /// The practice's wall-clock time now.
-    pub fn now(&self) -> jiff::civil::DateTime {
-        self.time_zone.to_datetime(jiff::Timestamp::now())
+    /// Now at the practice: the instant `clock` reads, in the practice's time zone (its civil
+    /// time and date follow the zone's rules, DST changes included).
+    pub fn now(&self, clock: &Clock) -> jiff::ZonedDateTime {
+        clock.now().to_zoned_datetime(self.time_zone.clone())
     }
 }

@@ -100,6 +100,7 @@ struct FileContents {
 pub struct RegistrationFile {
     path: PathBuf,
     lock: tokio::sync::Mutex<()>,
+    clock: crate::clock::Clock,
 }
 
 impl RegistrationFile {
@@ -107,7 +108,13 @@ impl RegistrationFile {
         Self {
             path: path.into(),
             lock: tokio::sync::Mutex::new(()),
+            clock: crate::clock::Clock::system(),
         }
+    }
+
+    /// Records are stamped with `clock`'s time.
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Self { clock, ..self }
     }
 
     pub fn path(&self) -> &Path {
@@ -184,10 +191,10 @@ impl RegistrationFile {
         + 'static,
     ) -> Result<RegistrationRecord, StoreError> {
         let _guard = self.lock.lock().await;
-        let (path, key) = (self.path.clone(), key.to_owned());
+        let (path, key, now) = (self.path.clone(), key.to_owned(), self.clock.now());
         tokio::task::spawn_blocking(move || {
             let mut contents = super::json_file::read::<FileContents>(&path)?;
-            let record = f(contents.registrations.remove(&key), jiff::Timestamp::now());
+            let record = f(contents.registrations.remove(&key), now);
             contents.registrations.insert(key, record.clone());
             super::json_file::write_atomically(&path, &contents)?;
             Ok(record)

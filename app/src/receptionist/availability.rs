@@ -3,8 +3,9 @@
 //! answers "what is free on that day" (with alternatives on later days when it is full) and
 //! [`find_slot`] re-checks one exact start at booking time. Times are practice-local.
 
-use jiff::Span;
 use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::{Span, ZonedDateTime};
 
 use crate::pms::{
     Appointment, AppointmentId, OpenBlock, Operatory, OperatoryId, PmsResult, PracticeSystem,
@@ -209,6 +210,29 @@ pub fn free_slots(
     slots
 }
 
+/// Whether a visit over the practice-local `[start, end)` cannot happen as said because a
+/// spring-forward gap of `zone` falls inside it (its start or some minute of it does not exist,
+/// so the clock on the wall would not show it). A fall-back fold does not count: 01:30 on that
+/// day is one civil time, offered once.
+fn crosses_a_gap(zone: &TimeZone, start: DateTime, end: DateTime) -> bool {
+    let in_gap = |dt: DateTime| {
+        matches!(
+            zone.to_ambiguous_timestamp(dt).offset(),
+            AmbiguousOffset::Gap { .. }
+        )
+    };
+    let last = end - Span::new().nanoseconds(1);
+    if in_gap(start) || in_gap(last) {
+        return true;
+    }
+    // Both ends exist; the real time between them is shorter than said only when a gap lies
+    // between them (a fold only lengthens it).
+    match (zone.to_timestamp(start), zone.to_timestamp(last)) {
+        (Ok(a), Ok(b)) => b.duration_since(a) < start.duration_until(last),
+        _ => true,
+    }
+}
+
 /// What the port knows that does not change from day to day.
 struct Practice {
     providers: Vec<Provider>,
@@ -223,11 +247,14 @@ impl Practice {
         })
     }
 
-    /// Free slots on `req.date`, fetching that day's blocks and appointments (nothing when closed).
+    /// Free slots on `req.date`, fetching that day's blocks and appointments (nothing when closed),
+    /// without any that a DST gap of `zone` makes impossible.
+    #[allow(clippy::too_many_arguments)]
     async fn day(
         &self,
         pms: &dyn PracticeSystem,
         policy: &BookingPolicy,
+        zone: &TimeZone,
         not_before: DateTime,
         pending: &[Busy],
         req: &AvailabilityRequest,
@@ -244,7 +271,7 @@ impl Practice {
         if let Some(ignore) = ignore {
             booked.retain(|a| &a.id != ignore);
         }
-        Ok(free_slots(
+        let mut slots = free_slots(
             req,
             policy.slot_step_minutes,
             not_before,
@@ -253,16 +280,23 @@ impl Practice {
             &self.operatories,
             &booked,
             pending,
-        ))
+        );
+        slots.retain(|s| !crosses_a_gap(zone, s.start, s.end()));
+        Ok(slots)
     }
 }
 
-fn not_before(policy: &BookingPolicy, now: DateTime) -> DateTime {
-    now + Span::new().minutes(i64::from(policy.min_notice_minutes))
+/// The earliest start that can be offered: the minimum notice after now, in real minutes, as
+/// the practice's clock will then read.
+fn not_before(policy: &BookingPolicy, now: &ZonedDateTime) -> DateTime {
+    let notice = jiff::SignedDuration::from_mins(i64::from(policy.min_notice_minutes));
+    now.checked_add(notice)
+        .map_or_else(|_| now.datetime(), |z| z.datetime())
+        .max(now.datetime())
 }
 
 /// Whether `date` can be offered at all: not before today, not beyond the horizon.
-fn bookable(policy: &BookingPolicy, now: DateTime, date: Date) -> bool {
+fn bookable(policy: &BookingPolicy, now: &ZonedDateTime, date: Date) -> bool {
     let today = now.date();
     date >= today && date <= today + Span::new().days(i64::from(policy.horizon_days))
 }
@@ -273,7 +307,7 @@ fn bookable(policy: &BookingPolicy, now: DateTime, date: Date) -> bool {
 pub async fn check(
     pms: &dyn PracticeSystem,
     policy: &BookingPolicy,
-    now: DateTime,
+    now: &ZonedDateTime,
     pending: &[Busy],
     req: &AvailabilityRequest,
 ) -> PmsResult<Availability> {
@@ -286,7 +320,7 @@ pub async fn check(
     let not_before = not_before(policy, now);
     if bookable(policy, now, req.date) {
         answer.slots = practice
-            .day(pms, policy, not_before, pending, req, None)
+            .day(pms, policy, now.time_zone(), not_before, pending, req, None)
             .await?;
     }
     if !answer.slots.is_empty() || req.limit == 0 {
@@ -310,7 +344,7 @@ pub async fn check(
             ..req.clone()
         };
         let earliest = practice
-            .day(pms, policy, not_before, pending, &day, None)
+            .day(pms, policy, now.time_zone(), not_before, pending, &day, None)
             .await?;
         answer.alternatives.extend(earliest);
     }
@@ -324,7 +358,7 @@ pub async fn check(
 pub async fn find_slot(
     pms: &dyn PracticeSystem,
     policy: &BookingPolicy,
-    now: DateTime,
+    now: &ZonedDateTime,
     pending: &[Busy],
     start: DateTime,
     length_minutes: u32,
@@ -344,7 +378,15 @@ pub async fn find_slot(
     };
     let practice = Practice::load(pms).await?;
     let slots = practice
-        .day(pms, policy, not_before(policy, now), pending, &req, ignore)
+        .day(
+            pms,
+            policy,
+            now.time_zone(),
+            not_before(policy, now),
+            pending,
+            &req,
+            ignore,
+        )
         .await?;
     Ok(slots.into_iter().find(|s| s.start == start))
 }

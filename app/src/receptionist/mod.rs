@@ -22,6 +22,7 @@ pub use request::{ArgError, Identity, Tool, ToolRequest};
 pub use verify::{Sessions, Verdict};
 
 use crate::{
+    clock::Clock,
     audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditSink},
     pms::{AccountId, E164, PatientId, PmsError, Writeback, WritebackState},
     practices::{Practice, PracticeDirectory, PracticeKey},
@@ -43,6 +44,8 @@ pub struct ReceptionistSettings {
     /// How often a write still pending after the call is polled in the background, and for how long.
     pub settle_interval: Duration,
     pub settle_for: Duration,
+    /// The gateway's one clock: every "now" the rules use.
+    pub clock: Clock,
 }
 
 impl Default for ReceptionistSettings {
@@ -53,6 +56,7 @@ impl Default for ReceptionistSettings {
             poll_interval: Duration::from_millis(100),
             settle_interval: Duration::from_secs(2),
             settle_for: Duration::from_secs(30 * 60),
+            clock: Clock::system(),
         }
     }
 }
@@ -172,6 +176,16 @@ pub struct Receptionist {
 }
 
 impl Receptionist {
+    /// The gateway's clock.
+    pub fn clock(&self) -> Clock {
+        self.settings.clock
+    }
+
+    /// Now at `practice`, in its time zone.
+    pub(crate) fn now_at(&self, practice: &Practice) -> jiff::ZonedDateTime {
+        practice.profile.now(&self.settings.clock)
+    }
+
     pub fn new(
         directory: Arc<dyn PracticeDirectory>,
         audit: Arc<dyn AuditSink>,

@@ -54,11 +54,12 @@ struct SlotOut<'a> {
 }
 
 impl<'a> SlotOut<'a> {
-    fn new(slot: &'a Slot, with_date: bool) -> Self {
+    /// `today` is the practice's date, for "today" and "tomorrow".
+    fn new(slot: &'a Slot, with_date: bool, today: Date) -> Self {
         let date = slot.start.date();
         Self {
             date: with_date.then(|| date.to_string()),
-            day: with_date.then(|| words::day(date)),
+            day: with_date.then(|| words::day_from(date, today)),
             time: words::hhmm(slot.start.time()),
             provider_id: &slot.provider_id,
         }
@@ -146,7 +147,7 @@ impl Receptionist {
         part_of_day: PartOfDay,
         limit: usize,
     ) -> Done {
-        let now = practice.profile.now();
+        let now = self.now_at(practice);
         let date = date.unwrap_or(now.date());
         if let Err(done) = Self::bookable_date(practice, date, now.date()) {
             return done;
@@ -167,7 +168,7 @@ impl Receptionist {
         let found = match availability::check(
             practice.pms.as_ref(),
             &practice.profile.booking,
-            now,
+            &now,
             &busy,
             &request,
         )
@@ -179,15 +180,15 @@ impl Receptionist {
         let open = !found.slots.is_empty();
         let body = AvailabilityOut {
             date: date.to_string(),
-            day: words::day(date),
+            day: words::day_from(date, now.date()),
             length_minutes: length,
             available: (!open).then_some(false),
-            slots: open.then(|| found.slots.iter().map(|s| SlotOut::new(s, false)).collect()),
+            slots: open.then(|| found.slots.iter().map(|s| SlotOut::new(s, false, now.date())).collect()),
             alternatives: (!open).then(|| {
                 found
                     .alternatives
                     .iter()
-                    .map(|s| SlotOut::new(s, true))
+                    .map(|s| SlotOut::new(s, true, now.date()))
                     .collect()
             }),
             providers: provider_names(&providers),
@@ -224,7 +225,7 @@ impl Receptionist {
         match availability::check(
             practice.pms.as_ref(),
             &policy,
-            practice.profile.now(),
+            &self.now_at(practice),
             &busy,
             &request,
         )
@@ -255,8 +256,8 @@ impl Receptionist {
         }
     }
 
-    fn too_soon(practice: &Practice, start: DateTime) -> Option<Done> {
-        let earliest = practice.profile.now()
+    fn too_soon(&self, practice: &Practice, start: DateTime) -> Option<Done> {
+        let earliest = self.now_at(practice).datetime()
             + i64::from(practice.profile.booking.min_notice_minutes).minutes();
         (start < earliest).then(|| {
             Done::failed(
@@ -287,14 +288,14 @@ impl Receptionist {
         };
         let who = vec![patient.id.clone()];
         if let Err(done) =
-            Self::bookable_date(practice, start.date(), practice.profile.now().date())
+            Self::bookable_date(practice, start.date(), self.now_at(practice).date())
         {
             return Done {
                 patients: who,
                 ..done
             };
         }
-        if let Some(done) = Self::too_soon(practice, start) {
+        if let Some(done) = self.too_soon(practice, start) {
             return Done {
                 patients: who,
                 ..done
@@ -375,11 +376,11 @@ impl Receptionist {
         let lock = self.booking_lock(account);
         let guard = lock.lock().await;
         let busy = self.ledger.busy(account, start.date(), start.date());
-        let now = practice.profile.now();
+        let now = self.now_at(practice);
         let slot = match availability::find_slot(
             practice.pms.as_ref(),
             &practice.profile.booking,
-            now,
+            &now,
             &busy,
             start,
             length,
@@ -583,7 +584,7 @@ impl Receptionist {
             Err(PmsError::NotFound) => return Err(not_found()),
             Err(e) => return Err(Done::pms(&e, who)),
         };
-        if appointment.patient_id != patient.id || appointment.start < practice.profile.now() {
+        if appointment.patient_id != patient.id || appointment.start < self.now_at(practice).datetime() {
             return Err(not_found());
         }
         Ok(appointment)
@@ -654,14 +655,14 @@ impl Receptionist {
             Err(done) => return done,
         };
         let who = vec![patient.id.clone()];
-        if let Some(done) = Self::too_soon(practice, start) {
+        if let Some(done) = self.too_soon(practice, start) {
             return Done {
                 patients: who,
                 ..done
             };
         }
         if let Err(done) =
-            Self::bookable_date(practice, start.date(), practice.profile.now().date())
+            Self::bookable_date(practice, start.date(), self.now_at(practice).date())
         {
             return Done {
                 patients: who,
@@ -701,11 +702,11 @@ impl Receptionist {
         let lock = self.booking_lock(account);
         let guard = lock.lock().await;
         let busy = self.ledger.busy(account, start.date(), start.date());
-        let now = practice.profile.now();
+        let now = self.now_at(practice);
         let slot = match availability::find_slot(
             practice.pms.as_ref(),
             &practice.profile.booking,
-            now,
+            &now,
             &busy,
             start,
             length,
@@ -782,7 +783,7 @@ impl Receptionist {
             Err(done) => return done,
         };
         let who = vec![patient.id.clone()];
-        let now = practice.profile.now();
+        let now = self.now_at(practice).datetime();
         let (appointments, providers) = match tokio::try_join!(
             practice.pms.appointments_for_patient(&patient.id),
             practice.pms.providers()

@@ -10,6 +10,19 @@ pub fn day(date: Date) -> String {
     date.strftime("%A, %B %-d").to_string()
 }
 
+/// "today, Monday, November 30", "tomorrow, Tuesday, December 1" or "Wednesday, December 2":
+/// a date as said on `today` (the practice's own date).
+pub fn day_from(date: Date, today: Date) -> String {
+    let said = day(date);
+    if date == today {
+        format!("today, {said}")
+    } else if today.tomorrow().is_ok_and(|t| t == date) {
+        format!("tomorrow, {said}")
+    } else {
+        said
+    }
+}
+
 /// "9:00 AM"
 pub fn clock(time: Time) -> String {
     time.strftime("%-I:%M %p").to_string()

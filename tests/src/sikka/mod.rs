@@ -103,11 +103,13 @@ pub struct SikkaOptions {
     pub reject_duplicate_patients: bool,
     /// Patients added after the fixture's (ids continue from 1051), as in [`SandboxConfig`].
     pub extra_patients: Vec<SeedPatient>,
+    /// The emulator's clock (request key lifetimes, writeback stamps): the tests' clock.
+    pub clock: gateway::clock::Clock,
 }
 
 impl Default for SikkaOptions {
     fn default() -> Self {
-        Self::for_today(SandboxConfig::practice_today())
+        Self::for_today(SandboxConfig::practice_today(&crate::clock()))
     }
 }
 
@@ -130,6 +132,7 @@ impl SikkaOptions {
             phone_filter: PhoneFilter::Exact,
             reject_duplicate_patients: true,
             extra_patients: Vec::new(),
+            clock: crate::clock(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::civil::Date;
+use jiff::civil::{Date, DateTime};
 use jiff::{Timestamp, ToSpan};
 use poem::http::{HeaderMap, StatusCode};
 use poem::{Endpoint, Request, Response};
@@ -86,7 +86,7 @@ impl Shared {
     }
 
     pub(super) fn expire_all_keys(&self) {
-        let now = Timestamp::now();
+        let now = self.opts.clock.now();
         for k in lock(&self.state).keys.values_mut() {
             k.end = k.end.min(now);
         }
@@ -101,7 +101,7 @@ impl Shared {
     pub(super) fn apply_writebacks_now(&self) {
         let knobs = lock(&self.knobs).clone();
         let mut st = lock(&self.state);
-        apply_due(&mut st, &knobs, None);
+        apply_due(&mut st, &knobs, None, writeback::now_stamp(&self.opts.clock));
     }
 
     pub(super) fn pending_writebacks(&self) -> usize {
@@ -134,17 +134,17 @@ impl Shared {
     fn new_secret(st: &mut State, kind: &str) -> String {
         st.seq += 1;
         let digest = Sha256::digest(format!(
-            "{kind}-{}-{}-{:?}",
+            "{kind}-{}-{}-{}",
             st.seq,
             std::process::id(),
-            Timestamp::now()
+            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), st.seq)
         ));
         hex::encode(digest)[..32].to_owned()
     }
 }
 
 /// Applies the queued writebacks that are due (all of them with `all`), if the agent is online.
-fn apply_due(st: &mut State, knobs: &KnobState, at: Option<Instant>) {
+fn apply_due(st: &mut State, knobs: &KnobState, at: Option<Instant>, stamp: DateTime) {
     if !knobs.agent_online {
         return;
     }
@@ -157,6 +157,7 @@ fn apply_due(st: &mut State, knobs: &KnobState, at: Option<Instant>) {
             record,
             db,
             knobs.writebacks_fail.as_deref(),
+            stamp,
         ));
     }
 }
@@ -288,7 +289,12 @@ impl Shared {
         };
         let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
         let mut st = lock(&self.state);
-        apply_due(&mut st, knobs, Some(Instant::now()));
+        apply_due(
+            &mut st,
+            knobs,
+            Some(Instant::now()),
+            writeback::now_stamp(&self.opts.clock),
+        );
         match (method, segs.as_slice()) {
             ("POST", ["request_key"]) => return self.grant(&mut st, body),
             ("GET", ["authorized_practices"]) => {
@@ -321,7 +327,7 @@ impl Shared {
         let Some(key) = key else {
             return wire::missing_request_key();
         };
-        let now = Timestamp::now();
+        let now = self.opts.clock.now();
         let Some(record) = st.keys.get_mut(&key).filter(|k| !k.revoked) else {
             return wire::missing_request_key();
         };
@@ -451,7 +457,7 @@ impl Shared {
             }
         };
         let key = Self::new_secret(st, "request");
-        let start = Timestamp::now();
+        let start = self.opts.clock.now();
         let lifetime = self.opts.request_key_lifetime;
         let end = start
             .checked_add(jiff::SignedDuration::try_from(lifetime).unwrap_or_default())
@@ -501,7 +507,7 @@ impl Shared {
 
     fn authorized_practices(&self, db: &Db, q: &Params) -> Reply {
         let o = &self.opts;
-        let today = writeback::now_stamp();
+        let today = writeback::now_stamp(&self.opts.clock);
         let item = json!({
             "href": format!("{}/authorized_practices/{}", self.base_url, o.office_id),
             "city": "Los Angeles",
@@ -1055,7 +1061,7 @@ impl Shared {
             api,
             body: b.clone(),
             practice_id: self.opts.practice_id.clone(),
-            request_time: writeback::now_stamp(),
+            request_time: writeback::now_stamp(&self.opts.clock),
             due: Instant::now() + knobs.writeback_delay,
             outcome: None,
         });

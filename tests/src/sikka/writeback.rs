@@ -76,8 +76,9 @@ pub fn parse_length(s: &str) -> Option<u32> {
 }
 
 /// The wall-clock time writebacks are stamped with (UTC, no zone, like Sikka's stamps).
-pub fn now_stamp() -> DateTime {
-    jiff::Timestamp::now()
+pub fn now_stamp(clock: &gateway::clock::Clock) -> DateTime {
+    clock
+        .now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .datetime()
 }
@@ -143,10 +144,10 @@ impl Record {
     }
 }
 
-/// Applies `record` to `db`; `fail` forces a failure with that text.
-pub fn apply(record: &Record, db: &mut Db, fail: Option<&str>) -> Outcome {
+/// Applies `record` to `db` at `now` (Sikka's UTC stamp); `fail` forces a failure with that text.
+pub fn apply(record: &Record, db: &mut Db, fail: Option<&str>, now: DateTime) -> Outcome {
     let mut outcome = Outcome {
-        completed_time: now_stamp(),
+        completed_time: now,
         error: false,
         result: String::new(),
         created_id: String::new(),
@@ -206,7 +207,7 @@ fn apply_op(record: &Record, db: &mut Db, out: &mut Outcome) -> Result<String, S
                 note: get("note").unwrap_or_default(),
                 kind: get("type").unwrap_or_else(|| "General".into()),
                 made_date: db.today,
-                last_changed: now_stamp(),
+                last_changed: out.completed_time,
             };
             if let Some(other) = db.clash(&row) {
                 return Err(overlap(&row, other));
@@ -249,7 +250,7 @@ fn apply_op(record: &Record, db: &mut Db, out: &mut Outcome) -> Result<String, S
             if let Some(other) = db.clash(&moved) {
                 return Err(overlap(&moved, other));
             }
-            moved.last_changed = now_stamp();
+            moved.last_changed = out.completed_time;
             if let Some(slot) = db.appointment_mut(sr_no) {
                 *slot = moved;
             }
@@ -263,7 +264,7 @@ fn apply_op(record: &Record, db: &mut Db, out: &mut Outcome) -> Result<String, S
             out.appointment_sr_no = sr_no.clone();
             out.patient_id = a.patient_id.clone();
             a.status = status;
-            a.last_changed = now_stamp();
+            a.last_changed = out.completed_time;
             if let Some(note) = get("cancellation_note") {
                 a.note = note;
             }

@@ -55,16 +55,10 @@ impl SandboxConfig {
         }
     }
 
-    /// Today's date at the sandbox practice.
-    pub fn practice_today() -> Date {
-        jiff::Timestamp::now()
-            .in_tz(SANDBOX_TIME_ZONE)
-            .map(|z| z.date())
-            .unwrap_or_else(|_| {
-                jiff::Timestamp::now()
-                    .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-                    .date()
-            })
+    /// Today's date at the sandbox practice, as `clock` reads it.
+    pub fn practice_today(clock: &crate::clock::Clock) -> Date {
+        let zone = jiff::tz::TimeZone::get(SANDBOX_TIME_ZONE).expect("the bundled tz database has it");
+        clock.now().to_zoned_datetime(zone).date()
     }
 }
 

@@ -21,8 +21,14 @@ fn request(date: Date, length: u32) -> AvailabilityRequest {
     }
 }
 
-fn morning(date: Date) -> DateTime {
-    at(date, 7, 0)
+/// `dt` at the sandbox practice, as the receptionist's clock gives "now".
+fn zoned(dt: DateTime) -> jiff::ZonedDateTime {
+    dt.to_zoned_datetime(jiff::tz::TimeZone::get(SANDBOX_TIME_ZONE).unwrap())
+        .unwrap()
+}
+
+fn morning(date: Date) -> jiff::ZonedDateTime {
+    zoned(at(date, 7, 0))
 }
 
 #[tokio::test]
@@ -36,7 +42,7 @@ async fn the_full_day_offers_alternatives_on_distinct_later_days() {
             full.weekday(),
             Weekday::Saturday | Weekday::Sunday
         ));
-        let answer = check(&s, &policy, morning(today), &[], &request(full, 15))
+        let answer = check(&s, &policy, &morning(today), &[], &request(full, 15))
             .await
             .unwrap();
         assert!(
@@ -66,7 +72,7 @@ async fn the_light_day_has_at_least_twenty_half_hours_free() {
         let answer = check(
             &sandbox(today),
             &policy,
-            morning(today),
+            &morning(today),
             &[],
             &request(light, 30),
         )
@@ -89,7 +95,7 @@ async fn sunday_is_closed_and_far_dates_are_beyond_the_horizon() {
     let s = sandbox(TODAY);
     let sunday = TODAY + Span::new().days(6);
     assert_eq!(sunday.weekday(), Weekday::Sunday);
-    let answer = check(&s, &policy, morning(TODAY), &[], &request(sunday, 30))
+    let answer = check(&s, &policy, &morning(TODAY), &[], &request(sunday, 30))
         .await
         .unwrap();
     assert!(answer.slots.is_empty());
@@ -98,7 +104,7 @@ async fn sunday_is_closed_and_far_dates_are_beyond_the_horizon() {
         fixture::light_day(TODAY) // the Monday after is the fully booked day
     );
     let far = TODAY + Span::new().days(i64::from(policy.horizon_days) + 1);
-    let answer = check(&s, &policy, morning(TODAY), &[], &request(far, 30))
+    let answer = check(&s, &policy, &morning(TODAY), &[], &request(far, 30))
         .await
         .unwrap();
     assert!(answer.slots.is_empty() && answer.alternatives.is_empty());
@@ -108,12 +114,12 @@ async fn sunday_is_closed_and_far_dates_are_beyond_the_horizon() {
 async fn a_past_time_today_is_never_offered() {
     let policy = BookingPolicy::default();
     let now = at(TODAY, 10, 20);
-    let answer = check(&sandbox(TODAY), &policy, now, &[], &request(TODAY, 30))
+    let answer = check(&sandbox(TODAY), &policy, &zoned(now), &[], &request(TODAY, 30))
         .await
         .unwrap();
     assert!(answer.slots.iter().all(|s| s.start >= at(TODAY, 11, 20)));
     let late = at(TODAY, 18, 0);
-    let answer = check(&sandbox(TODAY), &policy, late, &[], &request(TODAY, 30))
+    let answer = check(&sandbox(TODAY), &policy, &zoned(late), &[], &request(TODAY, 30))
         .await
         .unwrap();
     assert!(answer.slots.is_empty());
@@ -129,7 +135,7 @@ async fn provider_filter_and_window_apply() {
         window: Some((Time::constant(8, 0, 0, 0), Time::constant(12, 0, 0, 0))),
         ..request(day, 30)
     };
-    let answer = check(&sandbox(TODAY), &policy, morning(TODAY), &[], &req)
+    let answer = check(&sandbox(TODAY), &policy, &morning(TODAY), &[], &req)
         .await
         .unwrap();
     assert!(!answer.slots.is_empty());
@@ -151,7 +157,7 @@ async fn pending_and_applied_bookings_take_their_slot() {
         provider: Some(lee.clone()),
         ..request(day, 30)
     };
-    let slot = check(&s, &policy, morning(TODAY), &[], &req)
+    let slot = check(&s, &policy, &morning(TODAY), &[], &req)
         .await
         .unwrap()
         .slots
@@ -159,7 +165,7 @@ async fn pending_and_applied_bookings_take_their_slot() {
     let found = find_slot(
         &s,
         &policy,
-        morning(TODAY),
+        &morning(TODAY),
         &[],
         slot.start,
         30,
@@ -175,7 +181,7 @@ async fn pending_and_applied_bookings_take_their_slot() {
         start: slot.start,
         end: slot.end(),
     }];
-    let with_pending = check(&s, &policy, morning(TODAY), &busy, &req)
+    let with_pending = check(&s, &policy, &morning(TODAY), &busy, &req)
         .await
         .unwrap();
     assert!(
@@ -188,7 +194,7 @@ async fn pending_and_applied_bookings_take_their_slot() {
         find_slot(
             &s,
             &policy,
-            morning(TODAY),
+            &morning(TODAY),
             &busy,
             slot.start,
             30,
@@ -218,7 +224,7 @@ async fn pending_and_applied_bookings_take_their_slot() {
         find_slot(
             &s,
             &policy,
-            morning(TODAY),
+            &morning(TODAY),
             &[],
             slot.start,
             30,
@@ -229,13 +235,13 @@ async fn pending_and_applied_bookings_take_their_slot() {
         .unwrap(),
         None
     );
-    let anyone = find_slot(&s, &policy, morning(TODAY), &[], slot.start, 30, None, None)
+    let anyone = find_slot(&s, &policy, &morning(TODAY), &[], slot.start, 30, None, None)
         .await
         .unwrap();
     assert!(anyone.is_none_or(|x| x.provider_id != lee && x.operatory_id != slot.operatory_id));
     let off_grid = slot.start + Span::new().minutes(7);
     assert_eq!(
-        find_slot(&s, &policy, morning(TODAY), &[], off_grid, 30, None, None)
+        find_slot(&s, &policy, &morning(TODAY), &[], off_grid, 30, None, None)
             .await
             .unwrap(),
         None

@@ -39,6 +39,8 @@ pub struct SikkaConfig {
     pub page_size: u32,
     /// A walk stops after this many pages, whatever `pagination.next` says.
     pub max_pages: u32,
+    /// When a request key expires is judged by this clock.
+    pub clock: crate::clock::Clock,
 }
 
 impl SikkaConfig {
@@ -54,6 +56,7 @@ impl SikkaConfig {
             cache_ttl: Duration::from_secs(10 * 60),
             page_size: 500,
             max_pages: 200,
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -234,7 +237,7 @@ impl SikkaClient {
             .transport()
             .send(&call, &self.inner.app_limiter, deadline)
             .await?;
-        issued_key(&answer.json::<RequestKeyAnswer>()?, jiff::Timestamp::now())
+        issued_key(&answer.json::<RequestKeyAnswer>()?, self.inner.config.clock.now())
     }
 
     /// Walks every page (`offset` = page number) of a list, `fetch` sending one page's query.

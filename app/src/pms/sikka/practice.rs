@@ -443,7 +443,9 @@ impl PracticeSystem for SikkaPractice {
 
     async fn open_blocks(&self, date: Date) -> PmsResult<Vec<OpenBlock>> {
         let rows = self.schedule(self.deadline()).await?;
-        Ok(schedule::open_blocks(&rows, date))
+        let providers = self.providers().await?;
+        let ids: Vec<_> = providers.into_iter().map(|p| p.id).collect();
+        Ok(schedule::open_blocks(&rows, date, &ids))
     }
 
     async fn appointments_between(

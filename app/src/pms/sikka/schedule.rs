@@ -63,7 +63,11 @@ fn resource(row: &ScheduleItem) -> Resource {
 /// Open blocks on `date` from the weekly schedule rows. Each resource uses its row for the week
 /// holding `date` (`date` field = first day of the week), else its latest earlier row, else a
 /// row without a date. Operatory rows count as practice hours only when there is nothing else.
-pub fn open_blocks(rows: &[ScheduleItem], date: Date) -> Vec<OpenBlock> {
+///
+/// A provider with a row of their own works only its hours (none on a day it leaves empty),
+/// never the practice's: the practice row's hours go to the `providers` that have no row. When
+/// no provider has a row, the practice's hours are everyone's (blocks without a provider).
+pub fn open_blocks(rows: &[ScheduleItem], date: Date, providers: &[ProviderId]) -> Vec<OpenBlock> {
     let week_of = |row: &ScheduleItem| row.date.as_deref().and_then(wire::parse_date);
     let usable = |row: &&ScheduleItem| week_of(row).is_none_or(|start| start <= date);
     let mut chosen: Vec<(Resource, &ScheduleItem)> = Vec::new();
@@ -81,20 +85,38 @@ pub fn open_blocks(rows: &[ScheduleItem], date: Date) -> Vec<OpenBlock> {
     if chosen.iter().any(|(r, _)| *r != Resource::Operatory) {
         chosen.retain(|(r, _)| *r != Resource::Operatory);
     }
-    let mut blocks: Vec<OpenBlock> = Vec::new();
-    for (res, row) in chosen {
-        let provider_id = match res {
+    let own: Vec<&ProviderId> = chosen
+        .iter()
+        .filter_map(|(r, _)| match r {
             Resource::Provider(id) => Some(id),
             _ => None,
+        })
+        .collect();
+    let without_row: Vec<Option<ProviderId>> = if own.is_empty() {
+        vec![None]
+    } else {
+        providers
+            .iter()
+            .filter(|p| !own.contains(p))
+            .map(|p| Some(p.clone()))
+            .collect()
+    };
+    let mut blocks: Vec<OpenBlock> = Vec::new();
+    for (res, row) in &chosen {
+        let whose = match res {
+            Resource::Provider(id) => vec![Some(id.clone())],
+            _ => without_row.clone(),
         };
         for (start, end) in day_blocks(row, date.weekday()) {
-            let block = OpenBlock {
-                provider_id: provider_id.clone(),
-                start,
-                end,
-            };
-            if !blocks.contains(&block) {
-                blocks.push(block);
+            for provider_id in &whose {
+                let block = OpenBlock {
+                    provider_id: provider_id.clone(),
+                    start,
+                    end,
+                };
+                if !blocks.contains(&block) {
+                    blocks.push(block);
+                }
             }
         }
     }
@@ -152,30 +174,26 @@ mod tests {
             ),
         ];
         let monday = date(2024, 6, 3);
-        let blocks = open_blocks(&rows, monday);
+        let providers = [ProviderId::new("DDS1"), ProviderId::new("HYG1")];
+        let blocks = open_blocks(&rows, monday, &providers);
+        let block = |who: &str, from: i8, to: i8| OpenBlock {
+            provider_id: Some(ProviderId::new(who)),
+            start: time(from, 0, 0, 0),
+            end: time(to, 0, 0, 0),
+        };
+        // DDS1 works its own row's hours; HYG1, without a row, the practice's.
         assert_eq!(
             blocks,
-            vec![
-                OpenBlock {
-                    provider_id: None,
-                    start: time(8, 0, 0, 0),
-                    end: time(12, 0, 0, 0)
-                },
-                OpenBlock {
-                    provider_id: None,
-                    start: time(13, 0, 0, 0),
-                    end: time(17, 0, 0, 0)
-                },
-                OpenBlock {
-                    provider_id: Some(ProviderId::new("DDS1")),
-                    start: time(9, 0, 0, 0),
-                    end: time(15, 0, 0, 0),
-                },
-            ]
+            vec![block("DDS1", 9, 15), block("HYG1", 8, 12), block("HYG1", 13, 17)]
         );
-        assert!(open_blocks(&rows, date(2024, 6, 4)).is_empty(), "holiday");
         assert!(
-            open_blocks(&rows, date(2024, 6, 2)).is_empty(),
+            open_blocks(&rows, date(2024, 6, 4), &providers)
+                .iter()
+                .all(|b| b.provider_id == Some(ProviderId::new("DDS1"))),
+            "the practice's holiday"
+        );
+        assert!(
+            open_blocks(&rows, date(2024, 6, 2), &providers).is_empty(),
             "sunday: nothing set"
         );
     }
@@ -189,15 +207,40 @@ mod tests {
             &[("friday_start_1", "08:00"), ("friday_end_1", "12:00")],
         );
         let friday = date(2024, 6, 7);
-        assert_eq!(open_blocks(std::slice::from_ref(&op), friday).len(), 1);
+        assert_eq!(open_blocks(std::slice::from_ref(&op), friday, &[]).len(), 1);
         let practice = row(
             "Practice",
             "1",
             "",
             &[("friday_start_1", "09:00"), ("friday_end_1", "10:00")],
         );
-        let blocks = open_blocks(&[op, practice], friday);
+        let blocks = open_blocks(&[op, practice], friday, &[]);
         assert_eq!(blocks.len(), 1);
         assert_eq!(blocks[0].start, time(9, 0, 0, 0));
+    }
+
+    #[test]
+    fn a_provider_whose_row_leaves_a_day_empty_does_not_work_it() {
+        let practice = row(
+            "Practice",
+            "1",
+            "2024-06-02",
+            &[("monday_start_1", "08:00"), ("monday_end_1", "17:00")],
+        );
+        let hygienist = row(
+            "Provider",
+            "HYG1",
+            "2024-06-02",
+            &[("tuesday_start_1", "08:00"), ("tuesday_end_1", "17:00")],
+        );
+        let providers = [ProviderId::new("DDS1"), ProviderId::new("HYG1")];
+        let monday = open_blocks(&[practice, hygienist], date(2024, 6, 3), &providers);
+        assert!(!monday.is_empty());
+        assert!(
+            monday
+                .iter()
+                .all(|b| b.provider_id == Some(ProviderId::new("DDS1"))),
+            "{monday:?}"
+        );
     }
 }

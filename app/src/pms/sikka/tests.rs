@@ -39,7 +39,7 @@ fn creds(key: &str, expires_in: i64) -> SikkaCredentials {
     let mut c = SikkaCredentials::new(OfficeId::new("D36225"), Secret::new("office-secret"));
     c.request_key = Some(Secret::new(key));
     c.refresh_key = Some(Secret::new("refresh-1"));
-    c.expires_at = Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(expires_in));
+    c.expires_at = Some(crate::clock::Clock::system().now() + jiff::SignedDuration::from_secs(expires_in));
     c
 }
 
@@ -196,7 +196,7 @@ async fn an_expired_key_is_renewed_once_and_the_call_repeated() {
     let left = saved
         .expires_at
         .unwrap()
-        .duration_since(jiff::Timestamp::now());
+        .duration_since(crate::clock::Clock::system().now());
     assert!(left > jiff::SignedDuration::from_secs(85_000), "{left:?}");
 }
 
