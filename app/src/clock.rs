@@ -21,9 +21,14 @@ pub struct Clock(Source);
 enum Source {
     System,
     /// `start` at the moment `since` was read, then running on.
-    Pinned { start: Timestamp, since: Instant },
+    Pinned {
+        start: Timestamp,
+        since: Instant,
+    },
     /// Always `at` (unit tests only: nothing moves).
-    Frozen { at: Timestamp },
+    Frozen {
+        at: Timestamp,
+    },
 }
 
 impl Clock {
@@ -63,7 +68,8 @@ impl Clock {
         match self.0 {
             Source::System => Timestamp::now(),
             Source::Pinned { start, since } => {
-                let elapsed = SignedDuration::try_from(since.elapsed()).unwrap_or(SignedDuration::MAX);
+                let elapsed =
+                    SignedDuration::try_from(since.elapsed()).unwrap_or(SignedDuration::MAX);
                 start.saturating_add(elapsed).unwrap_or(start)
             }
             Source::Frozen { at } => at,
@@ -140,7 +146,10 @@ mod tests {
     #[test]
     fn a_local_time_without_offset_is_refused_with_the_expected_form() {
         let err = parse_start("2027-03-14 09:55").unwrap_err().to_string();
-        assert!(err.contains("GATEWAY_NOW") && err.contains("-07:00"), "{err}");
+        assert!(
+            err.contains("GATEWAY_NOW") && err.contains("-07:00"),
+            "{err}"
+        );
         assert!(parse_start("tomorrow").is_err());
     }
 }

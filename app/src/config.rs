@@ -345,11 +345,17 @@ mod tests {
         let start: jiff::Timestamp = "2027-03-14T16:55:00Z".parse().unwrap();
         assert!(now >= start && now.duration_since(start) < jiff::SignedDuration::from_secs(5));
         assert!(!settings(&[]).unwrap().clock.is_pinned());
-        let err = settings(&[("PROFILE", "aws"), ("GATEWAY_NOW", "2027-03-14T09:55:00-07:00")])
-            .unwrap_err();
+        let err = settings(&[
+            ("PROFILE", "aws"),
+            ("GATEWAY_NOW", "2027-03-14T09:55:00-07:00"),
+        ])
+        .unwrap_err();
         assert_eq!(err.variable, "GATEWAY_NOW");
         let err = settings(&[("GATEWAY_NOW", "next tuesday")]).unwrap_err();
-        assert!(err.to_string().contains("2027-03-14T09:55:00-07:00"), "{err}");
+        assert!(
+            err.to_string().contains("2027-03-14T09:55:00-07:00"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -624,6 +624,91 @@ async fn a_patient_is_never_booked_into_two_overlapping_visits(backend: Backend)
     assert!(e.err().contains("overlaps"), "{later}: {e:?}");
 }
 
+async fn days_are_said_as_the_practice_says_them(backend: Backend) {
+    let app = TestApp::spawn_on(backend, &[]).await;
+    let today = today();
+    let weekday = today.strftime("%A").to_string();
+    let v = app
+        .tool("check_availability", json!({}), &Caller::default())
+        .await
+        .json();
+    assert_eq!(
+        v["date"],
+        today.to_string(),
+        "no date means the practice's today: {v}"
+    );
+    let day = v["day"].as_str().unwrap();
+    assert!(day.starts_with(&format!("today, {weekday}")), "{v}");
+    let tomorrow = today.tomorrow().unwrap();
+    let v = app
+        .tool(
+            "check_availability",
+            json!({"date": tomorrow.to_string()}),
+            &Caller::default(),
+        )
+        .await
+        .json();
+    let said = format!("tomorrow, {}", tomorrow.strftime("%A, %B %-d"));
+    assert!(v["day"].as_str().unwrap().starts_with(&said), "{said}: {v}");
+}
+
+/// The product rule the rest relies on: a slot availability offers, for a visit of that
+/// length, is accepted by a booking of the same length — here the last one offered on a day,
+/// the one that ends nearest a break or closing time, for short and long visits.
+async fn what_availability_offers_a_booking_of_that_length_accepts(backend: Backend) {
+    let app = TestApp::spawn_on(backend, &[]).await;
+    let cases = [
+        ("Ada", 45, open_day(5)),
+        ("Bea", 15, open_day(5)),
+        ("Cy", 90, open_day(6)),
+        ("Di", 60, open_day(6)),
+    ];
+    for (n, (first, length, day)) in cases.into_iter().enumerate() {
+        // A new patient each time, so no visit of their own can overlap the offer.
+        let caller = Caller::from(&format!("+1415555018{n}"));
+        let made = app
+            .tool(
+                "create_patient",
+                json!({"first_name": first, "last_name": "Taker", "date_of_birth": format!("1990-01-0{}", n + 1)}),
+                &caller,
+            )
+            .await;
+        assert!(made.ok().contains("Registered"), "{made:?}");
+        let v = app
+            .tool(
+                "check_availability",
+                json!({"date": day.to_string(), "length_minutes": length, "provider_id": DR_LEE, "part_of_day": "afternoon", "max_results": 20}),
+                &Caller::default(),
+            )
+            .await
+            .json();
+        // The day's last slot; on a day with none, the first alternative (an offer too).
+        let (slot, day) = match v["slots"].as_array().and_then(|s| s.last()) {
+            Some(slot) => (slot.clone(), day.to_string()),
+            None => {
+                let alt = v["alternatives"][0].clone();
+                let on = alt["date"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("an offer: {v}"))
+                    .to_owned();
+                (alt, on)
+            }
+        };
+        let booked = app
+            .tool(
+                "book_appointment",
+                json!({"date": day, "time": slot["time"], "provider_id": slot["provider_id"], "length_minutes": length}),
+                &caller,
+            )
+            .await;
+        assert!(
+            booked.ok().contains("Booked"),
+            "{length} minutes at {} on {day}: {booked:?}",
+            slot["time"]
+        );
+    }
+}
+
 // The same scenarios, the same expectations, against the sandbox and against Sikka.
 both!(
     availability_lists_slots_in_the_practice_zone_and_never_the_past,
@@ -641,4 +726,6 @@ both!(
     providers_and_transfer,
     an_unknown_line_is_told_it_is_not_set_up_and_audited,
     a_patient_is_never_booked_into_two_overlapping_visits,
+    days_are_said_as_the_practice_says_them,
+    what_availability_offers_a_booking_of_that_length_accepts,
 );

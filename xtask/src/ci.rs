@@ -4,11 +4,11 @@
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
-use crate::{banner, cargo, conformance, openapi};
+use crate::{banner, cargo, conformance, openapi, pinned};
 
 pub fn ci(sh: &Shell) -> Result<()> {
     let cargo = cargo();
-    let steps: [(&str, &dyn Fn() -> Result<()>); 5] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 6] = [
         ("cargo fmt --all --check", &|| {
             ensure_component(sh, "fmt", "rustfmt")?;
             Ok(cmd!(sh, "{cargo} fmt --all --check").run()?)
@@ -28,6 +28,10 @@ pub fn ci(sh: &Shell) -> Result<()> {
             openapi::openapi(sh, true)
         }),
         ("tests", &|| tests(sh)),
+        (
+            "the tool suites with the clock pinned (cargo xtask pinned)",
+            &|| pinned::pinned(),
+        ),
         ("OpenAPI conformance (schemathesis)", &|| {
             conformance::conformance(sh)
         }),

@@ -6,6 +6,7 @@ mod ci;
 mod conformance;
 mod gateway;
 mod openapi;
+mod pinned;
 
 use std::{
     path::{Path, PathBuf},
@@ -48,6 +49,9 @@ enum Task {
     },
     /// Everything CI checks: fmt, clippy, openapi --check, tests, OpenAPI conformance.
     Ci,
+    /// The tool suites with the clock pinned at each of the dates and times that go wrong
+    /// (weekends, DST changes, year end, leap day, UTC ahead of the practice).
+    Pinned,
     /// Only the OpenAPI conformance run (schemathesis against a live gateway).
     Conformance,
     /// Load-test a release gateway with wrk and print a table of results.
@@ -80,6 +84,7 @@ fn run(cli: Cli) -> Result<()> {
             credential_id,
         } => openapi::vapi_tools(&sh, &base_url, timeout_seconds, credential_id.as_deref()),
         Task::Ci => ci::ci(&sh),
+        Task::Pinned => pinned::pinned(),
         Task::Conformance => conformance::conformance(&sh),
         Task::Bench(args) => bench::bench(&sh, &args),
     }

@@ -134,7 +134,11 @@ impl LocalDirectory {
                 account: account.clone(),
                 zone: entry.time_zone.clone(),
             })?;
-        let today = options.clock.now().to_zoned_datetime(time_zone.clone()).date();
+        let today = options
+            .clock
+            .now()
+            .to_zoned_datetime(time_zone.clone())
+            .date();
         let pms: Arc<dyn crate::pms::PracticeSystem> = match entry.pms {
             PmsBinding::Sandbox => Arc::new(
                 SandboxPractice::new(SandboxConfig {

@@ -233,6 +233,12 @@ fn crosses_a_gap(zone: &TimeZone, start: DateTime, end: DateTime) -> bool {
     }
 }
 
+/// `slots` without those a DST gap of `zone` makes impossible.
+fn offerable(zone: &TimeZone, mut slots: Vec<Slot>) -> Vec<Slot> {
+    slots.retain(|s| !crosses_a_gap(zone, s.start, s.end()));
+    slots
+}
+
 /// What the port knows that does not change from day to day.
 struct Practice {
     providers: Vec<Provider>,
@@ -271,18 +277,19 @@ impl Practice {
         if let Some(ignore) = ignore {
             booked.retain(|a| &a.id != ignore);
         }
-        let mut slots = free_slots(
-            req,
-            policy.slot_step_minutes,
-            not_before,
-            &blocks,
-            &self.providers,
-            &self.operatories,
-            &booked,
-            pending,
-        );
-        slots.retain(|s| !crosses_a_gap(zone, s.start, s.end()));
-        Ok(slots)
+        Ok(offerable(
+            zone,
+            free_slots(
+                req,
+                policy.slot_step_minutes,
+                not_before,
+                &blocks,
+                &self.providers,
+                &self.operatories,
+                &booked,
+                pending,
+            ),
+        ))
     }
 }
 
@@ -344,7 +351,15 @@ pub async fn check(
             ..req.clone()
         };
         let earliest = practice
-            .day(pms, policy, now.time_zone(), not_before, pending, &day, None)
+            .day(
+                pms,
+                policy,
+                now.time_zone(),
+                not_before,
+                pending,
+                &day,
+                None,
+            )
             .await?;
         answer.alternatives.extend(earliest);
     }
@@ -721,6 +736,72 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// Slots from midnight to 04:00 on `day`, everyone open, nothing booked, then what the
+    /// practice in Los Angeles can offer of them.
+    fn night_slots(day: Date) -> Vec<Slot> {
+        let zone = TimeZone::get("America/Los_Angeles").unwrap();
+        let r = AvailabilityRequest {
+            date: day,
+            ..req(30)
+        };
+        let blocks = [block(None, (0, 0), (4, 0))];
+        let slots = free_slots(
+            &r,
+            30,
+            day.to_datetime(Time::midnight()),
+            &blocks,
+            &[provider("A")],
+            &[room("R", false)],
+            &[],
+            &[],
+        );
+        offerable(&zone, slots)
+    }
+
+    fn times(slots: &[Slot]) -> Vec<String> {
+        slots.iter().map(|s| s.start.time().to_string()).collect()
+    }
+
+    #[test]
+    fn nothing_is_offered_in_the_spring_gap() {
+        // 2027-03-14: clocks go from 02:00 to 03:00 in Los Angeles.
+        let slots = night_slots(Date::constant(2027, 3, 14));
+        assert_eq!(
+            times(&slots),
+            [
+                "00:00:00", "00:30:00", "01:00:00", "01:30:00", "03:00:00", "03:30:00"
+            ]
+        );
+        // A 90-minute visit from 01:00 would end at a time that is really 30 minutes later.
+        let zone = TimeZone::get("America/Los_Angeles").unwrap();
+        let d = Date::constant(2027, 3, 14);
+        assert!(crosses_a_gap(
+            &zone,
+            d.to_datetime(Time::constant(1, 0, 0, 0)),
+            d.to_datetime(Time::constant(3, 30, 0, 0))
+        ));
+        assert!(crosses_a_gap(
+            &zone,
+            d.to_datetime(Time::constant(1, 45, 0, 0)),
+            d.to_datetime(Time::constant(2, 15, 0, 0))
+        ));
+    }
+
+    #[test]
+    fn the_repeated_autumn_hour_is_offered_once() {
+        // 2027-11-07: 01:00–02:00 happens twice in Los Angeles; 01:30 is one slot, not two.
+        let slots = night_slots(Date::constant(2027, 11, 7));
+        assert_eq!(
+            times(&slots),
+            [
+                "00:00:00", "00:30:00", "01:00:00", "01:30:00", "02:00:00", "02:30:00", "03:00:00",
+                "03:30:00"
+            ]
+        );
+        // An ordinary day is untouched.
+        assert_eq!(night_slots(Date::constant(2027, 11, 8)).len(), 8);
     }
 
     fn arb_time() -> impl Strategy<Value = DateTime> {

@@ -22,8 +22,8 @@ pub use request::{ArgError, Identity, Tool, ToolRequest};
 pub use verify::{Sessions, Verdict};
 
 use crate::{
-    clock::Clock,
     audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditSink},
+    clock::Clock,
     pms::{AccountId, E164, PatientId, PmsError, Writeback, WritebackState},
     practices::{Practice, PracticeDirectory, PracticeKey},
 };

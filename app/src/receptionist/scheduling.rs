@@ -183,7 +183,13 @@ impl Receptionist {
             day: words::day_from(date, now.date()),
             length_minutes: length,
             available: (!open).then_some(false),
-            slots: open.then(|| found.slots.iter().map(|s| SlotOut::new(s, false, now.date())).collect()),
+            slots: open.then(|| {
+                found
+                    .slots
+                    .iter()
+                    .map(|s| SlotOut::new(s, false, now.date()))
+                    .collect()
+            }),
             alternatives: (!open).then(|| {
                 found
                     .alternatives
@@ -287,8 +293,7 @@ impl Receptionist {
             Err(done) => return done,
         };
         let who = vec![patient.id.clone()];
-        if let Err(done) =
-            Self::bookable_date(practice, start.date(), self.now_at(practice).date())
+        if let Err(done) = Self::bookable_date(practice, start.date(), self.now_at(practice).date())
         {
             return Done {
                 patients: who,
@@ -584,7 +589,9 @@ impl Receptionist {
             Err(PmsError::NotFound) => return Err(not_found()),
             Err(e) => return Err(Done::pms(&e, who)),
         };
-        if appointment.patient_id != patient.id || appointment.start < self.now_at(practice).datetime() {
+        if appointment.patient_id != patient.id
+            || appointment.start < self.now_at(practice).datetime()
+        {
             return Err(not_found());
         }
         Ok(appointment)
@@ -661,8 +668,7 @@ impl Receptionist {
                 ..done
             };
         }
-        if let Err(done) =
-            Self::bookable_date(practice, start.date(), self.now_at(practice).date())
+        if let Err(done) = Self::bookable_date(practice, start.date(), self.now_at(practice).date())
         {
             return Done {
                 patients: who,

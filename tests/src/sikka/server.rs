@@ -101,7 +101,12 @@ impl Shared {
     pub(super) fn apply_writebacks_now(&self) {
         let knobs = lock(&self.knobs).clone();
         let mut st = lock(&self.state);
-        apply_due(&mut st, &knobs, None, writeback::now_stamp(&self.opts.clock));
+        apply_due(
+            &mut st,
+            &knobs,
+            None,
+            writeback::now_stamp(&self.opts.clock),
+        );
     }
 
     pub(super) fn pending_writebacks(&self) -> usize {
@@ -137,7 +142,10 @@ impl Shared {
             "{kind}-{}-{}-{}",
             st.seq,
             std::process::id(),
-            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), st.seq)
+            std::hash::BuildHasher::hash_one(
+                &std::collections::hash_map::RandomState::new(),
+                st.seq
+            )
         ));
         hex::encode(digest)[..32].to_owned()
     }

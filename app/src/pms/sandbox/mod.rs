@@ -57,7 +57,8 @@ impl SandboxConfig {
 
     /// Today's date at the sandbox practice, as `clock` reads it.
     pub fn practice_today(clock: &crate::clock::Clock) -> Date {
-        let zone = jiff::tz::TimeZone::get(SANDBOX_TIME_ZONE).expect("the bundled tz database has it");
+        let zone =
+            jiff::tz::TimeZone::get(SANDBOX_TIME_ZONE).expect("the bundled tz database has it");
         clock.now().to_zoned_datetime(zone).date()
     }
 }

@@ -114,14 +114,26 @@ async fn sunday_is_closed_and_far_dates_are_beyond_the_horizon() {
 async fn a_past_time_today_is_never_offered() {
     let policy = BookingPolicy::default();
     let now = at(TODAY, 10, 20);
-    let answer = check(&sandbox(TODAY), &policy, &zoned(now), &[], &request(TODAY, 30))
-        .await
-        .unwrap();
+    let answer = check(
+        &sandbox(TODAY),
+        &policy,
+        &zoned(now),
+        &[],
+        &request(TODAY, 30),
+    )
+    .await
+    .unwrap();
     assert!(answer.slots.iter().all(|s| s.start >= at(TODAY, 11, 20)));
     let late = at(TODAY, 18, 0);
-    let answer = check(&sandbox(TODAY), &policy, &zoned(late), &[], &request(TODAY, 30))
-        .await
-        .unwrap();
+    let answer = check(
+        &sandbox(TODAY),
+        &policy,
+        &zoned(late),
+        &[],
+        &request(TODAY, 30),
+    )
+    .await
+    .unwrap();
     assert!(answer.slots.is_empty());
     assert!(answer.alternatives.iter().all(|s| s.start.date() > TODAY));
 }
@@ -235,9 +247,18 @@ async fn pending_and_applied_bookings_take_their_slot() {
         .unwrap(),
         None
     );
-    let anyone = find_slot(&s, &policy, &morning(TODAY), &[], slot.start, 30, None, None)
-        .await
-        .unwrap();
+    let anyone = find_slot(
+        &s,
+        &policy,
+        &morning(TODAY),
+        &[],
+        slot.start,
+        30,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert!(anyone.is_none_or(|x| x.provider_id != lee && x.operatory_id != slot.operatory_id));
     let off_grid = slot.start + Span::new().minutes(7);
     assert_eq!(

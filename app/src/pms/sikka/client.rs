@@ -237,7 +237,10 @@ impl SikkaClient {
             .transport()
             .send(&call, &self.inner.app_limiter, deadline)
             .await?;
-        issued_key(&answer.json::<RequestKeyAnswer>()?, self.inner.config.clock.now())
+        issued_key(
+            &answer.json::<RequestKeyAnswer>()?,
+            self.inner.config.clock.now(),
+        )
     }
 
     /// Walks every page (`offset` = page number) of a list, `fetch` sending one page's query.

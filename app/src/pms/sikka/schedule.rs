@@ -184,7 +184,11 @@ mod tests {
         // DDS1 works its own row's hours; HYG1, without a row, the practice's.
         assert_eq!(
             blocks,
-            vec![block("DDS1", 9, 15), block("HYG1", 8, 12), block("HYG1", 13, 17)]
+            vec![
+                block("DDS1", 9, 15),
+                block("HYG1", 8, 12),
+                block("HYG1", 13, 17)
+            ]
         );
         assert!(
             open_blocks(&rows, date(2024, 6, 4), &providers)

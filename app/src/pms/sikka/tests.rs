@@ -39,7 +39,8 @@ fn creds(key: &str, expires_in: i64) -> SikkaCredentials {
     let mut c = SikkaCredentials::new(OfficeId::new("D36225"), Secret::new("office-secret"));
     c.request_key = Some(Secret::new(key));
     c.refresh_key = Some(Secret::new("refresh-1"));
-    c.expires_at = Some(crate::clock::Clock::system().now() + jiff::SignedDuration::from_secs(expires_in));
+    c.expires_at =
+        Some(crate::clock::Clock::system().now() + jiff::SignedDuration::from_secs(expires_in));
     c
 }
 

@@ -65,7 +65,10 @@ impl Tokens {
         if state.creds.as_ref().is_some_and(|c| c.revoked) {
             return Err(SikkaError::PracticeNotAuthorized);
         }
-        let fresh_until = client.config().clock.now()
+        let fresh_until = client
+            .config()
+            .clock
+            .now()
             .checked_add(self.margin)
             .unwrap_or(jiff::Timestamp::MAX);
         if let Some(creds) = &state.creds
