@@ -12,3 +12,6 @@ pub mod receptionist;
 pub mod startup;
 pub mod telemetry;
 pub mod vapi;
+
+#[cfg(test)]
+pub(crate) mod fuzz;
