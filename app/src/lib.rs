@@ -1,6 +1,7 @@
 //! The practice gateway: answers a Vapi voice receptionist's tool calls by reading and writing the
 //! practice's PMS, audits every access to patient data, and keeps every practice's credentials.
-//! See `DESIGN.md` for the module map; dependencies point inward, towards `receptionist` and `pms`.
+//! See `docs/architecture.md` for the module map; dependencies point inward, towards
+//! `receptionist` and `pms`.
 
 pub mod api;
 pub mod audit;
@@ -12,3 +13,6 @@ pub mod receptionist;
 pub mod startup;
 pub mod telemetry;
 pub mod vapi;
+
+#[cfg(test)]
+pub(crate) mod fuzz;

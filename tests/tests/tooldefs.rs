@@ -26,7 +26,9 @@ fn vapi_schema_verbatim() -> Value {
         env!("CARGO_MANIFEST_DIR"),
         "/data/vapi-create-function-tool.schema.json"
     );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("the committed copy of Vapi's schema at {path}: {e}"));
+    serde_json::from_str(&text).expect("Vapi's schema copy is JSON")
 }
 
 /// Vapi's spec writes some patterns JavaScript-style (`/^[a-zA-Z0-9_-]{1,64}$/`); JSON Schema
@@ -145,26 +147,6 @@ fn a_definition_with_a_wrong_type_and_message_is_rejected_by_the_schema() {
     def["type"] = Value::String("not-a-type".into());
     def["messages"] = serde_json::json!([{"type": "request-start", "content": 5}]);
     assert!(!validator.is_valid(&def));
-}
-
-#[test]
-fn the_committed_schema_copy_matches_vapis_spec() {
-    let spec_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/vapi-openapi.json"
-    );
-    let Ok(text) = std::fs::read_to_string(spec_path) else {
-        eprintln!("Vapi's spec is not beside the repository; the committed copy is used as is");
-        return;
-    };
-    let spec: Value = serde_json::from_str(&text).unwrap();
-    let copy = vapi_schema_verbatim();
-    for (name, schema) in copy["components"]["schemas"].as_object().unwrap() {
-        assert_eq!(
-            &spec["components"]["schemas"][name], schema,
-            "{name} drifted from Vapi's spec"
-        );
-    }
 }
 
 #[test]

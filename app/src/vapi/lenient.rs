@@ -109,7 +109,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     }
 }
 
-/// A JSON array of `T`; anything else reads as empty.
+/// A JSON array of `T` objects; anything else reads as empty, and an item that is not an object
+/// (a number, a string, `null`) is absent from it rather than failing the whole body.
 pub(super) struct List<T>(pub Vec<T>);
 
 impl<T> Default for List<T> {
@@ -128,8 +129,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
+                while let Some(Obj(item)) = seq.next_element::<Obj<T>>()? {
+                    items.extend(item);
                 }
                 Ok(List(items))
             }

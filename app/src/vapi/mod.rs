@@ -9,3 +9,8 @@ pub mod envelope;
 mod lenient;
 pub mod results;
 pub mod tooldefs;
+
+#[cfg(test)]
+mod auth_fuzz;
+#[cfg(test)]
+mod envelope_fuzz;

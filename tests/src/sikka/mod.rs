@@ -1,7 +1,7 @@
 //! A Sikka ONE API v4 emulator: an HTTP server on `127.0.0.1:0`, run on the test's tokio
-//! runtime, that speaks what Sikka's documentation says (`/work/shared/reference/SIKKA.md` and
-//! the Postman collections it summarises; the collections win) so the gateway's Sikka adapter can
-//! be driven black-box.
+//! runtime, that speaks what Sikka's documentation says (Sikka's v4 API guide and its Postman
+//! collections; the collections win, and the documented examples it must match are committed in
+//! `tests/data/sikka/examples.json`) so the gateway's Sikka adapter can be driven black-box.
 //!
 //! ```no_run
 //! # async fn demo() {

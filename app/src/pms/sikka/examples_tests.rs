@@ -1,10 +1,8 @@
 //! Every example response Sikka documents for the endpoints this adapter reads or writes goes
-//! through the adapter's parsers. The bodies are committed in `app/tests/data/sikka/` (so the
-//! test runs from a clean clone); when Sikka's reference files are present, the copy must still
-//! equal what they hold.
+//! through the adapter's parsers. The bodies are the repository's own copy,
+//! `tests/data/sikka/adapter-examples.json` (see `tests/data/README.md` for where they come from).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use jiff::civil::date;
 use serde::{Deserialize, Serialize};
@@ -22,7 +20,7 @@ use super::wire::{
 };
 use crate::pms::{AppointmentStatus, PatientId, WritebackId, WritebackState};
 
-const COPY: &str = include_str!("../../../tests/data/sikka/examples.json");
+const COPY: &str = include_str!("../../../../tests/data/sikka/adapter-examples.json");
 
 /// The endpoints the adapter parses, as `(method, path below /v4/)`.
 const PARSED: &[(&str, &str)] = &[
@@ -54,95 +52,7 @@ struct Example {
 }
 
 fn copy() -> Vec<Example> {
-    serde_json::from_str(COPY).expect("examples.json parses")
-}
-
-fn endpoint(url: &Value) -> Option<String> {
-    let raw = url.get("raw").unwrap_or(url).as_str()?;
-    let at = raw.find("/v4/")?;
-    Some(raw[at + 4..].split('?').next()?.to_owned())
-}
-
-fn keep(file: &str, name: &str, request: &Value, response: &Value, out: &mut Vec<Example>) {
-    let method = request["method"].as_str().unwrap_or("").to_owned();
-    let Some(endpoint) = endpoint(&request["url"]) else {
-        return;
-    };
-    let body = response["body"].as_str().unwrap_or("");
-    if body.trim().is_empty() || !PARSED.contains(&(method.as_str(), endpoint.as_str())) {
-        return;
-    }
-    out.push(Example {
-        file: file.into(),
-        name: name.into(),
-        method,
-        endpoint,
-        code: response["code"].as_u64().map(|c| c as u16),
-        body: body.into(),
-    });
-}
-
-fn walk_collection(file: &str, items: &Value, out: &mut Vec<Example>) {
-    for item in items.as_array().into_iter().flatten() {
-        if item.get("item").is_some() {
-            walk_collection(file, &item["item"], out);
-        } else {
-            for response in item["response"].as_array().into_iter().flatten() {
-                let name = response["name"].as_str().unwrap_or("");
-                keep(file, name, &item["request"], response, out);
-            }
-        }
-    }
-}
-
-/// The same selection, made from Sikka's reference files.
-fn from_reference(dir: &std::path::Path) -> Vec<Example> {
-    let read = |f: &str| -> Value {
-        serde_json::from_slice(&std::fs::read(dir.join(f)).expect(f)).expect(f)
-    };
-    let mut out = Vec::new();
-    let examples = read("sikka-examples.json");
-    for entry in examples["data"].as_array().into_iter().flatten() {
-        for ex in entry["example"].as_array().into_iter().flatten() {
-            let name = ex["name"].as_str().unwrap_or("");
-            keep(
-                "sikka-examples.json",
-                name,
-                &ex["request"],
-                &ex["response"],
-                &mut out,
-            );
-        }
-    }
-    for file in ["sikka-api.json", "sikka-writeback.json"] {
-        walk_collection(file, &read(file)["item"], &mut out);
-    }
-    out
-}
-
-fn reference_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        std::env::var_os("SIKKA_REFERENCE_DIR").map(PathBuf::from),
-        Some(manifest.join("../../shared/reference/sikka-v4")),
-        Some(PathBuf::from("/work/shared/reference/sikka-v4")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("sikka-examples.json").is_file())
-}
-
-#[test]
-fn the_committed_copy_still_matches_sikkas_reference() {
-    let Some(dir) = reference_dir() else {
-        eprintln!("Sikka reference files not found; checked the committed copy only");
-        return;
-    };
-    assert_eq!(
-        from_reference(&dir),
-        copy(),
-        "re-extract app/tests/data/sikka/examples.json"
-    );
+    serde_json::from_str(COPY).expect("adapter-examples.json parses")
 }
 
 fn list<T: serde::de::DeserializeOwned>(ex: &Example) -> Vec<T> {

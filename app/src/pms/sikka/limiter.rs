@@ -79,7 +79,11 @@ impl Limiter {
 
     /// Sikka said the window is spent: no request before `reset` from now.
     pub fn pause_for(&self, reset: Duration) {
-        let until = Instant::now() + reset;
+        let now = Instant::now();
+        // A pause too long to represent is as good as the longest one that is.
+        let until = now
+            .checked_add(reset)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut s = self.lock();
         if s.paused_until.is_none_or(|t| t < until) {
             s.paused_until = Some(until);

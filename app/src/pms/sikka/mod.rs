@@ -24,6 +24,8 @@ mod writes;
 mod examples_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_fuzz;
 
 pub use client::{AuthorizedPractice, DEFAULT_BASE_URL, IssuedKey, SikkaClient, SikkaConfig};
 pub use error::SikkaError;

@@ -87,12 +87,16 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
 }
 
-fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
+/// The longest pause a rate-limit header can impose: a larger value (an epoch time, a typo) is
+/// not a reason to stop serving a practice for decades.
+const MAX_RESET: Duration = Duration::from_secs(3600);
+
+pub(super) fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
     let v = headers.get(name)?.to_str().ok()?.trim();
     v.parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .map(|s| Duration::try_from_secs_f64(s).map_or(MAX_RESET, |d| d.min(MAX_RESET)))
 }
 
 /// A factor in `[0.5, 1.0)` from the standard library's random hasher keys.
