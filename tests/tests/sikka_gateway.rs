@@ -80,6 +80,31 @@ async fn a_429_is_waited_out_within_the_budget() {
     );
 }
 
+/// A reset of centuries (or a typo) is a bounded pause and an honest answer, never a crash of
+/// the call or the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_rate_limit_reset_is_an_honest_answer_not_a_crash() {
+    let app = TestApp::spawn_on(Backend::Sikka, &[]).await;
+    app.tool("list_providers", json!({}), &Caller::default())
+        .await
+        .ok();
+    knobs(&app).throttle_next(1, u64::MAX);
+    let started = std::time::Instant::now();
+    let answer = app
+        .tool("get_appointments", json!({}), &Caller::from(OLIVIA.phone))
+        .await;
+    assert!(
+        answer.err().contains("not answering right now"),
+        "{answer:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered within the call's budget"
+    );
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200, "the gateway is still up");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_agent_means_no_booking_and_an_honest_answer() {
     let app = TestApp::spawn_on(Backend::Sikka, &[]).await;

@@ -108,7 +108,7 @@ impl SikkaClient {
 
     /// A client over an existing `reqwest::Client`.
     pub fn with_http(config: SikkaConfig, http: reqwest::Client) -> Self {
-        let transport = Transport::new(http, &config.base_url, config.retry.clone());
+        let transport = Transport::new(http, &config.base_url, config.retry.clone(), config.clock);
         let app_limiter = Limiter::new(config.requests_per_minute);
         Self {
             inner: Arc::new(Inner {

@@ -85,18 +85,33 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     base_url: String,
     retry: RetryPolicy,
+    /// Reads a reset given as a Unix time.
+    clock: crate::clock::Clock,
 }
 
 /// The longest pause a rate-limit header can impose: a larger value (an epoch time, a typo) is
 /// not a reason to stop serving a practice for decades.
 const MAX_RESET: Duration = Duration::from_secs(3600);
 
-pub(super) fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
+/// A value this large is a Unix time (2001 or later), not a number of seconds to wait.
+const EPOCH_FLOOR: f64 = 1_000_000_000.0;
+
+/// A rate-limit reset header: seconds to wait, or a Unix time to wait until (read against
+/// `now`); never more than [`MAX_RESET`], never negative.
+pub(super) fn header_secs(
+    headers: &HeaderMap,
+    name: &str,
+    now: jiff::Timestamp,
+) -> Option<Duration> {
     let v = headers.get(name)?.to_str().ok()?.trim();
-    v.parse::<f64>()
+    let mut secs = v
+        .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::try_from_secs_f64(s).map_or(MAX_RESET, |d| d.min(MAX_RESET)))
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
+    if secs >= EPOCH_FLOOR {
+        secs = (secs - now.as_millisecond() as f64 / 1000.0).max(0.0);
+    }
+    Some(Duration::try_from_secs_f64(secs).map_or(MAX_RESET, |d| d.min(MAX_RESET)))
 }
 
 /// A factor in `[0.5, 1.0)` from the standard library's random hasher keys.
@@ -108,11 +123,17 @@ fn jitter() -> f64 {
 }
 
 impl Transport {
-    pub fn new(http: reqwest::Client, base_url: &str, retry: RetryPolicy) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        retry: RetryPolicy,
+        clock: crate::clock::Clock,
+    ) -> Self {
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             retry,
+            clock,
         }
     }
 
@@ -212,8 +233,9 @@ impl Transport {
             Ok(Ok(parts)) => parts,
         };
         tracing::debug!(method = %call.method, path = call.path, status, "sikka answered");
-        let reset = header_secs(&headers, "x-rate-limit-reset")
-            .or_else(|| header_secs(&headers, "retry-after"));
+        let now = self.clock.now();
+        let reset = header_secs(&headers, "x-rate-limit-reset", now)
+            .or_else(|| header_secs(&headers, "retry-after", now));
         let remaining = headers
             .get("x-rate-limit-remaining")
             .and_then(|v| v.to_str().ok())

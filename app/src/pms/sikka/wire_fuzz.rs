@@ -71,7 +71,7 @@ fn read_everything(bytes: &[u8]) {
     let rows = list::<ScheduleItem>(bytes);
     for day in 0..7 {
         let date = jiff::civil::date(2024, 6, 2) + jiff::Span::new().days(day);
-        let _ = schedule::open_blocks(&rows, date);
+        let _ = schedule::open_blocks(&rows, date, &[]);
     }
     if let Ok(message) = serde_json::from_slice::<Message>(bytes) {
         let _ = convert::accepted(&message);
@@ -195,7 +195,7 @@ proptest! {
         let Ok(value) = HeaderValue::from_str(&raw) else { return Ok(()) };
         let mut headers = HeaderMap::new();
         headers.insert("x-rate-limit-reset", value);
-        if let Some(reset) = header_secs(&headers, "x-rate-limit-reset") {
+        if let Some(reset) = header_secs(&headers, "x-rate-limit-reset", jiff::Timestamp::UNIX_EPOCH) {
             prop_assert!(reset <= std::time::Duration::from_secs(3600), "{raw}: {reset:?}");
             Limiter::new(240).pause_for(reset);
         }
@@ -226,9 +226,25 @@ fn an_absurd_rate_limit_reset_is_a_bounded_pause_not_a_panic() {
     for raw in ["1e20", "1e19", "18446744073709551615", "99999999999999"] {
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", HeaderValue::from_static(raw));
-        let reset = header_secs(&headers, "retry-after").expect("a number is a reset");
+        let now: jiff::Timestamp = "2027-03-14T16:55:00Z".parse().unwrap();
+        let reset = header_secs(&headers, "retry-after", now).expect("a number is a reset");
         assert_eq!(reset, std::time::Duration::from_secs(3600), "{raw}");
         Limiter::new(240).pause_for(reset);
     }
     Limiter::new(240).pause_for(std::time::Duration::MAX);
+}
+
+/// A reset given as a Unix time is the time until then; one in the past is no wait at all.
+#[test]
+fn a_reset_given_as_a_unix_time_waits_until_then() {
+    let now: jiff::Timestamp = "2027-03-14T16:55:00Z".parse().unwrap();
+    let at = |secs: i64| {
+        let mut headers = HeaderMap::new();
+        let value = (now.as_second() + secs).to_string();
+        headers.insert("x-rate-limit-reset", HeaderValue::from_str(&value).unwrap());
+        header_secs(&headers, "x-rate-limit-reset", now).unwrap()
+    };
+    assert_eq!(at(30), std::time::Duration::from_secs(30));
+    assert_eq!(at(-30), std::time::Duration::ZERO);
+    assert_eq!(at(86_400 * 365 * 20), std::time::Duration::from_secs(3600));
 }
