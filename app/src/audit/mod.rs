@@ -4,6 +4,7 @@
 //! Logs, later) read the spool; the verifier checks the chain end to end.
 
 pub mod chain;
+pub mod segments;
 pub mod spool;
 
 pub use chain::{AuditEntry, Verifier, VerifyError, VerifySummary, verify_file};
