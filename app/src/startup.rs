@@ -189,6 +189,9 @@ fn spool_options(settings: &Settings) -> SpoolOptions {
         fsync: settings.audit_fsync,
         prealloc_ahead: ahead,
         prealloc_step: (ahead / 4).clamp(1 << 20, 8 << 20),
+        segment_bytes: settings.audit_segment_mib << 20,
+        write_timeout: settings.audit_write_timeout,
+        min_free_bytes: settings.audit_min_free_mib << 20,
         ..Default::default()
     }
 }
