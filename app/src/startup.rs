@@ -14,6 +14,7 @@ use crate::{
     api::{AppState, routes, sikka::SikkaHooks},
     audit::{
         AuditSink,
+        denials::Denials,
         spool::{Spool, SpoolOptions},
     },
     config::{Profile, SecretSource, Settings},
@@ -85,15 +86,17 @@ impl Application {
             Spool::open(spool_path.clone(), spool_options(&settings))
                 .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
         );
+        // Floods of denied requests are aggregated before they reach the spool.
+        let sink: Arc<dyn AuditSink> = Denials::new(audit.clone());
         let onboarding = Arc::new(Onboarding::new(
             sikka,
             credentials,
             directory.clone(),
-            audit.clone(),
+            sink.clone(),
         ));
         let receptionist = Receptionist::new(
             directory,
-            audit.clone(),
+            sink,
             Arc::new(MemoryLedger::default()),
             ReceptionistSettings {
                 tool_budget: settings.tool_budget,
@@ -152,7 +155,8 @@ impl Application {
             task.abort();
         }
         tracing::info!("stopped accepting; flushing the audit spool");
-        self.audit.close().await;
+        // Through the aggregator, which writes its pending counts first.
+        self.state.receptionist.audit().close().await;
         tracing::info!(
             entries = self.audit.stats().entries,
             "audit spool flushed; bye"

@@ -4,6 +4,7 @@
 //! Logs, later) read the spool; the verifier checks the chain end to end.
 
 pub mod chain;
+pub mod denials;
 pub mod segments;
 pub mod spool;
 
@@ -39,6 +40,9 @@ pub enum AuditOutcome {
     Failed,
     /// Accepted by the PMS but not yet applied (an asynchronous writeback).
     Pending,
+    /// About to be done: a write to the practice's system or a credential change, recorded
+    /// durably before it is attempted. Its outcome follows as its own entry.
+    Intent,
 }
 
 /// Who acted. For Vapi calls, the call and the caller's number as Vapi reported it.

@@ -413,6 +413,12 @@ impl Receptionist {
             name_of(&providers, &slot.provider_id),
             length
         );
+        if let Err(done) = self
+            .intend(practice, call, Tool::BookAppointment, &who)
+            .await
+        {
+            return done;
+        }
         let written = practice
             .pms
             .book(NewAppointment {
@@ -626,6 +632,12 @@ impl Receptionist {
             words::when(appointment.start),
             name_of(&providers, &appointment.provider_id)
         );
+        if let Err(done) = self
+            .intend(practice, call, Tool::CancelAppointment, &who)
+            .await
+        {
+            return done;
+        }
         let writeback = match practice.pms.cancel(id, reason).await {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
@@ -744,6 +756,12 @@ impl Receptionist {
             start,
             length_minutes: length,
         };
+        if let Err(done) = self
+            .intend(practice, call, Tool::RescheduleAppointment, &who)
+            .await
+        {
+            return done;
+        }
         let writeback = match practice.pms.reschedule(id, to).await {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
