@@ -145,3 +145,38 @@ async fn a_booking_whose_intent_cannot_be_audited_never_reaches_the_practice() {
     assert_eq!(outcomes.first(), Some(&json!("intent")), "{outcomes:?}");
     assert!(outcomes.len() >= 2, "the outcome follows: {outcomes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_checks_a_directory_and_names_a_segment_that_does_not_join() {
+    let app = TestApp::spawn().await;
+    app.tool("list_providers", json!({}), &Caller::default())
+        .await;
+    let (status, output, dir) = app.terminate();
+    assert!(status.success(), "{output}");
+    let verify = || {
+        std::process::Command::new(gateway_tests::gateway_bin())
+            .args(["audit-verify", dir.path().to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("chain intact"));
+    // The same entries again as an earlier segment: the active file no longer continues it.
+    std::fs::copy(
+        dir.path().join("audit.jsonl"),
+        dir.path().join("audit.000001.jsonl"),
+    )
+    .unwrap();
+    let broken = verify();
+    assert!(!broken.status.success());
+    let says = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        says.contains("audit.jsonl") && says.contains("does not continue"),
+        "{says}"
+    );
+}
