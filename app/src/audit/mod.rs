@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod denials;
+mod recovery;
 pub mod segments;
 pub mod spool;
 
