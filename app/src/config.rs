@@ -23,6 +23,12 @@ pub const DEFAULT_SANDBOX_WRITE_DELAY: Duration = Duration::from_millis(800);
 /// Synced zeros kept ready ahead of the audit spool's data: an fdatasync that overwrites them
 /// needs no journal commit (about 0.1 ms here against about 4 ms for an append).
 pub const DEFAULT_AUDIT_PREALLOC_MIB: u64 = 32;
+/// Size at which the audit spool's active file becomes a numbered segment.
+pub const DEFAULT_AUDIT_SEGMENT_MIB: u64 = 64;
+/// Free space on the audit directory's filesystem below which `/readyz` fails.
+pub const DEFAULT_AUDIT_MIN_FREE_MIB: u64 = 256;
+/// How long a caller waits for its audit entry to be durable before it hears "audit down".
+pub const DEFAULT_AUDIT_WRITE_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Requests per practice per minute the Sikka client allows itself (Sikka's plans: 250).
 pub const DEFAULT_SIKKA_REQUESTS_PER_MINUTE: u32 = 240;
 /// Where the local profile keeps practices' Sikka credentials when `CREDENTIALS_FILE` is not set.
@@ -90,6 +96,12 @@ pub struct Settings {
     pub audit_fsync: bool,
     /// MiB of synced zeros the audit spool keeps ready ahead of its data (0: append instead).
     pub audit_prealloc_mib: u64,
+    /// MiB at which the active audit file is rotated into a numbered segment (0: never).
+    pub audit_segment_mib: u64,
+    /// MiB of free space the audit directory's filesystem must keep for `/readyz` to pass.
+    pub audit_min_free_mib: u64,
+    /// The deadline of one audit write.
+    pub audit_write_timeout: Duration,
     pub tool_budget: Duration,
     pub confirm_wait: Duration,
     pub practices_file: Option<PathBuf>,
@@ -188,6 +200,16 @@ impl Settings {
                 "a whole number of MiB (0 turns preallocation off)",
             )?
             .unwrap_or(DEFAULT_AUDIT_PREALLOC_MIB),
+            audit_segment_mib: parse(
+                get,
+                "AUDIT_SEGMENT_MIB",
+                "a whole number of MiB (0: never rotate)",
+            )?
+            .unwrap_or(DEFAULT_AUDIT_SEGMENT_MIB),
+            audit_min_free_mib: parse(get, "AUDIT_MIN_FREE_MIB", "a whole number of MiB")?
+                .unwrap_or(DEFAULT_AUDIT_MIN_FREE_MIB),
+            audit_write_timeout: millis(get, "AUDIT_WRITE_TIMEOUT_MS")?
+                .unwrap_or(DEFAULT_AUDIT_WRITE_TIMEOUT),
             tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
             confirm_wait: millis(get, "BOOKING_CONFIRM_WAIT_MS")?.unwrap_or(DEFAULT_CONFIRM_WAIT),
             practices_file: non_empty(get("PRACTICES_FILE")).map(PathBuf::from),

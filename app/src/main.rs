@@ -40,10 +40,12 @@ enum Command {
         #[arg(long)]
         credential_id: Option<String>,
     },
-    /// Check an audit spool's hash chain end to end.
+    /// Check an audit trail's hash chain end to end, across its segments.
     AuditVerify {
-        /// The spool file (audit.jsonl).
-        path: PathBuf,
+        /// The audit directory (its numbered segments in order, then audit.jsonl), or segment
+        /// files in chain order.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -80,7 +82,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::AuditVerify { path } => match audit::chain::verify_file(&path) {
+        Command::AuditVerify { paths } => match audit::segments::verify_paths(&paths) {
             Ok(summary) => {
                 println!(
                     "ok: {} entries, chain intact, last hash {}",

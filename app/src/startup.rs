@@ -14,6 +14,7 @@ use crate::{
     api::{AppState, routes, sikka::SikkaHooks},
     audit::{
         AuditSink,
+        denials::Denials,
         spool::{Spool, SpoolOptions},
     },
     config::{Profile, SecretSource, Settings},
@@ -87,15 +88,17 @@ impl Application {
             Spool::open(spool_path.clone(), spool_options(&settings))
                 .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
         );
+        // Floods of denied requests are aggregated before they reach the spool.
+        let sink: Arc<dyn AuditSink> = Denials::new(audit.clone());
         let onboarding = Arc::new(Onboarding::new(
             sikka,
             credentials,
             directory.clone(),
-            audit.clone(),
+            sink.clone(),
         ));
         let receptionist = Receptionist::new(
             directory,
-            audit.clone(),
+            sink,
             Arc::new(MemoryLedger::default()),
             ReceptionistSettings {
                 tool_budget: settings.tool_budget,
@@ -156,7 +159,8 @@ impl Application {
             task.abort();
         }
         tracing::info!("stopped accepting; flushing the audit spool");
-        self.audit.close().await;
+        // Through the aggregator, which writes its pending counts first.
+        self.state.receptionist.audit().close().await;
         tracing::info!(
             entries = self.audit.stats().entries,
             "audit spool flushed; bye"
@@ -194,6 +198,9 @@ fn spool_options(settings: &Settings) -> SpoolOptions {
         prealloc_ahead: ahead,
         prealloc_step: (ahead / 4).clamp(1 << 20, 8 << 20),
         clock: settings.clock,
+        segment_bytes: settings.audit_segment_mib << 20,
+        write_timeout: settings.audit_write_timeout,
+        min_free_bytes: settings.audit_min_free_mib << 20,
         ..Default::default()
     }
 }

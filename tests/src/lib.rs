@@ -71,6 +71,8 @@ pub struct TestApp {
     pub sikka: Option<sikka::SikkaEmulator>,
     /// The practices and credentials files of a Sikka-backed gateway.
     _files: Option<tempfile::TempDir>,
+    /// The settings that bind a Sikka-backed gateway to its emulator (for [`TestApp::spawn_beside`]).
+    sikka_env: Vec<(String, String)>,
 }
 
 /// Which practice system the demo practice is served by.
@@ -230,6 +232,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             sikka: None,
             _files: None,
+            sikka_env: Vec::new(),
         }
     }
 
@@ -294,9 +297,29 @@ impl TestApp {
                 .copied(),
         );
         let mut app = Self::spawn_with(&all).await;
+        app.sikka_env = all[..6]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         app.sikka = Some(emulator);
         app._files = Some(files);
         app
+    }
+
+    /// A second gateway on `audit_dir`, serving the same practice through the same Sikka
+    /// emulator as this Sikka-backed one (whose files stay in place while `self` lives).
+    pub async fn spawn_beside(&self, audit_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
+        assert!(
+            !self.sikka_env.is_empty(),
+            "spawn_beside needs a Sikka-backed gateway"
+        );
+        let mut all: Vec<(&str, &str)> = self
+            .sikka_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend(env.iter().copied());
+        Self::spawn_in(audit_dir, &all).await
     }
 
     pub fn url(&self, path: &str) -> String {

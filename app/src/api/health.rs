@@ -46,7 +46,9 @@ impl HealthApi {
 
     /// Readiness
     ///
-    /// 200 when tool calls can be served: a Vapi secret is configured and the audit spool is open.
+    /// 200 when tool calls can be served: a Vapi secret is configured, the audit spool accepts
+    /// entries (open, not stopped by a failed sync) and its filesystem has more free space than
+    /// `AUDIT_MIN_FREE_MIB`. A 503 says which of these is missing.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self) -> ReadyResponse {
         let problem = if self.state.auth.is_none() {

@@ -240,6 +240,13 @@ pub enum BreakReason {
     Torn,
     #[error("NUL bytes inside the chain (padding may only follow the last line)")]
     Nul,
+    #[error("time runs backwards: earlier than the previous entry's")]
+    TimeBackwards,
+    #[error(
+        "this segment does not continue the previous one: it starts at sequence number {found}, \
+         expected {expected} (a segment is missing, out of order or from another chain)"
+    )]
+    SegmentJoin { expected: u64, found: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +255,14 @@ pub enum VerifyError {
     Io(#[from] io::Error),
     #[error("audit chain broken at line {line}: {reason}")]
     Broken { line: u64, reason: BreakReason },
+    /// An error in one segment of a chain split into several files.
+    #[error("{file}: {error}")]
+    InSegment {
+        file: String,
+        error: Box<VerifyError>,
+    },
+    #[error("segment {file} is missing (the numbered segments must run without gaps)")]
+    MissingSegment { file: String },
 }
 
 /// An intact chain: how many entries and where it ends.
@@ -259,10 +274,14 @@ pub struct VerifySummary {
 }
 
 /// Checks a chain line by line: each parses, is canonical, has the next `seq`, links to the
-/// previous hash, hashes correctly and has an id not seen before.
+/// previous hash, hashes correctly, is not earlier than the previous entry and has an id not seen
+/// before. A chain split into segments is fed one segment after the other ([`Verifier::feed`]):
+/// the first line of each segment must continue the last line of the one before.
 #[derive(Debug)]
 pub struct Verifier {
+    /// The line within the current segment.
     line: u64,
+    entries: u64,
     head: ChainHead,
     /// id → line it first appeared on.
     ids: HashMap<Uuid, u64>,
@@ -278,6 +297,7 @@ impl Verifier {
     pub fn new() -> Self {
         Self {
             line: 0,
+            entries: 0,
             head: ChainHead::default(),
             ids: Default::default(),
         }
@@ -292,6 +312,13 @@ impl Verifier {
             reason,
         };
         let entry = parse_line(line).map_err(broken)?;
+        let joins = line_no == 1 && self.entries > 0;
+        if joins && (entry.seq != self.head.next_seq || entry.prev.as_bytes() != self.head.prev) {
+            return Err(broken(BreakReason::SegmentJoin {
+                expected: self.head.next_seq,
+                found: entry.seq,
+            }));
+        }
         if entry.seq != self.head.next_seq {
             return Err(broken(BreakReason::SeqGap {
                 expected: self.head.next_seq,
@@ -305,17 +332,21 @@ impl Verifier {
         if chain_hash(&entry.prev, &body) != entry.hash.as_bytes() {
             return Err(broken(BreakReason::HashMismatch));
         }
+        if entry.time < self.head.last_time {
+            return Err(broken(BreakReason::TimeBackwards));
+        }
         if let Some(&first_line) = self.ids.get(&entry.id) {
             return Err(broken(BreakReason::DuplicateId { first_line }));
         }
         self.ids.insert(entry.id, line_no);
         self.head = ChainHead::after(&entry);
+        self.entries += 1;
         Ok(())
     }
 
     pub fn summary(&self) -> VerifySummary {
         VerifySummary {
-            entries: self.line,
+            entries: self.entries,
             last_hash: self.head.prev_str().to_owned(),
         }
     }
@@ -324,8 +355,17 @@ impl Verifier {
     /// NUL padding after the last line is accepted (see the module documentation); a NUL
     /// anywhere else is [`BreakReason::Nul`].
     pub fn verify_reader(reader: impl BufRead) -> Result<VerifySummary, VerifyError> {
-        let mut reader = reader;
         let mut verifier = Verifier::new();
+        verifier.feed(reader)?;
+        Ok(verifier.summary())
+    }
+
+    /// Checks one segment (a whole JSONL stream, as [`Verifier::verify_reader`]) that continues
+    /// the chain fed so far. Line numbers in errors count from the segment's first line.
+    pub fn feed(&mut self, reader: impl BufRead) -> Result<(), VerifyError> {
+        let mut reader = reader;
+        let verifier = self;
+        verifier.line = 0;
         let mut buf = Vec::with_capacity(1024);
         loop {
             let broken = |reason| VerifyError::Broken {
@@ -333,13 +373,13 @@ impl Verifier {
                 reason,
             };
             match reader.fill_buf()?.first() {
-                None => return Ok(verifier.summary()),
+                None => return Ok(()),
                 Some(0) => {
                     // Padding, streamed rather than read into `buf`: it may be megabytes.
                     loop {
                         let chunk = reader.fill_buf()?;
                         if chunk.is_empty() {
-                            return Ok(verifier.summary());
+                            return Ok(());
                         }
                         if chunk.iter().any(|&b| b != 0) {
                             return Err(broken(BreakReason::Nul));

@@ -297,3 +297,29 @@ proptest! {
         prop_assert!(result.is_err(), "byte {} changed and the chain still verified", i);
     }
 }
+
+/// A chain sealed entry by entry at the given times (seconds), without the spool's clamping.
+pub(crate) fn sealed_at(seconds: &[i64]) -> String {
+    let mut prev = GENESIS.to_owned();
+    let mut out = String::new();
+    for (i, s) in seconds.iter().enumerate() {
+        let time = Timestamp::from_second(*s).unwrap();
+        let entry = AuditEntry::seal(Uuid::now_v7(), i as u64 + 1, time, event(i as u64), &prev);
+        out.push_str(std::str::from_utf8(&entry.to_line()).unwrap());
+        out.push('\n');
+        prev = entry.hash;
+    }
+    out
+}
+
+#[test]
+fn a_resealed_entry_whose_time_runs_backwards_is_caught() {
+    let base = 1_750_000_000;
+    assert_eq!(
+        verify(&sealed_at(&[base, base, base + 5])).unwrap().entries,
+        3
+    );
+    // Every hash and link is right; only the time of line 3 is before line 2's.
+    let text = sealed_at(&[base, base + 10, base + 9, base + 20]);
+    assert_eq!(broken_at(&text), (3, BreakReason::TimeBackwards));
+}

@@ -28,10 +28,25 @@
 //! thread that owns the buffer and the chain head avoids a hand-off per batch, never occupies a
 //! slot of tokio's blocking pool, and needs no runtime to exist when the spool opens.
 //!
-//! If a write or sync fails, every caller in that batch gets [`AuditError::Io`], the bytes the
-//! batch may have left are overwritten with zeros (and synced) so no partial line breaks the
-//! chain, and the chain head is not advanced: the next batch writes from the same logical end.
-//! If even the zeroing fails, the next batch retries it before writing.
+//! If a write fails, every caller in that batch gets [`AuditError::Io`], the bytes the batch may
+//! have left are overwritten with zeros (and synced) so no partial line breaks the chain, and the
+//! chain head is not advanced: the next batch writes from the same logical end. If even the
+//! zeroing fails, the next batch retries it before writing.
+//!
+//! A failed *sync* is different: the kernel may already have dropped the dirty pages and reports
+//! the error once, to whichever thread syncs first, so no later sync proves anything. Any failed
+//! sync, the writer's or the preallocator's, *poisons* the spool: the batch's callers get the
+//! error, every later `record` gets [`AuditError::Poisoned`], and [`AuditSink::ready`] says why
+//! (so `/readyz` fails) until the process is restarted on a checked disk.
+//!
+//! `record` waits at most `write_timeout` for its entry to be durable, then answers
+//! [`AuditError::Timeout`]; the entry may still land later, but no answer relies on it.
+//!
+//! # Segments
+//! Once the active file holds `segment_bytes`, the writer closes it cleanly (no padding), renames
+//! it to the next numbered segment and opens a new active file; the chain runs on (see
+//! [`super::segments`]). A new or empty active file continues the chain from the last numbered
+//! segment. Every event is cut to bounded size first ([`AuditEvent::bounded`]).
 //!
 //! # Recovery
 //! On open, the end of the content is found by scanning back over the NUL padding. Blocks
@@ -56,8 +71,9 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::chain::{ChainHead, chain_hash, parse_line};
-use super::{AuditError, AuditEvent, AuditReceipt, AuditSink};
+use super::chain::ChainHead;
+use super::recovery::{Recovered, head_at, recover, rfind, zero};
+use super::{AuditError, AuditEvent, AuditReceipt, AuditSink, segments};
 
 /// The writer stops adding entries to a batch once it holds this many bytes. This bounds how much
 /// of the file one unsynced batch can span, and so how far back recovery looks for a hole.
@@ -84,6 +100,15 @@ pub struct SpoolOptions {
     pub prealloc_piece: usize,
     /// Stamps each entry's time.
     pub clock: crate::clock::Clock,
+    /// Once the active file holds this many bytes, it becomes the next numbered segment and a
+    /// new active file starts (see [`super::segments`]). `0`: never rotate.
+    pub segment_bytes: u64,
+    /// How long `record` waits for its entry to be durable before it answers
+    /// [`AuditError::Timeout`] (the entry may still be written later).
+    pub write_timeout: Duration,
+    /// Below this many free bytes on the spool's filesystem, [`AuditSink::ready`] says not
+    /// ready (entries are still written). `0`: no watermark.
+    pub min_free_bytes: u64,
 }
 
 impl Default for SpoolOptions {
@@ -96,6 +121,9 @@ impl Default for SpoolOptions {
             prealloc_step: 8 << 20,
             prealloc_piece: 1 << 20,
             clock: crate::clock::Clock::system(),
+            segment_bytes: 64 << 20,
+            write_timeout: Duration::from_secs(2),
+            min_free_bytes: 0,
         }
     }
 }
@@ -184,6 +212,9 @@ pub struct Spool {
     tx: mpsc::Sender<Command>,
     closed: AtomicBool,
     counters: Arc<Counters>,
+    health: Arc<Health>,
+    write_timeout: Duration,
+    min_free_bytes: u64,
     path: PathBuf,
     #[cfg(test)]
     faults: Arc<faults::Faults>,
@@ -207,64 +238,49 @@ impl Spool {
         if let Some(parent) = parent {
             fs::create_dir_all(parent)?;
         }
-        let existed = path.exists();
-        let mut open = OpenOptions::new();
-        // Not `append`: batches are written at the logical end, inside the prepared space.
-        open.read(true).write(true).create(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        let file = open.open(&path)?;
-        file.try_lock().map_err(|e| match e {
-            fs::TryLockError::WouldBlock => io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "the audit spool is already open in another writer",
-            ),
-            fs::TryLockError::Error(e) => e,
-        })?;
-        let recovered = recover(&file, &path)?;
-        if !existed && let Some(parent) = parent {
-            // Make the new file's directory entry durable too.
-            File::open(parent)?.sync_all()?;
-        }
-
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let counters = Arc::new(Counters::default());
+        let health = Arc::new(Health::default());
         #[cfg(test)]
         let faults = Arc::new(faults::Faults::default());
-        let shared = Arc::new(Shared {
-            file,
-            ready: AtomicU64::new(recovered.physical_end),
-            data_end: AtomicU64::new(recovered.logical_end),
-            extending: Mutex::new(()),
-            extension_epoch: AtomicU64::new(0),
-            stop: Mutex::new(false),
-            wake: Condvar::new(),
-            fsync: options.fsync,
-            counters: counters.clone(),
+        let segment = Segment::open(
+            &path,
+            &options,
+            &counters,
+            &health,
             #[cfg(test)]
-            faults: faults.clone(),
-        });
-        let preallocator = if options.prealloc_ahead > 0 {
-            let shared = shared.clone();
-            let options = options.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("audit-prealloc".into())
-                    .spawn(move || preallocate(&shared, &options))?,
-            )
-        } else {
-            None
-        };
+            &faults,
+        )?;
+        let numbered = segments::list(&path)?;
+        let mut head = segment.recovered.head.clone();
+        if segment.recovered.logical_end == 0 {
+            // A new active file: the chain continues from the last rotated segment with entries.
+            for (_, last) in numbered.iter().rev() {
+                let file = File::open(last)?;
+                let end = rfind(&file, file.metadata()?.len(), |b| b != 0)?.map_or(0, |i| i + 1);
+                if end > 0 {
+                    head = head_at(&file, end, last)?;
+                    break;
+                }
+            }
+        }
         let writer = Writer {
-            shared: Some(shared),
-            preallocator,
-            len: recovered.logical_end,
-            dirty_end: recovered.logical_end,
-            head: recovered.head,
+            len: segment.recovered.logical_end,
+            dirty_end: segment.recovered.logical_end,
+            shared: Some(segment.shared),
+            preallocator: segment.preallocator,
+            head,
+            path: path.clone(),
+            next_segment: numbered.last().map_or(1, |(n, _)| n + 1),
+            options: options.clone(),
             fsync: options.fsync,
             prealloc_ahead: options.prealloc_ahead,
             max_batch: options.max_batch.max(1),
             counters: counters.clone(),
             clock: options.clock,
+            health: health.clone(),
+            #[cfg(test)]
+            faults: faults.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name("audit-spool".into())
@@ -275,6 +291,9 @@ impl Spool {
             tx,
             closed: AtomicBool::new(false),
             counters,
+            health,
+            write_timeout: options.write_timeout,
+            min_free_bytes: options.min_free_bytes,
             path,
             #[cfg(test)]
             faults,
@@ -311,8 +330,27 @@ impl Spool {
 #[async_trait]
 impl AuditSink for Spool {
     fn ready(&self) -> Result<(), String> {
+        if let Some(why) = self.health.poisoned() {
+            return Err(format!(
+                "the audit spool stopped after a failed sync ({why}); check the disk and restart"
+            ));
+        }
         if self.closed.load(Ordering::Acquire) || self.tx.is_closed() {
             return Err("the audit spool is closed".into());
+        }
+        if self.min_free_bytes > 0 {
+            let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty());
+            match free_bytes(dir.unwrap_or(Path::new("."))) {
+                Ok(free) if free < self.min_free_bytes => {
+                    return Err(format!(
+                        "the audit directory's filesystem has {} MiB free, below the {} MiB watermark (AUDIT_MIN_FREE_MIB)",
+                        free >> 20,
+                        self.min_free_bytes >> 20
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(format!("the audit directory's free space is unknown: {e}")),
+            }
         }
         Ok(())
     }
@@ -321,13 +359,22 @@ impl AuditSink for Spool {
         if self.closed.load(Ordering::Acquire) {
             return Err(AuditError::Closed);
         }
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Command::Record(event, ack))
-            .await
-            .map_err(|_| AuditError::Closed)?;
-        // A dropped ack means the writer is gone: nothing more will be recorded.
-        done.await.map_err(|_| AuditError::Closed)?
+        if let Some(why) = self.health.poisoned() {
+            return Err(AuditError::Poisoned(why.to_owned()));
+        }
+        let durable = async {
+            let (ack, done) = oneshot::channel();
+            self.tx
+                .send(Command::Record(event.bounded(), ack))
+                .await
+                .map_err(|_| AuditError::Closed)?;
+            // A dropped ack means the writer is gone: nothing more will be recorded.
+            done.await.map_err(|_| AuditError::Closed)?
+        };
+        match tokio::time::timeout(self.write_timeout, durable).await {
+            Ok(result) => result,
+            Err(_) => Err(AuditError::Timeout(self.write_timeout)),
+        }
     }
 
     /// Writes and syncs everything queued before it, cuts the file back to its logical end,
@@ -338,6 +385,107 @@ impl AuditSink for Spool {
         if self.tx.send(Command::Close(ack)).await.is_ok() {
             let _ = done.await;
         }
+    }
+}
+
+/// Whether the spool may still acknowledge anything. A failed sync, on any thread, poisons it
+/// for good: after a failed `fsync` the kernel may have dropped the dirty pages and reports the
+/// error only once, so no later sync can prove that anything written before it is on disk.
+#[derive(Debug, Default)]
+struct Health {
+    poisoned: std::sync::OnceLock<String>,
+}
+
+impl Health {
+    fn poison(&self, what: &str, error: &io::Error) {
+        let why = format!("{what}: {error}");
+        if self.poisoned.set(why).is_ok() {
+            tracing::error!(error = %error, what, "audit spool poisoned: nothing more will be acknowledged");
+        }
+    }
+
+    fn poisoned(&self) -> Option<&str> {
+        self.poisoned.get().map(String::as_str)
+    }
+}
+
+/// The active file, shared with its preallocator, and that thread.
+struct Segment {
+    shared: Arc<Shared>,
+    preallocator: Option<JoinHandle<()>>,
+    recovered: Recovered,
+}
+
+impl Segment {
+    /// Opens (or creates) the active file, recovers its tail and starts its preallocator.
+    fn open(
+        path: &Path,
+        options: &SpoolOptions,
+        counters: &Arc<Counters>,
+        health: &Arc<Health>,
+        #[cfg(test)] faults: &Arc<faults::Faults>,
+    ) -> io::Result<Segment> {
+        let existed = path.exists();
+        let mut open = OpenOptions::new();
+        // Not `append`: batches are written at the logical end, inside the prepared space.
+        open.read(true).write(true).create(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let file = open.open(path)?;
+        file.try_lock().map_err(|e| match e {
+            fs::TryLockError::WouldBlock => io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the audit spool is already open in another writer",
+            ),
+            fs::TryLockError::Error(e) => e,
+        })?;
+        let recovered = recover(&file, path)?;
+        if !existed {
+            // Make the new file's directory entry durable too.
+            sync_dir(path)?;
+        }
+        let shared = Arc::new(Shared {
+            file,
+            ready: AtomicU64::new(recovered.physical_end),
+            data_end: AtomicU64::new(recovered.logical_end),
+            extending: Mutex::new(()),
+            extension_epoch: AtomicU64::new(0),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+            fsync: options.fsync,
+            counters: counters.clone(),
+            health: health.clone(),
+            #[cfg(test)]
+            faults: faults.clone(),
+        });
+        let preallocator = if options.prealloc_ahead > 0 {
+            let shared = shared.clone();
+            let options = options.clone();
+            let spawned = std::thread::Builder::new()
+                .name("audit-prealloc".into())
+                .spawn(move || preallocate(&shared, &options));
+            Some(spawned?)
+        } else {
+            None
+        };
+        Ok(Segment {
+            shared,
+            preallocator,
+            recovered,
+        })
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Syncs the directory holding `path`, so a new or renamed entry in it is durable.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => File::open(parent)?.sync_all(),
+        None => File::open(".")?.sync_all(),
     }
 }
 
@@ -358,6 +506,7 @@ struct Shared {
     wake: Condvar,
     fsync: bool,
     counters: Arc<Counters>,
+    health: Arc<Health>,
     #[cfg(test)]
     faults: Arc<faults::Faults>,
 }
@@ -393,7 +542,10 @@ impl Shared {
             .file
             .write_all_at(&zeros[..(end - ready) as usize], ready);
         if result.is_ok() && self.fsync {
-            result = self.file.sync_data();
+            result = self.sync_piece();
+            if let Err(e) = &result {
+                self.health.poison("preallocation sync failed", e);
+            }
         }
         self.extension_epoch.fetch_add(1, Ordering::AcqRel);
         result?;
@@ -432,10 +584,23 @@ impl Shared {
         self.file.write_all_at(batch, offset)
     }
 
+    fn sync_piece(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if self.faults.take(faults::Fault::PreallocSync) {
+            return Err(io::Error::other("injected preallocation sync failure"));
+        }
+        self.file.sync_data()
+    }
+
     fn sync_batch(&self) -> io::Result<()> {
         #[cfg(test)]
         if self.faults.take(faults::Fault::Sync) {
             return Err(io::Error::other("injected sync failure"));
+        }
+        #[cfg(test)]
+        if self.faults.take(faults::Fault::SlowSync) {
+            // A disk that takes its time: the caller's deadline passes first.
+            std::thread::sleep(Duration::from_millis(300));
         }
         let epoch = self.extension_epoch.load(Ordering::Acquire);
         let started = Instant::now();
@@ -448,18 +613,6 @@ impl Shared {
     }
 }
 
-/// Overwrites `[from, to)` of `file` with zeros.
-fn zero(file: &File, from: u64, to: u64) -> io::Result<()> {
-    let zeros = vec![0u8; to.saturating_sub(from).min(1 << 20) as usize];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(zeros.len() as u64);
-        file.write_all_at(&zeros[..n as usize], at)?;
-        at += n;
-    }
-    Ok(())
-}
-
 /// The preallocator thread: keeps `prealloc_ahead` bytes ready beyond the data until stopped.
 fn preallocate(shared: &Shared, options: &SpoolOptions) {
     let zeros = vec![0u8; options.prealloc_piece.max(4096)];
@@ -468,7 +621,7 @@ fn preallocate(shared: &Shared, options: &SpoolOptions) {
         {
             let mut stop = lock(&shared.stop);
             loop {
-                if *stop {
+                if *stop || shared.health.poisoned().is_some() {
                     return;
                 }
                 let ready = shared.ready.load(Ordering::Acquire);
@@ -503,6 +656,13 @@ fn preallocate(shared: &Shared, options: &SpoolOptions) {
 struct Writer {
     /// `None` once shut down (dropping it closes the file and releases the lock).
     shared: Option<Arc<Shared>>,
+    /// The active file, and the number its successor gets when it is rotated.
+    path: PathBuf,
+    next_segment: u64,
+    options: SpoolOptions,
+    health: Arc<Health>,
+    #[cfg(test)]
+    faults: Arc<faults::Faults>,
     preallocator: Option<JoinHandle<()>>,
     /// The logical end: the end of the last committed batch.
     len: u64,
@@ -541,7 +701,11 @@ impl Writer {
                 }
             }
             if !waiters.is_empty() {
-                match self.commit(&buf) {
+                let committed = match self.health.poisoned() {
+                    Some(why) => Err(AuditError::Poisoned(why.to_owned())),
+                    None => self.commit(&buf).map_err(AuditError::from),
+                };
+                match committed {
                     Ok(()) => {
                         self.head = head;
                         self.counters
@@ -551,11 +715,15 @@ impl Writer {
                         for (ack, receipt) in waiters.drain(..) {
                             let _ = ack.send(Ok(receipt));
                         }
+                        if self.options.segment_bytes > 0 && self.len >= self.options.segment_bytes
+                        {
+                            self.rotate();
+                        }
                     }
                     Err(e) => {
                         self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
                         for (ack, _) in waiters.drain(..) {
-                            let _ = ack.send(Err(io::Error::new(e.kind(), e.to_string()).into()));
+                            let _ = ack.send(Err(e.duplicate()));
                         }
                     }
                 }
@@ -588,6 +756,10 @@ impl Writer {
         if result.is_ok() && self.fsync {
             result = shared.sync_batch();
             self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = &result {
+                self.health.poison("batch sync failed", e);
+                return result;
+            }
         }
         match result {
             Ok(()) => {
@@ -608,9 +780,49 @@ impl Writer {
     fn cut_back(&mut self) -> io::Result<()> {
         let shared = self.shared();
         zero(&shared.file, self.len, self.dirty_end)?;
-        shared.file.sync_data()?;
+        if let Err(e) = shared.file.sync_data() {
+            self.health
+                .poison("sync after cutting back a failed batch failed", &e);
+            return Err(e);
+        }
         self.dirty_end = self.len;
         Ok(())
+    }
+
+    /// Closes the active file cleanly, renames it to the next numbered segment and starts a new
+    /// active file; the chain head carries on. Any failure poisons the spool: the trail has no
+    /// file to go on in.
+    fn rotate(&mut self) {
+        self.finish();
+        if self.health.poisoned().is_some() {
+            return;
+        }
+        let rotated = segments::numbered(&self.path, self.next_segment);
+        let result = fs::rename(&self.path, &rotated)
+            .and_then(|()| sync_dir(&self.path))
+            .and_then(|()| {
+                Segment::open(
+                    &self.path,
+                    &self.options,
+                    &self.counters,
+                    &self.health,
+                    #[cfg(test)]
+                    &self.faults,
+                )
+            });
+        match result {
+            Ok(segment) => {
+                self.shared = Some(segment.shared);
+                self.preallocator = segment.preallocator;
+                self.len = segment.recovered.logical_end;
+                self.dirty_end = self.len;
+                self.next_segment += 1;
+                tracing::info!(segment = %rotated.display(), "audit spool: segment rotated");
+            }
+            Err(e) => self
+                .health
+                .poison("could not start a new audit segment", &e),
+        }
     }
 
     /// Finishes, then refuses whatever is still queued.
@@ -647,7 +859,7 @@ impl Writer {
             .set_len(self.len)
             .and_then(|()| shared.file.sync_all());
         if let Err(e) = result {
-            tracing::error!(error = %e, "audit spool: could not cut the padding at close (the chain is intact)");
+            self.health.poison("closing the audit file failed", &e);
         }
         self.dirty_end = self.len;
         self.shared = None;
@@ -664,82 +876,6 @@ impl Drop for Writer {
     }
 }
 
-/// What recovery found in an existing file.
-struct Recovered {
-    head: ChainHead,
-    /// The end of the last complete line.
-    logical_end: u64,
-    /// The file's length (everything past `logical_end` is zeros now).
-    physical_end: u64,
-}
-
-/// The offset of the last byte before `before` that satisfies `pred`, reading backwards.
-fn rfind(file: &File, before: u64, pred: impl Fn(u8) -> bool) -> io::Result<Option<u64>> {
-    const CHUNK: u64 = 64 << 10;
-    let mut buf = vec![0u8; CHUNK as usize];
-    let mut end = before;
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let chunk = &mut buf[..(end - start) as usize];
-        file.read_exact_at(chunk, start)?;
-        if let Some(i) = chunk.iter().rposition(|&b| pred(b)) {
-            return Ok(Some(start + i as u64));
-        }
-        end = start;
-    }
-    Ok(None)
-}
-
-/// Finds the logical end and the chain head, and zeroes a torn tail. See the module
-/// documentation.
-fn recover(file: &File, path: &Path) -> io::Result<Recovered> {
-    let physical_end = file.metadata()?.len();
-    let content_end = rfind(file, physical_end, |b| b != 0)?.map_or(0, |i| i + 1);
-    let window_start = content_end.saturating_sub(TAIL_WINDOW);
-    let mut window = vec![0u8; (content_end - window_start) as usize];
-    file.read_exact_at(&mut window, window_start)?;
-    let hole = window.iter().position(|&b| b == 0);
-    let limit = window_start + hole.unwrap_or(window.len()) as u64;
-    drop(window);
-    let logical_end = rfind(file, limit, |b| b == b'\n')?.map_or(0, |i| i + 1);
-    let head = if logical_end == 0 {
-        ChainHead::default()
-    } else {
-        let line_start = rfind(file, logical_end - 1, |b| b == b'\n')?.map_or(0, |i| i + 1);
-        let mut line = vec![0u8; (logical_end - 1 - line_start) as usize];
-        file.read_exact_at(&mut line, line_start)?;
-        let damaged = |why: String| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the last entry of audit spool {} is damaged ({why}); verify it before writing",
-                    path.display()
-                ),
-            )
-        };
-        let entry = parse_line(&line).map_err(|r| damaged(r.to_string()))?;
-        if chain_hash(&entry.prev, &entry.body_bytes()) != entry.hash.as_bytes() {
-            return Err(damaged("hash mismatch".into()));
-        }
-        ChainHead::after(&entry)
-    };
-    if logical_end < content_end {
-        tracing::warn!(
-            spool = %path.display(),
-            torn_bytes = content_end - logical_end,
-            hole = hole.is_some(),
-            "audit spool: zeroing a torn tail left by an interrupted write"
-        );
-        zero(file, logical_end, content_end)?;
-        file.sync_data()?;
-    }
-    Ok(Recovered {
-        head,
-        logical_end,
-        physical_end,
-    })
-}
-
 /// Failure injection for tests: the next batch fails in the armed way.
 #[cfg(test)]
 pub(crate) mod faults {
@@ -752,6 +888,10 @@ pub(crate) mod faults {
         TornWrite = 1,
         /// Write the batch, then fail the sync.
         Sync = 2,
+        /// The preallocator's next sync fails.
+        PreallocSync = 3,
+        /// The next batch sync takes 300 ms.
+        SlowSync = 4,
     }
 
     #[derive(Debug, Default)]

@@ -7,6 +7,7 @@ use super::faults::Fault;
 use super::*;
 use crate::audit::chain::tests::event;
 use crate::audit::chain::{VerifySummary, verify_file};
+use crate::pms::PatientId;
 
 fn spool_at(path: &Path) -> Spool {
     Spool::open(path.to_path_buf(), SpoolOptions::default()).unwrap()
@@ -250,9 +251,154 @@ async fn a_torn_write_fails_its_batch_and_is_cut_back() {
     failing_batch_leaves_a_verifiable_chain(Fault::TornWrite).await;
 }
 
+/// After a failed sync nothing is acknowledged any more, and the spool says why it is not ready;
+/// what was acked before stays a verifiable chain.
+async fn a_failed_sync_poisons_the_spool_with(fault: Fault, options: SpoolOptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = Arc::new(Spool::open(path.clone(), options).unwrap());
+    for i in 1..=3 {
+        spool.record(event(i)).await.unwrap();
+    }
+    assert_eq!(spool.ready(), Ok(()));
+    spool.inject_fault(fault);
+    if fault == Fault::Sync {
+        let failed = spool.record(event(4)).await;
+        assert!(matches!(failed, Err(AuditError::Io(_))), "{failed:?}");
+    } else {
+        // The preallocator fails on its own thread, while it keeps space ready ahead.
+        let mut n = 4;
+        while spool.ready().is_ok() {
+            assert!(
+                n < 100_000,
+                "the preallocator's failed sync was never noticed"
+            );
+            let _ = spool.record(event(n)).await;
+            n += 1;
+        }
+    }
+    let why = spool.ready().unwrap_err();
+    assert!(why.contains("failed sync"), "{why}");
+    let results = record_many(&spool, 50).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(AuditError::Poisoned(_)))),
+        "{results:?}"
+    );
+    let acked = spool.stats().entries;
+    spool.close().await;
+    assert_eq!(entries(&path), acked);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_sync_fails_its_batch_and_is_cut_back() {
-    failing_batch_leaves_a_verifiable_chain(Fault::Sync).await;
+async fn a_failed_batch_sync_poisons_the_spool() {
+    a_failed_sync_poisons_the_spool_with(Fault::Sync, SpoolOptions::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_preallocation_sync_poisons_the_spool() {
+    a_failed_sync_poisons_the_spool_with(Fault::PreallocSync, small_chunks()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_disk_answers_the_caller_at_the_audit_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SpoolOptions {
+        write_timeout: std::time::Duration::from_millis(50),
+        ..SpoolOptions::default()
+    };
+    let path = dir.path().join("audit.jsonl");
+    let spool = Spool::open(path.clone(), options).unwrap();
+    spool.inject_fault(Fault::SlowSync);
+    let started = std::time::Instant::now();
+    let late = spool.record(event(1)).await;
+    assert!(matches!(late, Err(AuditError::Timeout(_))), "{late:?}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(250));
+    // The disk is not broken, only slow: the entry lands, just too late to vouch for an answer.
+    assert_eq!(spool.ready(), Ok(()));
+    spool.close().await;
+    assert_eq!(entries(&path), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spool_rotates_by_size_and_the_chain_runs_on_across_segments_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let options = SpoolOptions {
+        segment_bytes: 8 << 10,
+        ..small_chunks()
+    };
+    let spool = Spool::open(path.clone(), options.clone()).unwrap();
+    for i in 1..=200 {
+        spool.record(event(i)).await.unwrap();
+    }
+    spool.close().await;
+    let numbered = segments::list(&path).unwrap();
+    assert!(numbered.len() >= 3, "{numbered:?}");
+    for (_, segment) in &numbered {
+        let len = fs::metadata(segment).unwrap().len();
+        assert!(len < (8 << 10) + 4096, "segment of {len} bytes");
+        assert!(
+            !fs::read(segment).unwrap().contains(&0),
+            "a rotated segment has no padding"
+        );
+    }
+    let all = || segments::verify_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(all().entries, 200);
+    // A restart right after a rotation (an empty active file) continues from the last segment.
+    fs::rename(
+        &path,
+        segments::numbered(&path, numbered.last().unwrap().0 + 1),
+    )
+    .unwrap();
+    let spool = Spool::open(path.clone(), options).unwrap();
+    assert_eq!(spool.record(event(201)).await.unwrap().seq, 201);
+    spool.close().await;
+    assert_eq!(all().entries, 201);
+}
+
+#[tokio::test]
+async fn readiness_fails_below_the_free_space_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = free_bytes(dir.path()).unwrap();
+    for (min_free_bytes, ready) in [
+        (1 << 20, true),
+        (free.saturating_mul(4).max(1 << 40), false),
+    ] {
+        let options = SpoolOptions {
+            min_free_bytes,
+            ..SpoolOptions::default()
+        };
+        let spool = Spool::open(dir.path().join("audit.jsonl"), options).unwrap();
+        assert_eq!(spool.ready().is_ok(), ready, "{:?}", spool.ready());
+        // Entries are still written below the watermark.
+        spool.record(event(1)).await.unwrap();
+        spool.close().await;
+    }
+}
+
+#[tokio::test]
+async fn attacker_sized_fields_are_cut_before_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let spool = spool_at(&path);
+    let mut huge = event(1);
+    huge.resource = format!("/vapi/tools/{}", "x".repeat(100_000));
+    huge.request_id = Some("r".repeat(100_000));
+    huge.actor.call_id = Some("é".repeat(100_000));
+    huge.patient_ids = (0..10_000)
+        .map(|i| PatientId::new(format!("p{i}")))
+        .collect();
+    spool.record(huge).await.unwrap();
+    spool.close().await;
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.len() < 8 << 10, "an entry of {} bytes", text.len());
+    let entry: crate::audit::AuditEntry = serde_json::from_str(text.trim_end()).unwrap();
+    assert!(entry.event.resource.starts_with("/vapi/tools/xxx"));
+    assert!(entry.event.resource.ends_with('…'));
+    assert_eq!(entry.event.actor.call_id.unwrap().chars().count(), 201);
+    assert_eq!(entries(&path), 1);
 }
 
 /// Small preallocation pieces, so a few hundred entries cross several extensions.
@@ -441,8 +587,7 @@ async fn failed_batches_are_zeroed_with_small_extensions_and_without_preallocati
             ..SpoolOptions::default()
         },
     ] {
-        for fault in [Fault::TornWrite, Fault::Sync] {
-            failing_batch_leaves_a_verifiable_chain_with(fault, options.clone()).await;
-        }
+        failing_batch_leaves_a_verifiable_chain_with(Fault::TornWrite, options.clone()).await;
+        a_failed_sync_poisons_the_spool_with(Fault::Sync, options.clone()).await;
     }
 }

@@ -266,6 +266,13 @@ impl Onboarding {
             expires_at: Some(issued.expires_at),
             revoked: false,
         };
+        // Durably recorded before the file changes; if it cannot be, nothing is stored.
+        let intent = match &stored {
+            None => "about to store credentials",
+            Some(_) => "about to replace stored credentials",
+        };
+        self.record(origin, AuditOutcome::Intent, Some(account), office, intent)
+            .await?;
         if let Err(e) = self.store.save(account, &creds).await {
             let why = format!("a request key was minted but storing the credentials failed: {e}");
             self.audit_quietly(origin, AuditOutcome::Failed, Some(account), office, &why)
@@ -299,6 +306,9 @@ impl Onboarding {
             return Ok(false);
         }
         creds.revoked = true;
+        let intent = "about to mark stored credentials revoked";
+        self.record(origin, AuditOutcome::Intent, Some(account), office, intent)
+            .await?;
         self.store.save(account, &creds).await?;
         self.record(
             origin,

@@ -13,12 +13,16 @@ use crate::audit::{AuditReceipt, AuditSink};
 use crate::pms::sikka::{RetryPolicy, SikkaConfig};
 use crate::practices::{LocalOptions, MemoryCredentials};
 
+/// Records in memory; `down` makes every record fail, as a poisoned spool does.
 #[derive(Default)]
-struct Audit(Mutex<Vec<AuditEvent>>);
+struct Audit(Mutex<Vec<AuditEvent>>, std::sync::atomic::AtomicBool);
 
 #[async_trait]
 impl AuditSink for Audit {
     async fn record(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AuditError::Poisoned("test".into()));
+        }
         let mut events = self.0.lock().unwrap();
         events.push(event);
         Ok(AuditReceipt {
@@ -184,12 +188,17 @@ async fn onboarding_stores_once_and_a_repeat_changes_nothing() {
     assert_eq!(stored.request_key.unwrap().expose(), "rk-1");
     assert!(!stored.revoked);
     let audited = r.audit.reasons();
-    assert_eq!(audited.len(), 2);
-    assert!(
-        audited
-            .iter()
-            .all(|(o, a, _)| *o == AuditOutcome::Success && a.as_ref() == Some(&account))
+    assert_eq!(audited.len(), 3, "{audited:?}");
+    let outcomes: Vec<_> = audited.iter().map(|(o, _, _)| *o).collect();
+    assert_eq!(
+        outcomes,
+        [
+            AuditOutcome::Intent,
+            AuditOutcome::Success,
+            AuditOutcome::Success
+        ]
     );
+    assert!(audited.iter().all(|(_, a, _)| a.as_ref() == Some(&account)));
     assert!(
         audited.iter().all(|(_, _, why)| why.contains("D100")
             && !why.contains("s-1")
@@ -276,8 +285,9 @@ async fn the_reconciler_onboards_mapped_offices_only_and_marks_api2007_revoked()
             ..Default::default()
         }
     );
-    // Two entries: D100 stored, D200 revoked; the quiet second pass adds none.
-    assert_eq!(r.audit.reasons().len(), 2, "{:?}", r.audit.reasons());
+    // Two changes, each audited before (intent) and after: D100 stored, D200 revoked; the quiet
+    // second pass adds none.
+    assert_eq!(r.audit.reasons().len(), 4, "{:?}", r.audit.reasons());
 
     // The revoked practice's calls say staff must act, without asking Sikka.
     let practice = r.directory.by_account(&b).await.unwrap().unwrap();
@@ -288,4 +298,35 @@ async fn the_reconciler_onboards_mapped_offices_only_and_marks_api2007_revoked()
         "{err:?}"
     );
     assert_eq!(server.received_requests().await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn credentials_are_not_stored_when_the_intent_cannot_be_audited() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/request_key"))
+        .respond_with(grant("rk-1"))
+        .mount(&server)
+        .await;
+    let r = rig(&server);
+    r.audit.1.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (office, secret) = (OfficeId::new("D100"), Secret::new("s-1"));
+    let refused = r
+        .onboarding
+        .onboard(&origin(), &office, &secret, None)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let account = AccountId::new("acct_a");
+    assert!(
+        r.store.load(&account).await.unwrap().is_none(),
+        "nothing was stored"
+    );
+    // Once the trail can be written again, the intent comes first, then the outcome.
+    r.audit.1.store(false, std::sync::atomic::Ordering::SeqCst);
+    r.onboarding
+        .onboard(&origin(), &office, &secret, None)
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = r.audit.reasons().into_iter().map(|(o, _, _)| o).collect();
+    assert_eq!(outcomes, [AuditOutcome::Intent, AuditOutcome::Success]);
 }

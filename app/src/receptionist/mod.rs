@@ -33,6 +33,9 @@ pub const NOT_SET_UP: &str = "This phone line is not set up with a practice in o
 /// The words when the audit trail cannot be written: nothing is disclosed without it.
 pub const AUDIT_DOWN: &str = "The system could not record this request securely, so nothing was done. Apologise and offer to try again in a moment or to transfer the caller.";
 
+/// The words when a write's intent could not be recorded: the practice's system was not asked.
+pub const WRITE_NOT_RECORDED: &str = "The system could not record this change securely, so the practice's system was not changed. Apologise and offer to try again in a moment or to transfer the caller.";
+
 #[derive(Debug, Clone)]
 pub struct ReceptionistSettings {
     /// The whole budget of one tool call.
@@ -316,6 +319,40 @@ impl Receptionist {
             Err(e) => {
                 tracing::error!(error = %e, tool = tool.name(), "audit entry could not be made durable");
                 (Err(AUDIT_DOWN.to_owned()), false)
+            }
+        }
+    }
+
+    /// Records, durably, that `tool` is about to write to the practice's system; the outcome
+    /// follows as its own entry. `Err` is the answer when it cannot be recorded, and then the
+    /// write must not be attempted.
+    async fn intend(
+        &self,
+        practice: &Practice,
+        call: &CallInfo,
+        tool: Tool,
+        patients: &[PatientId],
+    ) -> Result<(), Done> {
+        let event = AuditEvent {
+            action: action_of(tool),
+            outcome: AuditOutcome::Intent,
+            resource: tool.name().to_owned(),
+            account_id: Some(practice.profile.account_id.clone()),
+            actor: call.actor(),
+            patient_ids: patients.to_vec(),
+            request_id: call.request_id.clone(),
+            source_ip: call.source_ip.clone(),
+            reason: Some("about to write to the practice's system".into()),
+        };
+        match self.audit.record(event).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, tool = tool.name(), "the intent of a write could not be audited; not writing");
+                Err(Done::failed(
+                    WRITE_NOT_RECORDED,
+                    "not written: the intent could not be audited",
+                    patients.to_vec(),
+                ))
             }
         }
     }

@@ -185,6 +185,9 @@ impl Receptionist {
             email,
             provider_id: provider.id.clone(),
         };
+        if let Err(done) = self.intend(practice, call, Tool::CreatePatient, &[]).await {
+            return done;
+        }
         let writeback = match practice.pms.create_patient(new).await {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, Vec::new()),
@@ -274,6 +277,10 @@ impl Receptionist {
             Ok(p) => p,
             Err(done) => return done,
         };
+        let who = [patient.id.clone()];
+        if let Err(done) = self.intend(practice, call, Tool::UpdatePatient, &who).await {
+            return done;
+        }
         let writeback = match practice.pms.update_patient(&patient.id, update).await {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, vec![patient.id.clone()]),

@@ -419,6 +419,12 @@ impl Receptionist {
             name_of(&providers, &slot.provider_id),
             length
         );
+        if let Err(done) = self
+            .intend(practice, call, Tool::BookAppointment, &who)
+            .await
+        {
+            return done;
+        }
         let written = practice
             .pms
             .book(NewAppointment {
@@ -634,6 +640,12 @@ impl Receptionist {
             words::when(appointment.start),
             name_of(&providers, &appointment.provider_id)
         );
+        if let Err(done) = self
+            .intend(practice, call, Tool::CancelAppointment, &who)
+            .await
+        {
+            return done;
+        }
         let writeback = match practice.pms.cancel(id, reason).await {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
@@ -751,6 +763,12 @@ impl Receptionist {
             start,
             length_minutes: length,
         };
+        if let Err(done) = self
+            .intend(practice, call, Tool::RescheduleAppointment, &who)
+            .await
+        {
+            return done;
+        }
         let writeback = match practice.pms.reschedule(id, to).await {
             Ok(w) => w,
             Err(e) => return Done::pms(&e, who),
