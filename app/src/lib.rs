@@ -8,6 +8,7 @@ pub mod config;
 pub mod pms;
 pub mod practices;
 pub mod receptionist;
+pub mod secret;
 pub mod startup;
 pub mod telemetry;
 pub mod vapi;

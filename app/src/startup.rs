@@ -24,6 +24,7 @@ use crate::{
         onboarding::Onboarding, registrations::RegistrationFile,
     },
     receptionist::{MemoryLedger, Receptionist, ReceptionistSettings},
+    vapi::{auth::AuthMode, replay::SeenSignatures},
 };
 
 /// How long in-flight calls get to finish after a shutdown signal.
@@ -104,6 +105,12 @@ impl Application {
         let state = Arc::new(AppState {
             receptionist,
             auth: settings.vapi_auth.clone(),
+            seen_signatures: SeenSignatures::new(
+                settings
+                    .vapi_auth
+                    .as_ref()
+                    .map_or(std::time::Duration::from_secs(300), AuthMode::max_skew),
+            ),
             public_base_url: settings.public_base_url.clone(),
             sikka: SikkaHooks {
                 callback_key: settings.sikka_callback_key.clone(),
@@ -173,6 +180,14 @@ impl Application {
             }
             _ => "NONE: VAPI_WEBHOOK_SECRET is empty, so every Vapi route answers 503".into(),
         };
+        if let Some(AuthMode::Hmac(config)) = &s.vapi_auth
+            && !config.is_timed()
+        {
+            tracing::warn!(
+                payload_format = %config.payload_format,
+                "VAPI_ALLOW_UNTIMED_SIGNATURES=true: signatures carry no time, so a captured request stays valid; only an identical replay within the replay window is refused"
+            );
+        }
         tracing::info!(address = %base, "gateway ready");
         // The banner is for the person who ran `cargo run`; it goes to stderr, not the JSON log.
         eprintln!(

@@ -317,9 +317,10 @@ impl TestApp {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// POSTs `body` to `path`, signed with the current time.
+    /// POSTs `body` to `path`, signed freshly (see [`fresh_timestamp`]): the gateway refuses a
+    /// signature it has already seen, so sending the same body twice is two distinct requests.
     pub async fn post_signed(&self, path: &str, body: &[u8]) -> reqwest::Response {
-        let ts = jiff::Timestamp::now().as_second().to_string();
+        let ts = fresh_timestamp();
         let sig = self.sign(&ts, body);
         self.client
             .post(self.url(path))
@@ -401,6 +402,21 @@ impl TestApp {
     pub fn audit_entries(&self) -> Vec<Value> {
         audit_entries_in(self.audit_dir.path())
     }
+}
+
+/// A signing time in milliseconds that no earlier request of this process used: now, or one
+/// millisecond after the last one handed out. Each signed request is then unique, as each of
+/// Vapi's is, even when a test re-sends the same body on purpose (a repeated `toolCallId`).
+pub fn fresh_timestamp() -> String {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .expect("the update always succeeds");
+    now.max(previous + 1).to_string()
 }
 
 /// The entries of the spool in `dir`. A running spool keeps zeroed space after its last line;

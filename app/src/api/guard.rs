@@ -1,7 +1,8 @@
 //! What stands in front of every route: a request id and an access log line for each request,
 //! and for the Vapi routes the body limit and the check that Vapi sent the request (HMAC over the
-//! raw body, a secret header, or a bearer token). A request that fails the check is audited as
-//! denied and answered 401 with no detail; none of them reaches a tool.
+//! raw body, a secret header, or a bearer token; a signature already accepted is a replay). A
+//! request that fails the check is audited as denied and answered 401 with no detail; none of
+//! them reaches a tool.
 
 use std::{sync::Arc, time::Instant};
 
@@ -146,7 +147,12 @@ async fn guard(
         url: &url,
         body: &body,
     };
-    if let Err(failure) = auth.verify(&parts, &lookup, jiff::Timestamp::now()) {
+    if let Err(failure) = auth.verify_once(
+        &parts,
+        &lookup,
+        jiff::Timestamp::now(),
+        &state.seen_signatures,
+    ) {
         let reason = failure.to_string();
         tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
         let event = AuditEvent {

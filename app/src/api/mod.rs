@@ -19,7 +19,10 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::{receptionist::Receptionist, vapi::auth::AuthMode};
+use crate::{
+    receptionist::Receptionist,
+    vapi::{auth::AuthMode, replay::SeenSignatures},
+};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -38,6 +41,8 @@ pub struct AppState {
     pub receptionist: Receptionist,
     /// `None`: no secret configured; the Vapi routes answer 503.
     pub auth: Option<AuthMode>,
+    /// Signatures already accepted, so none is accepted twice within its window.
+    pub seen_signatures: SeenSignatures,
     pub public_base_url: Option<String>,
     /// The Sikka routes' secrets, onboarding and registrations.
     pub sikka: sikka::SikkaHooks,
@@ -169,6 +174,7 @@ pub fn spec() -> String {
     openapi_document(Arc::new(AppState {
         receptionist,
         auth: None,
+        seen_signatures: SeenSignatures::new(std::time::Duration::from_secs(300)),
         public_base_url: None,
         sikka,
     }))
