@@ -92,6 +92,14 @@ impl Application {
             directory.clone(),
             audit.clone(),
         ));
+        let practice_auth = match &settings.vapi_auth {
+            Some(mode) => directory
+                .vapi_secrets()
+                .iter()
+                .map(|(account, secret)| (account.clone(), mode.with_secret(secret.clone())))
+                .collect(),
+            None => Vec::new(),
+        };
         let receptionist = Receptionist::new(
             directory,
             audit.clone(),
@@ -111,6 +119,7 @@ impl Application {
                     .as_ref()
                     .map_or(std::time::Duration::from_secs(300), AuthMode::max_skew),
             ),
+            practice_auth,
             public_base_url: settings.public_base_url.clone(),
             sikka: SikkaHooks {
                 callback_key: settings.sikka_callback_key.clone(),

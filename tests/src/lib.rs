@@ -93,9 +93,12 @@ macro_rules! both {
 /// Who is calling: the Vapi context of a tool call.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// `accountId` in the assistant's metadata: a claim the gateway checks against the binding.
     pub account: Option<String>,
     pub number: Option<String>,
     pub call_id: String,
+    /// `call.phoneNumberId`: the Vapi number called, which binds the call to a practice.
+    pub phone_number_id: Option<String>,
 }
 
 impl Default for Caller {
@@ -104,6 +107,7 @@ impl Default for Caller {
             account: Some("acct_demo".into()),
             number: None,
             call_id: unique("call"),
+            phone_number_id: Some("pn_demo".into()),
         }
     }
 }
@@ -112,6 +116,15 @@ impl Caller {
     pub fn from(number: &str) -> Self {
         Self {
             number: Some(number.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A call to the practice `account` on its Vapi number `phone_number_id`.
+    pub fn at(account: &str, phone_number_id: &str) -> Self {
+        Self {
+            account: Some(account.into()),
+            phone_number_id: Some(phone_number_id.into()),
             ..Self::default()
         }
     }
@@ -341,6 +354,9 @@ impl TestApp {
             "toolCallList": [{"id": tool_call_id, "type": "function", "function": {"name": tool, "arguments": args}}],
             "call": {"id": caller.call_id, "orgId": "org_test", "type": "inboundPhoneCall"},
         });
+        if let Some(id) = &caller.phone_number_id {
+            message["call"]["phoneNumberId"] = json!(id);
+        }
         if let Some(account) = &caller.account {
             message["assistant"] =
                 json!({"name": "Receptionist", "metadata": {"accountId": account}});

@@ -37,6 +37,7 @@ pub async fn around<E: Endpoint>(
     req.extensions_mut().insert(RequestMeta {
         request_id: request_id.clone(),
         source_ip: source_ip.clone(),
+        signed_by: None,
     });
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = req.method().clone();
@@ -147,33 +148,58 @@ async fn guard(
         url: &url,
         body: &body,
     };
-    if let Err(failure) = auth.verify_once(
-        &parts,
-        &lookup,
-        jiff::Timestamp::now(),
-        &state.seen_signatures,
-    ) {
-        let reason = failure.to_string();
-        tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
-        let event = AuditEvent {
-            action: AuditAction::Authenticate,
-            outcome: AuditOutcome::Denied,
-            resource: req.uri().path().to_owned(),
-            account_id: None,
-            actor: AuditActor {
-                kind: "vapi".into(),
-                ..Default::default()
-            },
-            patient_ids: Vec::new(),
-            request_id: Some(request_id.to_owned()),
-            source_ip,
-            reason: Some(reason),
-        };
-        if let Err(e) = state.receptionist.audit().record(event).await {
-            tracing::error!(error = %e, "audit entry for a denied request failed");
+    let now = jiff::Timestamp::now();
+    let seen = &state.seen_signatures;
+    // The gateway-wide secret, else a practice's own (which then binds the request to it).
+    let verified = match auth.verify_once(&parts, &lookup, now, seen) {
+        Ok(()) => Ok(None),
+        Err(failure) => state
+            .practice_auth
+            .iter()
+            .find(|(_, mode)| mode.verify_once(&parts, &lookup, now, seen).is_ok())
+            .map(|(account, _)| Some(account.clone()))
+            .ok_or(failure),
+    };
+    let signed_by = match verified {
+        Ok(signed_by) => signed_by,
+        Err(failure) => {
+            let reason = failure.to_string();
+            tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
+            let path = req.uri().path().to_owned();
+            return Err(deny(state, path, Some(request_id.to_owned()), source_ip, reason).await);
         }
-        return Err(StatusCode::UNAUTHORIZED.into_response());
+    };
+    if let Some(meta) = req.extensions_mut().get_mut::<RequestMeta>() {
+        meta.signed_by = signed_by;
     }
     req.set_body(body);
     Ok(())
+}
+
+/// Audits a request refused for its credentials (outcome denied) and answers 401, no detail.
+pub(super) async fn deny(
+    state: &AppState,
+    resource: String,
+    request_id: Option<String>,
+    source_ip: Option<String>,
+    reason: String,
+) -> Response {
+    let event = AuditEvent {
+        action: AuditAction::Authenticate,
+        outcome: AuditOutcome::Denied,
+        resource,
+        account_id: None,
+        actor: AuditActor {
+            kind: "vapi".into(),
+            ..Default::default()
+        },
+        patient_ids: Vec::new(),
+        request_id,
+        source_ip,
+        reason: Some(reason),
+    };
+    if let Err(e) = state.receptionist.audit().record(event).await {
+        tracing::error!(error = %e, "audit entry for a denied request failed");
+    }
+    StatusCode::UNAUTHORIZED.into_response()
 }
