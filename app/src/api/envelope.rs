@@ -56,8 +56,9 @@ impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
         let message = envelope::parse(&bytes).map_err(|e| refuse(e.to_string()))?;
         // The documented schema is the contract: a body it rejects is refused, with the place.
         if let Some(validators) = request.data::<Arc<Validators>>() {
-            let value: serde_json::Value =
+            let mut value: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|e| refuse(e.to_string()))?;
+            super::spec::strip_nulls(&mut value);
             if let Err(detail) = validators.check(&S::Schema::name(), &value) {
                 if message.tool_calls.is_empty() && message.kind == MessageKind::ToolCalls {
                     return Err(refuse(NO_TOOL_CALL.to_owned()));

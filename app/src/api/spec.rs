@@ -7,8 +7,9 @@
 //!
 //! Liberal with the envelope, strict with tool arguments: every optional envelope field is
 //! `nullable` (Vapi sends `customer: null` on web calls, `phoneNumber: null`, …), and null means
-//! the same as absent; an empty call list falls through to the next form. The validator reads
-//! OpenAPI 3.0's `nullable` as "or null" ([`Validators::new`]).
+//! the same as absent; an empty call list falls through to the next form. Before validation the
+//! envelope's nulls are dropped ([`strip_nulls`]), which is what `nullable` on an optional field
+//! means.
 
 use std::collections::HashMap;
 
@@ -196,17 +197,20 @@ fn loose_arguments(schema: &mut Value) {
     remove_required(schema, "arguments");
 }
 
-/// OpenAPI 3.0's `nullable: true` in JSON Schema terms: the schema, or null.
-fn nullable_as_null(value: &mut Value) {
+/// Null means absent in the envelope: every `null` member of an object is dropped before the
+/// body is validated (OpenAPI 3.0's `nullable` is not JSON Schema; the validator ignores it), so a
+/// required field sent as null is still missing. Tool arguments are left as they were sent.
+pub fn strip_nulls(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            map.values_mut().for_each(nullable_as_null);
-            if map.remove("nullable") == Some(Value::Bool(true)) {
-                let inner = Value::Object(std::mem::take(map));
-                map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+            map.retain(|_, v| !v.is_null());
+            for (key, v) in map.iter_mut() {
+                if key != "arguments" && key != "parameters" {
+                    strip_nulls(v);
+                }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(nullable_as_null),
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
         _ => {}
     }
 }
@@ -219,9 +223,7 @@ pub struct Validators {
 impl Validators {
     pub fn new(doc: &Value) -> Self {
         let mut by_schema = HashMap::new();
-        let mut schemas = doc["components"]["schemas"].clone();
-        nullable_as_null(&mut schemas);
-        let components = json!({"schemas": schemas});
+        let components = json!({"schemas": doc["components"]["schemas"].clone()});
         for item in doc["paths"]
             .as_object()
             .into_iter()
