@@ -241,9 +241,7 @@ async fn unknown_message_types_with_null_objects_get_an_empty_object() {
 async fn a_body_naming_another_tool_than_its_route_is_refused_and_audited() {
     let app = TestApp::spawn().await;
     let mut body = phone_call();
-    for list in ["toolCallList"] {
-        body["message"][list][0]["function"]["name"] = json!("search_patients");
-    }
+    body["message"]["toolCallList"][0]["function"]["name"] = json!("search_patients");
     body["message"]["toolWithToolCallList"] = json!(null);
     let resp = app
         .post_signed("/vapi/tools/get_patient_info", body.to_string().as_bytes())
