@@ -10,6 +10,7 @@ pub mod config;
 pub mod pms;
 pub mod practices;
 pub mod receptionist;
+pub mod secret;
 pub mod startup;
 pub mod telemetry;
 pub mod vapi;

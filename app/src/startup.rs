@@ -25,6 +25,7 @@ use crate::{
         onboarding::Onboarding, registrations::RegistrationFile,
     },
     receptionist::{MemoryLedger, Receptionist, ReceptionistSettings},
+    vapi::{auth::AuthMode, replay::SeenSignatures},
 };
 
 /// How long in-flight calls get to finish after a shutdown signal.
@@ -96,6 +97,14 @@ impl Application {
             directory.clone(),
             sink.clone(),
         ));
+        let practice_auth = match &settings.vapi_auth {
+            Some(mode) => directory
+                .vapi_secrets()
+                .iter()
+                .map(|(account, secret)| (account.clone(), mode.with_secret(secret.clone())))
+                .collect(),
+            None => Vec::new(),
+        };
         let receptionist = Receptionist::new(
             directory,
             sink,
@@ -110,6 +119,13 @@ impl Application {
         let state = Arc::new(AppState {
             receptionist,
             auth: settings.vapi_auth.clone(),
+            seen_signatures: SeenSignatures::new(
+                settings
+                    .vapi_auth
+                    .as_ref()
+                    .map_or(std::time::Duration::from_secs(300), AuthMode::max_skew),
+            ),
+            practice_auth,
             public_base_url: settings.public_base_url.clone(),
             sikka: SikkaHooks {
                 callback_key: settings.sikka_callback_key.clone(),
@@ -181,10 +197,18 @@ impl Application {
             }
             _ => "NONE: VAPI_WEBHOOK_SECRET is empty, so every Vapi route answers 503".into(),
         };
+        if let Some(AuthMode::Hmac(config)) = &s.vapi_auth
+            && !config.is_timed()
+        {
+            tracing::warn!(
+                payload_format = %config.payload_format,
+                "VAPI_ALLOW_UNTIMED_SIGNATURES=true: signatures carry no time, so a captured request stays valid; only an identical replay within the replay window is refused"
+            );
+        }
         tracing::info!(address = %base, "gateway ready");
         // The banner is for the person who ran `cargo run`; it goes to stderr, not the JSON log.
         eprintln!(
-            "\nPractice gateway ({profile:?} profile) listening on {base}\n  API docs:      {base}/docs  (spec: {base}/openapi.json)\n  Vapi secret:   {secret}\n  Audit spool:   {audit}\n  Try a signed tool call:\n    body='{{\"message\":{{\"type\":\"tool-calls\",\"toolCallList\":[{{\"id\":\"call_1\",\"function\":{{\"name\":\"list_providers\",\"arguments\":{{}}}}}}],\"assistant\":{{\"metadata\":{{\"accountId\":\"acct_demo\"}}}}}}}}'\n    ts=$(date +%s); sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$VAPI_WEBHOOK_SECRET\" -hex | sed 's/^.* //')\n    curl -s {base}/vapi/tools/list_providers -H 'content-type: application/json' -H \"x-timestamp: $ts\" -H \"x-signature: $sig\" -d \"$body\"\n",
+            "\nPractice gateway ({profile:?} profile) listening on {base}\n  API docs:      {base}/docs  (spec: {base}/openapi.json)\n  Vapi secret:   {secret}\n  Audit spool:   {audit}\n  Try a signed tool call:\n    body='{{\"message\":{{\"type\":\"tool-calls\",\"toolCallList\":[{{\"id\":\"call_1\",\"function\":{{\"name\":\"list_providers\",\"arguments\":{{}}}}}}],\"call\":{{\"phoneNumberId\":\"pn_demo\"}},\"assistant\":{{\"metadata\":{{\"accountId\":\"acct_demo\"}}}}}}}}'\n    ts=$(date +%s); sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$VAPI_WEBHOOK_SECRET\" -hex | sed 's/^.* //')\n    curl -s {base}/vapi/tools/list_providers -H 'content-type: application/json' -H \"x-timestamp: $ts\" -H \"x-signature: $sig\" -d \"$body\"\n",
             profile = s.profile,
             audit = s.audit_dir.join("audit.jsonl").display(),
         );

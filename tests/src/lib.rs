@@ -111,9 +111,12 @@ macro_rules! both {
 /// Who is calling: the Vapi context of a tool call.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// `accountId` in the assistant's metadata: a claim the gateway checks against the binding.
     pub account: Option<String>,
     pub number: Option<String>,
     pub call_id: String,
+    /// `call.phoneNumberId`: the Vapi number called, which binds the call to a practice.
+    pub phone_number_id: Option<String>,
 }
 
 impl Default for Caller {
@@ -122,6 +125,7 @@ impl Default for Caller {
             account: Some("acct_demo".into()),
             number: None,
             call_id: unique("call"),
+            phone_number_id: Some("pn_demo".into()),
         }
     }
 }
@@ -130,6 +134,15 @@ impl Caller {
     pub fn from(number: &str) -> Self {
         Self {
             number: Some(number.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A call to the practice `account` on its Vapi number `phone_number_id`.
+    pub fn at(account: &str, phone_number_id: &str) -> Self {
+        Self {
+            account: Some(account.into()),
+            phone_number_id: Some(phone_number_id.into()),
             ..Self::default()
         }
     }
@@ -357,9 +370,10 @@ impl TestApp {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// POSTs `body` to `path`, signed with the current time.
+    /// POSTs `body` to `path`, signed freshly (see [`fresh_timestamp`]): the gateway refuses a
+    /// signature it has already seen, so sending the same body twice is two distinct requests.
     pub async fn post_signed(&self, path: &str, body: &[u8]) -> reqwest::Response {
-        let ts = clock().now().as_second().to_string();
+        let ts = fresh_timestamp();
         let sig = self.sign(&ts, body);
         self.client
             .post(self.url(path))
@@ -380,6 +394,9 @@ impl TestApp {
             "toolCallList": [{"id": tool_call_id, "type": "function", "function": {"name": tool, "arguments": args}}],
             "call": {"id": caller.call_id, "orgId": "org_test", "type": "inboundPhoneCall"},
         });
+        if let Some(id) = &caller.phone_number_id {
+            message["call"]["phoneNumberId"] = json!(id);
+        }
         if let Some(account) = &caller.account {
             message["assistant"] =
                 json!({"name": "Receptionist", "metadata": {"accountId": account}});
@@ -441,6 +458,21 @@ impl TestApp {
     pub fn audit_entries(&self) -> Vec<Value> {
         audit_entries_in(self.audit_dir.path())
     }
+}
+
+/// A signing time in milliseconds that no earlier request of this process used: now, or one
+/// millisecond after the last one handed out. Each signed request is then unique, as each of
+/// Vapi's is, even when a test re-sends the same body on purpose (a repeated `toolCallId`).
+pub fn fresh_timestamp() -> String {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = clock().now().as_millisecond();
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .expect("the update always succeeds");
+    now.max(previous + 1).to_string()
 }
 
 /// The entries of the spool in `dir`. A running spool keeps zeroed space after its last line;

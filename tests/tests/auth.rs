@@ -2,7 +2,7 @@
 //! missing header or a wrong token gets 401 with nothing in the body and an audit entry of
 //! outcome "denied"; with no secret configured the Vapi routes refuse with 503.
 
-use gateway_tests::{Caller, TestApp};
+use gateway_tests::{Caller, TestApp, gateway_bin, unique};
 use serde_json::json;
 
 fn body() -> Vec<u8> {
@@ -193,6 +193,7 @@ async fn custom_hmac_settings_are_honoured() {
         ("VAPI_SIGNATURE_HEADER", "x-vapi-signature"),
         ("VAPI_SIGNATURE_PREFIX", "sha256="),
         ("VAPI_PAYLOAD_FORMAT", "{body}"),
+        ("VAPI_ALLOW_UNTIMED_SIGNATURES", "true"),
     ])
     .await;
     use hmac::{Hmac, Mac};
@@ -204,4 +205,99 @@ async fn custom_hmac_settings_are_honoured() {
     assert_eq!(status, 200);
     let (status, _) = send(&app, &[("x-vapi-signature", "sha256=00".into())], &body).await;
     assert_eq!(status, 401);
+}
+
+fn replay_denials(app: &TestApp) -> Vec<serde_json::Value> {
+    app.audit_entries()
+        .into_iter()
+        .filter(|e| {
+            e["outcome"] == "denied"
+                && e["action"] == "authenticate"
+                && e["reason"].as_str().is_some_and(|r| r.contains("replay"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signed_request_is_accepted_once_and_its_replay_refused_and_audited() {
+    let app = TestApp::spawn().await;
+    let body = TestApp::message(
+        "list_providers",
+        json!({}),
+        &Caller::default(),
+        &unique("tc"),
+    )
+    .to_string()
+    .into_bytes();
+    let ts = now().to_string();
+    let headers = [
+        ("x-timestamp", ts.clone()),
+        ("x-signature", app.sign(&ts, &body)),
+    ];
+    let (status, text) = send(&app, &headers, &body).await;
+    assert_eq!(status, 200, "{text}");
+    // The same bytes and headers again, well inside the skew window: a replay.
+    let (status, text) = send(&app, &headers, &body).await;
+    assert_eq!((status, text.as_str()), (401, ""));
+    assert_eq!(
+        replay_denials(&app).len(),
+        1,
+        "the replay is audited as denied"
+    );
+    // Only one tool call ran.
+    let served = app
+        .audit_entries()
+        .iter()
+        .filter(|e| e["resource"] == "list_providers")
+        .count();
+    assert_eq!(served, 1);
+    // The same body signed afresh (a new timestamp) is a new request.
+    let ts = (now() * 1000 + 1).to_string();
+    let (status, _) = send(
+        &app,
+        &[
+            ("x-timestamp", ts.clone()),
+            ("x-signature", app.sign(&ts, &body)),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_payload_format_without_a_timestamp_needs_an_opt_in_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_dir = dir.path().to_owned();
+    let refused = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(gateway_bin())
+            .env_clear()
+            .env("PORT", "0")
+            .env("VAPI_WEBHOOK_SECRET", "s3cret-untimed")
+            .env("VAPI_PAYLOAD_FORMAT", "{body}")
+            .env("AUDIT_DIR", audit_dir)
+            .output()
+            .expect("run the gateway")
+    })
+    .await
+    .unwrap();
+    assert!(!refused.status.success(), "the gateway must not start");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("VAPI_PAYLOAD_FORMAT")
+            && stderr.contains("VAPI_ALLOW_UNTIMED_SIGNATURES=true"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-untimed"), "{stderr}");
+
+    let app = TestApp::spawn_with(&[
+        ("VAPI_PAYLOAD_FORMAT", "{body}"),
+        ("VAPI_ALLOW_UNTIMED_SIGNATURES", "true"),
+    ])
+    .await;
+    let warned = app
+        .output()
+        .lines()
+        .any(|l| l.contains("WARN") && l.contains("VAPI_ALLOW_UNTIMED_SIGNATURES"));
+    assert!(warned, "{}", app.output());
 }

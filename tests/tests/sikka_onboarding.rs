@@ -221,7 +221,7 @@ fn read_json(path: &Path) -> Value {
 
 fn sikka_practice(account: &str, office: &str) -> Value {
     json!({"account_id": account, "name": format!("Practice {account}"), "time_zone": "America/New_York",
-           "transfer_number": "+15105550198",
+           "transfer_number": "+15105550198", "phone_number_ids": [format!("pn_{account}")],
            "pms": {"kind": "sikka", "office_id": office, "practice_id": "1", "pms_type": "Dentrix"}})
 }
 
@@ -675,10 +675,7 @@ async fn the_reconciler_onboards_bound_offices_and_marks_withdrawn_ones_revoked(
     );
 
     // The revoked practice's tool answers say staff must act.
-    let caller = Caller {
-        account: Some("acct_b".into()),
-        ..Caller::default()
-    };
+    let caller = Caller::at("acct_b", "pn_acct_b");
     let answer = r.app.tool("list_providers", json!({}), &caller).await;
     assert!(
         answer.err().contains("needs attention from staff"),

@@ -557,14 +557,11 @@ async fn without_a_transfer_number_the_answer_is_honest() {
     let file = dir.path().join("practices.json");
     std::fs::write(
         &file,
-        json!({"practices": [{"account_id": "acct_nt", "name": "No Transfer Dental", "time_zone": "America/Chicago", "pms": {"kind": "sandbox"}}]}).to_string(),
+        json!({"practices": [{"account_id": "acct_nt", "name": "No Transfer Dental", "time_zone": "America/Chicago", "phone_number_ids": ["pn_nt"], "pms": {"kind": "sandbox"}}]}).to_string(),
     )
     .unwrap();
     let app = TestApp::spawn_with(&[("PRACTICES_FILE", file.to_str().unwrap())]).await;
-    let caller = Caller {
-        account: Some("acct_nt".into()),
-        ..Caller::default()
-    };
+    let caller = Caller::at("acct_nt", "pn_nt");
     let t = app.tool("transfer_to_human", json!({}), &caller).await;
     assert!(t.err().contains("no transfer number"), "{t:?}");
 }
@@ -573,6 +570,7 @@ async fn an_unknown_line_is_told_it_is_not_set_up_and_audited(backend: Backend) 
     let app = TestApp::spawn_on(backend, &[]).await;
     let caller = Caller {
         account: Some("acct_nobody".into()),
+        phone_number_id: Some("pn_nobody".into()),
         ..Caller::from(OLIVIA.phone)
     };
     let e = app.tool("get_appointments", json!({}), &caller).await;

@@ -6,7 +6,7 @@ use poem_openapi::Object;
 
 use super::{AppState, RequestMeta, tool_args::*};
 use crate::{
-    practices::PracticeKey,
+    practices::{Binding, PracticeKey},
     receptionist::{ArgError, CallInfo, Tool, ToolRequest},
     vapi::{
         envelope::{ServerMessage, ToolCall},
@@ -39,7 +39,8 @@ pub struct ToolResultItem {
     pub error: Option<String>,
 }
 
-/// Builds the receptionist's view of the call from the message and the HTTP request.
+/// Builds the receptionist's view of the call from the message and the HTTP request. The caller
+/// is the call's own customer number only: nothing in the tool arguments can claim one.
 pub fn call_info(message: &ServerMessage, req: &Request) -> CallInfo {
     let meta = req.extensions().get::<RequestMeta>();
     let ctx = &message.call;
@@ -50,10 +51,46 @@ pub fn call_info(message: &ServerMessage, req: &Request) -> CallInfo {
         request_id: meta.map(|m| m.request_id.clone()),
         source_ip: meta.and_then(|m| m.source_ip.clone()),
         practice: PracticeKey {
-            account_id: ctx.account_id.clone(),
             phone_number_id: ctx.phone_number_id.clone(),
+            assistant_id: ctx.assistant_id.clone(),
             phone_number: ctx.practice_number.clone(),
+            claimed_account: ctx.account_id.clone(),
         },
+    }
+}
+
+/// A practice with its own Vapi secret is reached only with requests that secret verified, and
+/// a request a practice's secret verified reaches only that practice. Anything else is refused
+/// like a bad signature: 401, audited as denied.
+pub async fn check_signer(
+    state: &AppState,
+    req: &Request,
+    message: &ServerMessage,
+) -> Result<(), poem::Response> {
+    let meta = req.extensions().get::<RequestMeta>();
+    let signed_by = meta.and_then(|m| m.signed_by.as_ref());
+    if signed_by.is_none() && state.practice_auth.is_empty() {
+        return Ok(());
+    }
+    let info = call_info(message, req);
+    let bound = match state.receptionist.practice(&info.practice).await {
+        Ok(Binding::Bound(practice)) => Some(practice.profile.account_id.clone()),
+        _ => None,
+    };
+    let own_secret = bound
+        .as_ref()
+        .filter(|account| state.practice_auth.iter().any(|(a, _)| a == *account));
+    match (own_secret, signed_by) {
+        (None, None) => Ok(()),
+        (Some(own), Some(signer)) if own == signer => Ok(()),
+        _ => Err(super::guard::deny(
+            state,
+            req.uri().path().to_owned(),
+            info.request_id,
+            info.source_ip,
+            "signed with a credential that is not the practice's own".into(),
+        )
+        .await),
     }
 }
 
@@ -92,12 +129,6 @@ pub fn parse_request(tool: Tool, call: &ToolCall) -> Result<ToolRequest, ArgErro
     }
 }
 
-/// Caller id from Vapi's envelope; failing that, the `caller_number` static parameter.
-fn caller_from_arguments(call: &ToolCall) -> Option<crate::pms::E164> {
-    let args = call.arguments.as_ref().ok()?;
-    crate::pms::E164::parse(args.get("caller_number")?.as_str()?).ok()
-}
-
 /// Answers every call in order. `route_tool` is the tool of a `/vapi/tools/{tool}` route; on
 /// the webhook each call names its own tool.
 pub async fn answer_all(
@@ -109,13 +140,28 @@ pub async fn answer_all(
     let info = call_info(message, req);
     let mut results = Vec::with_capacity(message.tool_calls.len());
     for call in &message.tool_calls {
-        let tool = route_tool.or_else(|| Tool::from_name(&call.name));
+        let named = Tool::from_name(&call.name);
+        let tool = route_tool.or(named);
         let name = if call.name.is_empty() {
             route_tool.map_or("", |t| t.name()).to_owned()
         } else {
             call.name.clone()
         };
         let answer = match tool {
+            // The route and the body must agree on the tool: neither silently wins.
+            Some(route)
+                if route_tool.is_some() && !call.name.is_empty() && named != Some(route) =>
+            {
+                let words = format!(
+                    "This request was sent to the {} tool's URL but calls {:?}: the route and the tool name disagree, so nothing was done. Check the tool's server URL.",
+                    route.name(),
+                    one_line(&call.name)
+                );
+                state
+                    .receptionist
+                    .deny(&info, route, words, "route and tool name disagree")
+                    .await
+            }
             None => Err(format!(
                 "There is no tool named {:?}. Use one of: {}.",
                 one_line(&call.name),
@@ -126,10 +172,6 @@ pub async fn answer_all(
                     .join(", ")
             )),
             Some(tool) => {
-                let mut info = info.clone();
-                if info.caller.is_none() {
-                    info.caller = caller_from_arguments(call);
-                }
                 state
                     .receptionist
                     .answer(&info, tool, &call.id, parse_request(tool, call))

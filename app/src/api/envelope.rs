@@ -56,8 +56,9 @@ impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
         let message = envelope::parse(&bytes).map_err(|e| refuse(e.to_string()))?;
         // The documented schema is the contract: a body it rejects is refused, with the place.
         if let Some(validators) = request.data::<Arc<Validators>>() {
-            let value: serde_json::Value =
+            let mut value: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|e| refuse(e.to_string()))?;
+            super::spec::strip_nulls(&mut value);
             if let Err(detail) = validators.check(&S::Schema::name(), &value) {
                 if message.tool_calls.is_empty() && message.kind == MessageKind::ToolCalls {
                     return Err(refuse(NO_TOOL_CALL.to_owned()));
@@ -124,7 +125,15 @@ pub struct CallObject {
     /// The Vapi phone number that was called; maps to a practice through the route table.
     #[oai(rename = "phoneNumberId", validator(max_length = 128))]
     pub phone_number_id: Option<String>,
+    /// The saved assistant answering the call; on a web call (no phone number) it maps to a
+    /// practice through the route table (`assistant_ids`). Absent for transient assistants.
+    #[oai(rename = "assistantId", validator(max_length = 128))]
+    pub assistant_id: Option<String>,
     pub customer: Option<CustomerObject>,
+    /// Per-call overrides of the assistant (web calls can set them): their metadata is a claim
+    /// that must agree with the practice the call is bound to.
+    #[oai(rename = "assistantOverrides")]
+    pub assistant_overrides: Option<AssistantObject>,
 }
 
 /// The caller.
@@ -145,9 +154,13 @@ pub struct PhoneNumberObject {
     pub number: Option<String>,
 }
 
-/// The assistant; its metadata names the practice's account.
+/// The assistant; its metadata may name the practice's account (accepted only when it agrees
+/// with the practice the call's phone number or assistant id is bound to).
 #[derive(Debug, Object)]
 pub struct AssistantObject {
+    /// The saved assistant's id.
+    #[oai(validator(max_length = 128))]
+    pub id: Option<String>,
     #[oai(validator(max_length = 256))]
     pub name: Option<String>,
     pub metadata: Option<AssistantMetadata>,

@@ -1,7 +1,8 @@
 //! What stands in front of every route: a request id and an access log line for each request,
 //! and for the Vapi routes the body limit and the check that Vapi sent the request (HMAC over the
-//! raw body, a secret header, or a bearer token). A request that fails the check is audited as
-//! denied and answered 401 with no detail; none of them reaches a tool.
+//! raw body, a secret header, or a bearer token; a signature already accepted is a replay). A
+//! request that fails the check is audited as denied and answered 401 with no detail; none of
+//! them reaches a tool.
 
 use std::{sync::Arc, time::Instant};
 
@@ -36,6 +37,7 @@ pub async fn around<E: Endpoint>(
     req.extensions_mut().insert(RequestMeta {
         request_id: request_id.clone(),
         source_ip: source_ip.clone(),
+        signed_by: None,
     });
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = req.method().clone();
@@ -146,28 +148,58 @@ async fn guard(
         url: &url,
         body: &body,
     };
-    if let Err(failure) = auth.verify(&parts, &lookup, state.receptionist.clock().now()) {
-        let reason = failure.to_string();
-        tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
-        let event = AuditEvent {
-            action: AuditAction::Authenticate,
-            outcome: AuditOutcome::Denied,
-            resource: req.uri().path().to_owned(),
-            account_id: None,
-            actor: AuditActor {
-                kind: "vapi".into(),
-                ..Default::default()
-            },
-            patient_ids: Vec::new(),
-            request_id: Some(request_id.to_owned()),
-            source_ip,
-            reason: Some(reason),
-        };
-        if let Err(e) = state.receptionist.audit().record(event).await {
-            tracing::error!(error = %e, "audit entry for a denied request failed");
+    let now = state.receptionist.clock().now();
+    let seen = &state.seen_signatures;
+    // The gateway-wide secret, else a practice's own (which then binds the request to it).
+    let verified = match auth.verify_once(&parts, &lookup, now, seen) {
+        Ok(()) => Ok(None),
+        Err(failure) => state
+            .practice_auth
+            .iter()
+            .find(|(_, mode)| mode.verify_once(&parts, &lookup, now, seen).is_ok())
+            .map(|(account, _)| Some(account.clone()))
+            .ok_or(failure),
+    };
+    let signed_by = match verified {
+        Ok(signed_by) => signed_by,
+        Err(failure) => {
+            let reason = failure.to_string();
+            tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
+            let path = req.uri().path().to_owned();
+            return Err(deny(state, path, Some(request_id.to_owned()), source_ip, reason).await);
         }
-        return Err(StatusCode::UNAUTHORIZED.into_response());
+    };
+    if let Some(meta) = req.extensions_mut().get_mut::<RequestMeta>() {
+        meta.signed_by = signed_by;
     }
     req.set_body(body);
     Ok(())
+}
+
+/// Audits a request refused for its credentials (outcome denied) and answers 401, no detail.
+pub(super) async fn deny(
+    state: &AppState,
+    resource: String,
+    request_id: Option<String>,
+    source_ip: Option<String>,
+    reason: String,
+) -> Response {
+    let event = AuditEvent {
+        action: AuditAction::Authenticate,
+        outcome: AuditOutcome::Denied,
+        resource,
+        account_id: None,
+        actor: AuditActor {
+            kind: "vapi".into(),
+            ..Default::default()
+        },
+        patient_ids: Vec::new(),
+        request_id,
+        source_ip,
+        reason: Some(reason),
+    };
+    if let Err(e) = state.receptionist.audit().record(event).await {
+        tracing::error!(error = %e, "audit entry for a denied request failed");
+    }
+    StatusCode::UNAUTHORIZED.into_response()
 }

@@ -19,7 +19,10 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::{receptionist::Receptionist, vapi::auth::AuthMode};
+use crate::{
+    receptionist::Receptionist,
+    vapi::{auth::AuthMode, replay::SeenSignatures},
+};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -38,6 +41,11 @@ pub struct AppState {
     pub receptionist: Receptionist,
     /// `None`: no secret configured; the Vapi routes answer 503.
     pub auth: Option<AuthMode>,
+    /// Signatures already accepted, so none is accepted twice within its window.
+    pub seen_signatures: SeenSignatures,
+    /// The practices that sign with their own Vapi secret, and how to check it (the global
+    /// mode's settings with the practice's key). Only that secret verifies their calls.
+    pub practice_auth: Vec<(crate::pms::AccountId, AuthMode)>,
     pub public_base_url: Option<String>,
     /// The Sikka routes' secrets, onboarding and registrations.
     pub sikka: sikka::SikkaHooks,
@@ -48,6 +56,8 @@ pub struct AppState {
 pub struct RequestMeta {
     pub request_id: String,
     pub source_ip: Option<String>,
+    /// The practice whose own Vapi secret verified the request; `None`: the global secret did.
+    pub signed_by: Option<crate::pms::AccountId>,
 }
 
 fn service(
@@ -170,6 +180,8 @@ pub fn spec() -> String {
     openapi_document(Arc::new(AppState {
         receptionist,
         auth: None,
+        seen_signatures: SeenSignatures::new(std::time::Duration::from_secs(300)),
+        practice_auth: Vec::new(),
         public_base_url: None,
         sikka,
     }))

@@ -18,8 +18,6 @@ use poem_openapi::{
     registry::{MetaSchemaRef, Registry},
     types::{ParseFromJSON, Type},
 };
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::{ApiTags, AppState, RequestMeta, problem::ProblemJson, spec::Validators};
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome};
@@ -27,6 +25,7 @@ use crate::pms::{AccountId, OfficeId};
 use crate::practices::Secret;
 use crate::practices::onboarding::{OnboardError, Onboarded, Onboarding, Origin};
 use crate::practices::registrations::{Registration, RegistrationFile, RegistrationState};
+use crate::secret::same as same_secret;
 
 /// The header Sikka's webhooks carry their agreed secret in.
 pub const CALLBACK_KEY_HEADER: &str = "callback-key";
@@ -112,8 +111,9 @@ impl<T: Type + ParseFromJSON> ParsePayload for Checked<T> {
 
 super::envelope::body_extractor!(Checked<T>, T: Type + ParseFromJSON);
 
-/// Sikka's `app.authorized` notification: a practice authorized the application.
-#[derive(Debug, Object)]
+/// Sikka's `app.authorized` notification: a practice authorized the application. Its `Debug`
+/// never shows `secret_key`.
+#[derive(Object)]
 pub struct AuthorizeBody {
     /// `app.authorized`.
     #[oai(validator(max_length = 64))]
@@ -137,6 +137,21 @@ pub struct AuthorizeBody {
     /// account the practices store binds this office to; it never re-binds an office.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub account_id: Option<String>,
+}
+
+impl std::fmt::Debug for AuthorizeBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeBody")
+            .field("event", &self.event)
+            .field("app_id", &self.app_id)
+            .field("office_id", &self.office_id)
+            .field("secret_key", &"[secret]")
+            .field("practice_name", &self.practice_name)
+            .field("practice_id", &self.practice_id)
+            .field("pms_type", &self.pms_type)
+            .field("account_id", &self.account_id)
+            .finish()
+    }
 }
 
 /// What onboarding did.
@@ -286,13 +301,6 @@ fn bad_marketplace(e: poem::Error) -> MarketplaceResponse {
 
 pub struct SikkaApi {
     pub state: Arc<AppState>,
-}
-
-/// Equal secrets, compared in constant time (over their digests, so the length is not leaked).
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    Sha256::digest(given)
-        .ct_eq(&Sha256::digest(expected))
-        .into()
 }
 
 fn unavailable(detail: impl Into<String>) -> ProblemJson {
@@ -510,9 +518,7 @@ impl SikkaApi {
             });
         };
         match req.headers().get(header) {
-            Some(given) if same_secret(given.as_bytes(), expected.expose().as_bytes()) => {
-                Check::Pass
-            }
+            Some(given) if expected.matches(given.as_bytes()) => Check::Pass,
             Some(_) => {
                 self.deny(req, &format!("{header} does not match")).await;
                 Check::Denied
@@ -746,5 +752,25 @@ mod tests {
         assert!(same_secret(b"abc", b"abc"));
         assert!(!same_secret(b"abc", b"abd"));
         assert!(!same_secret(b"", b"abc"));
+    }
+
+    #[test]
+    fn an_authorize_body_never_shows_its_secret_key() {
+        let body = AuthorizeBody {
+            event: "app.authorized".into(),
+            app_id: "app".into(),
+            office_id: "D1".into(),
+            secret_key: "sk_live_do_not_print".into(),
+            practice_name: None,
+            practice_id: None,
+            pms_type: None,
+            account_id: None,
+        };
+        let shown = format!("{body:?} {body:#?}");
+        assert!(!shown.contains("sk_live_do_not_print"), "{shown}");
+        assert!(
+            shown.contains("D1") && shown.contains("[secret]"),
+            "{shown}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{
     ApiTags, AppState,
-    calls::{ToolResults, answer_all},
+    calls::{ToolResults, answer_all, check_signer},
     envelope::*,
     json::JsonBody,
     problem::ProblemJson,
@@ -45,6 +45,9 @@ impl ToolsApi {
     async fn run<S>(&self, req: &Request, tool: Tool, body: VapiBody<S>) -> ToolResponse {
         if body.message.tool_calls.is_empty() {
             return ToolResponse::BadRequest(ProblemJson::bad_request(NO_TOOL_CALL));
+        }
+        if check_signer(&self.state, req, &body.message).await.is_err() {
+            return ToolResponse::Unauthorized;
         }
         ToolResponse::Ok(JsonBody(ToolResults {
             results: answer_all(&self.state, req, &body.message, Some(tool)).await,

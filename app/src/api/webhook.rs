@@ -10,11 +10,14 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
     ApiTags, AppState,
-    calls::{ToolResultItem, answer_all, call_info},
+    calls::{ToolResultItem, answer_all, call_info, check_signer},
     envelope::{ServerMessageBody, VapiBody},
     problem::ProblemJson,
 };
-use crate::vapi::{envelope::MessageKind, results::one_line};
+use crate::{
+    practices::Binding,
+    vapi::{envelope::MessageKind, results::one_line},
+};
 
 /// The answer to a server message; which fields are present depends on the message type.
 #[derive(Debug, Default, Object)]
@@ -87,6 +90,9 @@ impl WebhookApi {
     #[oai(path = "/vapi/webhook", method = "post", operation_id = "vapi_webhook")]
     async fn webhook(&self, req: &Request, body: VapiBody<ServerMessageBody>) -> WebhookResponse {
         let message = &body.message;
+        if check_signer(&self.state, req, message).await.is_err() {
+            return WebhookResponse::Unauthorized;
+        }
         let reply = match &message.kind {
             MessageKind::ToolCalls => {
                 if message.tool_calls.is_empty() {
@@ -139,24 +145,27 @@ impl WebhookApi {
             ..Default::default()
         };
         match self.state.receptionist.practice(&info.practice).await {
-            Ok(Some(practice)) => match self.state.receptionist.transfer_destination(&practice) {
-                Ok(number) => ServerMessageResponse {
-                    destination: Some(TransferDestination {
-                        kind: "number".into(),
-                        number: number.as_str().to_owned(),
-                    }),
-                    message: Some(SpokenMessage {
-                        kind: "request-start".into(),
-                        content: format!(
-                            "Connecting you to the front desk at {} now.",
-                            practice.profile.name
-                        ),
-                    }),
-                    ..Default::default()
-                },
-                Err(words) => error(words),
-            },
-            Ok(None) => error(crate::receptionist::NOT_SET_UP.to_owned()),
+            Ok(Binding::Bound(practice)) => {
+                match self.state.receptionist.transfer_destination(&practice) {
+                    Ok(number) => ServerMessageResponse {
+                        destination: Some(TransferDestination {
+                            kind: "number".into(),
+                            number: number.as_str().to_owned(),
+                        }),
+                        message: Some(SpokenMessage {
+                            kind: "request-start".into(),
+                            content: format!(
+                                "Connecting you to the front desk at {} now.",
+                                practice.profile.name
+                            ),
+                        }),
+                        ..Default::default()
+                    },
+                    Err(words) => error(words),
+                }
+            }
+            Ok(Binding::NotSetUp) => error(crate::receptionist::NOT_SET_UP.to_owned()),
+            Ok(Binding::Disagrees) => error(crate::receptionist::NOT_THIS_PRACTICE.to_owned()),
             Err(words) => error(words),
         }
     }

@@ -13,34 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pms::{AccountId, OfficeId};
 
-/// A secret string (key, token). `Debug`/`Display` print `[secret]`; the value is reached only
-/// through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for an HTTP header or request body only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[secret]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[secret]")
-    }
-}
+pub use crate::secret::Secret;
 
 /// One practice's Sikka credentials: the office's `secret_key` (from `authorized_practices`) and
 /// the tokens minted from it. `expires_at` is when `request_key` stops working.

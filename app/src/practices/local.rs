@@ -1,5 +1,5 @@
-//! The local practices store: practice profiles and their route table (Vapi phone-number ids
-//! and practice numbers → account) from a JSON file, or the embedded demo practice when no file
+//! The local practices store: practice profiles and their route table (Vapi phone-number ids,
+//! assistant ids and practice numbers → account; a practice's own Vapi secret) from a JSON file, or the embedded demo practice when no file
 //! is given. Every practice here is served by the sandbox PMS.
 
 use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
@@ -7,8 +7,8 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::CredentialStore;
 use super::{BookingPolicy, DirectoryError, Practice, PracticeDirectory, PracticeProfile};
+use super::{CredentialStore, Secret};
 use crate::pms::{
     AccountId, E164, OfficeId,
     sandbox::{SandboxConfig, SandboxPractice, SeedPatient},
@@ -37,6 +37,13 @@ pub struct PracticeEntry {
     pub phone_number_ids: Vec<String>,
     #[serde(default)]
     pub phone_numbers: Vec<E164>,
+    /// The practice's saved Vapi assistants: what binds a web call (no phone number) to it.
+    #[serde(default)]
+    pub assistant_ids: Vec<String>,
+    /// The practice's own Vapi credential, when its assistants sign with one: then only this
+    /// secret verifies its calls, not the gateway-wide `VAPI_WEBHOOK_SECRET`.
+    #[serde(default)]
+    pub vapi_secret: Option<Secret>,
     pub pms: PmsBinding,
 }
 
@@ -94,7 +101,9 @@ pub struct LocalDirectory {
     by_account: HashMap<AccountId, Arc<Practice>>,
     by_phone_number_id: HashMap<String, Arc<Practice>>,
     by_phone_number: HashMap<E164, Arc<Practice>>,
+    by_assistant_id: HashMap<String, Arc<Practice>>,
     by_office: HashMap<OfficeId, AccountId>,
+    vapi_secrets: Vec<(AccountId, Secret)>,
 }
 
 impl LocalDirectory {
@@ -119,7 +128,9 @@ impl LocalDirectory {
             by_account: HashMap::new(),
             by_phone_number_id: HashMap::new(),
             by_phone_number: HashMap::new(),
+            by_assistant_id: HashMap::new(),
             by_office: HashMap::new(),
+            vapi_secrets: Vec::new(),
         };
         for entry in parsed.practices {
             directory.add(entry, options)?;
@@ -214,6 +225,19 @@ impl LocalDirectory {
                 return Err(duplicate(format!("phone number id {id}")));
             }
         }
+        for id in entry.assistant_ids {
+            if self
+                .by_assistant_id
+                .insert(id.clone(), practice.clone())
+                .is_some()
+            {
+                return Err(duplicate(format!("assistant id {id}")));
+            }
+        }
+        if let Some(secret) = entry.vapi_secret {
+            self.vapi_secrets
+                .push((practice.profile.account_id.clone(), secret));
+        }
         for number in entry.phone_numbers {
             if self
                 .by_phone_number
@@ -242,6 +266,11 @@ impl LocalDirectory {
     pub fn practices(&self) -> impl Iterator<Item = &Arc<Practice>> {
         self.by_account.values()
     }
+
+    /// The practices that sign their Vapi requests with their own secret.
+    pub fn vapi_secrets(&self) -> &[(AccountId, Secret)] {
+        &self.vapi_secrets
+    }
 }
 
 #[async_trait]
@@ -262,5 +291,9 @@ impl PracticeDirectory for LocalDirectory {
         number: &E164,
     ) -> Result<Option<Arc<Practice>>, DirectoryError> {
         Ok(self.by_phone_number.get(number).cloned())
+    }
+
+    async fn by_assistant_id(&self, id: &str) -> Result<Option<Arc<Practice>>, DirectoryError> {
+        Ok(self.by_assistant_id.get(id).cloned())
     }
 }

@@ -26,15 +26,31 @@ pub struct Practice {
     pub pms: Arc<dyn PracticeSystem>,
 }
 
-/// What a call tells us about which practice it belongs to, in order of trust.
+/// What a call tells us about which practice it belongs to. The practice is *bound* by the
+/// route table — the Vapi phone number that was called, else (web calls) the assistant, else the
+/// practice line's number — never by what the assistant's metadata claims: a claimed account is
+/// only checked against that binding.
 #[derive(Debug, Clone, Default)]
 pub struct PracticeKey {
-    /// `assistant.metadata.accountId`, set when the assistant was created.
-    pub account_id: Option<String>,
     /// `call.phoneNumberId`: the Vapi number that was called.
     pub phone_number_id: Option<String>,
+    /// `call.assistantId`: the saved assistant (what binds a web call).
+    pub assistant_id: Option<String>,
     /// `phoneNumber.number`: the practice line in E.164.
     pub phone_number: Option<E164>,
+    /// `accountId` from the assistant's metadata or overrides: a claim, not a binding.
+    pub claimed_account: Option<String>,
+}
+
+/// Which practice a call is bound to.
+#[derive(Clone)]
+pub enum Binding {
+    Bound(Arc<Practice>),
+    /// No route of the call is in the table.
+    NotSetUp,
+    /// The metadata names an account other than the bound practice's (or names one when nothing
+    /// binds the call).
+    Disagrees,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,17 +70,36 @@ pub trait PracticeDirectory: Send + Sync + 'static {
     async fn by_phone_number_id(&self, id: &str) -> Result<Option<Arc<Practice>>, DirectoryError>;
     async fn by_phone_number(&self, number: &E164)
     -> Result<Option<Arc<Practice>>, DirectoryError>;
+    /// The practice a saved Vapi assistant answers for (web calls have no phone number).
+    async fn by_assistant_id(&self, _id: &str) -> Result<Option<Arc<Practice>>, DirectoryError> {
+        Ok(None)
+    }
 
-    async fn resolve(&self, key: &PracticeKey) -> Result<Option<Arc<Practice>>, DirectoryError> {
-        if let Some(account) = key.account_id.as_deref().filter(|a| !a.is_empty()) {
-            return self.by_account(&AccountId::new(account)).await;
-        }
-        if let Some(id) = key.phone_number_id.as_deref().filter(|a| !a.is_empty()) {
-            return self.by_phone_number_id(id).await;
-        }
-        match &key.phone_number {
-            Some(number) => self.by_phone_number(number).await,
-            None => Ok(None),
-        }
+    /// The practice the call is bound to: the first route the call carries decides (phone
+    /// number id, else assistant id, else the practice line); a claimed account must agree.
+    async fn resolve(&self, key: &PracticeKey) -> Result<Binding, DirectoryError> {
+        let present = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let bound = if let Some(id) = present(&key.phone_number_id) {
+            self.by_phone_number_id(&id).await?
+        } else if let Some(id) = present(&key.assistant_id) {
+            self.by_assistant_id(&id).await?
+        } else if let Some(number) = &key.phone_number {
+            self.by_phone_number(number).await?
+        } else {
+            None
+        };
+        let claim = present(&key.claimed_account);
+        Ok(match (bound, claim) {
+            (Some(practice), Some(claim)) if practice.profile.account_id.as_str() != claim => {
+                Binding::Disagrees
+            }
+            (Some(practice), _) => Binding::Bound(practice),
+            // A claim with nothing binding the call: denied alike when it names a practice.
+            (None, Some(claim)) => match self.by_account(&AccountId::new(claim)).await? {
+                Some(_) => Binding::Disagrees,
+                None => Binding::NotSetUp,
+            },
+            (None, None) => Binding::NotSetUp,
+        })
     }
 }

@@ -25,11 +25,13 @@ use crate::{
     audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditSink},
     clock::Clock,
     pms::{AccountId, E164, PatientId, PmsError, Writeback, WritebackState},
-    practices::{Practice, PracticeDirectory, PracticeKey},
+    practices::{Binding, Practice, PracticeDirectory, PracticeKey},
 };
 
 /// The words for a line no practice is set up on.
 pub const NOT_SET_UP: &str = "This phone line is not set up with a practice in our system yet, so I cannot look anything up. Apologise, and offer to transfer the caller to the office staff.";
+/// The words when the assistant's metadata names another practice than the call is bound to.
+pub const NOT_THIS_PRACTICE: &str = "The account named in the assistant's metadata does not belong to the phone line or assistant of this call, so nothing was looked up. Apologise, and offer to transfer the caller to the office staff.";
 /// The words when the audit trail cannot be written: nothing is disclosed without it.
 pub const AUDIT_DOWN: &str = "The system could not record this request securely, so nothing was done. Apologise and offer to try again in a moment or to transfer the caller.";
 
@@ -77,6 +79,14 @@ pub struct CallInfo {
 }
 
 impl CallInfo {
+    /// This call at `account`: what verifications are remembered under.
+    pub fn scope<'a>(&'a self, account: &'a AccountId) -> verify::CallScope<'a> {
+        verify::CallScope {
+            account,
+            call_id: self.call_id.as_deref(),
+        }
+    }
+
     pub fn actor(&self) -> AuditActor {
         AuditActor {
             kind: "vapi".into(),
@@ -210,7 +220,7 @@ impl Receptionist {
         &self.audit
     }
 
-    pub async fn practice(&self, key: &PracticeKey) -> Result<Option<Arc<Practice>>, String> {
+    pub async fn practice(&self, key: &PracticeKey) -> Result<Binding, String> {
         self.directory.resolve(key).await.map_err(|e| {
             tracing::error!(error = %e, "practice directory failed");
             "The practice directory is unavailable right now. Apologise and offer to try again in a moment.".to_owned()
@@ -226,9 +236,16 @@ impl Receptionist {
         request: Result<ToolRequest, ArgError>,
     ) -> Result<String, String> {
         let practice = match self.practice(&call.practice).await {
-            Ok(Some(practice)) => practice,
-            Ok(None) => {
+            Ok(Binding::Bound(practice)) => practice,
+            Ok(Binding::NotSetUp) => {
                 let done = Done::denied(NOT_SET_UP, "practice not set up for this line");
+                return self.finish(call, tool, None, done).await.0;
+            }
+            Ok(Binding::Disagrees) => {
+                let done = Done::denied(
+                    NOT_THIS_PRACTICE,
+                    "metadata account id disagrees with the practice bound to the call",
+                );
                 return self.finish(call, tool, None, done).await.0;
             }
             Err(words) => {
@@ -293,6 +310,20 @@ impl Receptionist {
             self.answers.put(&scope, tool_call_id, remembered);
         }
         answer
+    }
+
+    /// Refuses a call before it reaches its tool (say, the body names another tool than the
+    /// route): audited as denied, answered with `words` as the call's `error`.
+    pub async fn deny(
+        &self,
+        call: &CallInfo,
+        tool: Tool,
+        words: String,
+        reason: &str,
+    ) -> Result<String, String> {
+        self.finish(call, tool, None, Done::denied(words, reason))
+            .await
+            .0
     }
 
     /// Writes the audit entry, durably, then releases the answer.
@@ -484,7 +515,7 @@ impl Receptionist {
         match verify::verify(
             practice.pms.as_ref(),
             &self.sessions,
-            call.call_id.as_deref(),
+            call.scope(&practice.profile.account_id),
             call.caller.as_ref(),
             identity,
         )

@@ -28,7 +28,7 @@ impl Receptionist {
         let verdict = match verify::verify(
             practice.pms.as_ref(),
             &self.sessions,
-            call.call_id.as_deref(),
+            call.scope(&practice.profile.account_id),
             call.caller.as_ref(),
             identity,
         )
@@ -130,9 +130,21 @@ impl Receptionist {
             })
             .await;
         match existing {
+            // Several records share the name and date of birth: nobody is verified by it, and
+            // nothing about any of them is said.
+            Ok(found) if found.len() > 1 => {
+                return Done {
+                    reason: Some("several records match; caller not verified".into()),
+                    ..Done::ok(
+                        "Several patient records already match that name and date of birth, so no new record was created and the caller is not verified. Offer to transfer the caller to the front desk.",
+                        Vec::new(),
+                    )
+                };
+            }
             Ok(found) if !found.is_empty() => {
                 let patient = &found[0];
-                self.sessions.remember(call.call_id.as_deref(), &patient.id);
+                self.sessions
+                    .remember(call.scope(&practice.profile.account_id), &patient.id);
                 return Done::ok(
                     format!(
                         "{} is already a patient here (patient_id {}); no new record was created.",
@@ -146,12 +158,7 @@ impl Receptionist {
             Err(e) => return Done::pms(&e, Vec::new()),
         }
         let account = &practice.profile.account_id;
-        let key = format!(
-            "patient|{}|{}|{}",
-            first_name.expose().to_lowercase(),
-            last_name.expose().to_lowercase(),
-            birth_date.expose()
-        );
+        let key = registration_key(&first_name, &last_name, &birth_date);
         if let Some(entry) = self.ledger.get(account, &key) {
             return Done::pending(
                 format!(
@@ -210,7 +217,8 @@ impl Receptionist {
                     .settle(account, &settled.id, settled.state, created_id.clone());
                 let id = created_id.map(PatientId::new);
                 if let Some(id) = &id {
-                    self.sessions.remember(call.call_id.as_deref(), id);
+                    self.sessions
+                        .remember(call.scope(&practice.profile.account_id), id);
                 }
                 let shown = id
                     .as_ref()
@@ -292,5 +300,42 @@ impl Receptionist {
         };
         self.settle_and_report(practice, call, &patient, writeback, what)
             .await
+    }
+}
+
+/// The business key of a registration: `patient|` and a SHA-256 of the name and date of birth,
+/// so the ledger (and anything that ever lists its keys) holds no patient data.
+fn registration_key(first: &Phi<String>, last: &Phi<String>, birth: &Phi<Date>) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(first.expose().trim().to_lowercase())
+        .chain_update([0x1f])
+        .chain_update(last.expose().trim().to_lowercase())
+        .chain_update([0x1f])
+        .chain_update(birth.expose().to_string())
+        .finalize();
+    format!("patient|{}", hex::encode(digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_keys_carry_no_name_or_birth_date() {
+        let key = registration_key(
+            &Phi::new("Olivia".into()),
+            &Phi::new("Martinez".into()),
+            &Phi::new(jiff::civil::date(1988, 4, 12)),
+        );
+        assert!(key.starts_with("patient|"), "{key}");
+        let lower = key.to_lowercase();
+        assert!(!lower.contains("olivia") && !lower.contains("martinez") && !key.contains("1988"));
+        let again = registration_key(
+            &Phi::new(" olivia ".into()),
+            &Phi::new("MARTINEZ".into()),
+            &Phi::new(jiff::civil::date(1988, 4, 12)),
+        );
+        assert_eq!(key, again, "the same person is the same key");
     }
 }

@@ -5,23 +5,39 @@
 //! - earlier in the same call the caller was verified for that patient.
 //!
 //! Everyone else gets only a count, or the first names of a household sharing their number, and
-//! a prompt to verify. Remembered verifications are **per task** ([`Sessions`]).
+//! a prompt to verify. Remembered verifications are **per task** ([`Sessions`]) and scoped by
+//! practice and call: a call id is Vapi's, and says nothing about which practice verified whom.
 
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use crate::pms::{E164, Patient, PatientId, PatientQuery, PmsResult, PracticeSystem};
+use crate::pms::{AccountId, E164, Patient, PatientId, PatientQuery, PmsResult, PracticeSystem};
 
 use super::request::Identity;
 
 /// How long a verification lasts within a call (calls are minutes long).
 pub const SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
-/// Which patients a call has verified, by Vapi call id. Per task.
+/// Whose verifications: one call of one practice.
+#[derive(Debug, Clone, Copy)]
+pub struct CallScope<'a> {
+    pub account: &'a AccountId,
+    pub call_id: Option<&'a str>,
+}
+
+impl CallScope<'_> {
+    fn key(&self) -> Option<(AccountId, String)> {
+        self.call_id
+            .filter(|c| !c.is_empty())
+            .map(|c| (self.account.clone(), c.to_owned()))
+    }
+}
+
+/// Which patients a call has verified, by practice and Vapi call id. Per task.
 pub struct Sessions {
-    cache: moka::sync::Cache<String, Arc<Mutex<Vec<PatientId>>>>,
+    cache: moka::sync::Cache<(AccountId, String), Arc<Mutex<Vec<PatientId>>>>,
 }
 
 impl Default for Sessions {
@@ -36,21 +52,21 @@ impl Default for Sessions {
 }
 
 impl Sessions {
-    pub fn remember(&self, call_id: Option<&str>, patient: &PatientId) {
-        let Some(call_id) = call_id.filter(|c| !c.is_empty()) else {
+    pub fn remember(&self, scope: CallScope<'_>, patient: &PatientId) {
+        let Some(key) = scope.key() else {
             return;
         };
-        let entry = self.cache.get_with(call_id.to_owned(), Default::default);
+        let entry = self.cache.get_with(key, Default::default);
         let mut verified = entry.lock().expect("session lock poisoned");
         if !verified.contains(patient) {
             verified.push(patient.clone());
         }
     }
 
-    pub fn verified(&self, call_id: Option<&str>) -> Vec<PatientId> {
-        call_id
-            .filter(|c| !c.is_empty())
-            .and_then(|c| self.cache.get(c))
+    pub fn verified(&self, scope: CallScope<'_>) -> Vec<PatientId> {
+        scope
+            .key()
+            .and_then(|key| self.cache.get(&key))
             .map(|v| v.lock().expect("session lock poisoned").clone())
             .unwrap_or_default()
     }
@@ -109,7 +125,7 @@ fn same(a: &str, b: &str) -> bool {
 pub async fn verify(
     pms: &dyn PracticeSystem,
     sessions: &Sessions,
-    call_id: Option<&str>,
+    scope: CallScope<'_>,
     caller: Option<&E164>,
     identity: &Identity,
 ) -> PmsResult<Verdict> {
@@ -123,9 +139,9 @@ pub async fn verify(
         }
         None => Vec::new(),
     };
-    let verdict = verdict(pms, sessions, call_id, by_caller, identity).await?;
+    let verdict = verdict(pms, sessions, scope, by_caller, identity).await?;
     if let Verdict::Verified(patient) = &verdict {
-        sessions.remember(call_id, &patient.id);
+        sessions.remember(scope, &patient.id);
     }
     Ok(verdict)
 }
@@ -133,7 +149,7 @@ pub async fn verify(
 async fn verdict(
     pms: &dyn PracticeSystem,
     sessions: &Sessions,
-    call_id: Option<&str>,
+    scope: CallScope<'_>,
     by_caller: Vec<Patient>,
     identity: &Identity,
 ) -> PmsResult<Verdict> {
@@ -169,7 +185,7 @@ async fn verdict(
         });
     }
 
-    let remembered = sessions.verified(call_id);
+    let remembered = sessions.verified(scope);
     let chosen = match &identity.patient_id {
         Some(id) => remembered.iter().find(|p| *p == id),
         None if remembered.len() == 1 => remembered.first(),

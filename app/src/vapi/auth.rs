@@ -1,14 +1,17 @@
 //! Verification of Vapi → gateway requests (VAPI.md §4): an HMAC signature over the raw body,
 //! a static secret header, or a Bearer token, chosen per deployment ([`from_env`]). Comparisons
-//! are constant-time; no failure reason or `Debug` output ever contains a secret or signature.
-
-use std::fmt;
+//! are constant-time (secrets through [`Secret::matches`], over digests, so not even their length
+//! leaks); no failure reason or `Debug` output ever contains a secret or signature. A signature is
+//! accepted once: [`AuthMode::verify_once`] refuses it again within its window
+//! ([`SeenSignatures`]).
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
+
+use super::replay::SeenSignatures;
 
 /// How requests are authenticated.
 #[derive(Debug, Clone)]
@@ -59,7 +62,7 @@ impl HmacConfig {
     /// The signature header value Vapi would send for `req` at `timestamp` (for tests and tools
     /// that sign requests the way Vapi does).
     pub fn sign(&self, req: &RequestParts<'_>, timestamp: &str) -> String {
-        let mut mac = AnyMac::new(self.algorithm, &self.secret.0);
+        let mut mac = AnyMac::new(self.algorithm, self.secret.expose_bytes());
         feed_payload(&mut mac, &self.payload_format, req, timestamp);
         let tag = mac.finalize();
         let encoded = match self.encoding {
@@ -69,15 +72,21 @@ impl HmacConfig {
         format!("{}{encoded}", self.prefix.as_deref().unwrap_or(""))
     }
 
+    /// Whether the payload format signs a timestamp (without one, a signature never goes stale).
+    pub fn is_timed(&self) -> bool {
+        self.payload_format.contains("{timestamp}")
+    }
+
+    /// Checks the signature; `Ok` carries the MAC, the request's identity for replay detection.
     fn verify<'h>(
         &self,
         req: &RequestParts<'_>,
         header: &dyn Fn(&str) -> Option<&'h str>,
         now: jiff::Timestamp,
-    ) -> Result<(), AuthFailure> {
+    ) -> Result<Vec<u8>, AuthFailure> {
         let signature = header(&self.signature_header)
             .ok_or_else(|| AuthFailure::MissingHeader(self.signature_header.clone()))?;
-        let timestamp = if self.payload_format.contains("{timestamp}") {
+        let timestamp = if self.is_timed() {
             let raw = header(&self.timestamp_header)
                 .ok_or_else(|| AuthFailure::MissingHeader(self.timestamp_header.clone()))?;
             check_fresh(raw, now, self.max_skew_seconds)?;
@@ -86,10 +95,11 @@ impl HmacConfig {
             ""
         };
         let expected = self.decode_signature(signature)?;
-        let mut mac = AnyMac::new(self.algorithm, &self.secret.0);
+        let mut mac = AnyMac::new(self.algorithm, self.secret.expose_bytes());
         feed_payload(&mut mac, &self.payload_format, req, timestamp);
-        if mac.finalize().ct_eq(&expected).into() {
-            Ok(())
+        let mac = mac.finalize();
+        if mac.ct_eq(&expected).into() {
+            Ok(mac)
         } else {
             Err(AuthFailure::BadSignature)
         }
@@ -138,21 +148,7 @@ pub enum SignatureEncoding {
     Base64,
 }
 
-/// Key material. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::secret::Secret;
 
 /// What verification needs of the request besides its headers.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +171,8 @@ pub enum AuthFailure {
     BadSignature,
     #[error("wrong secret")]
     WrongSecret,
+    #[error("signature was already used (replay)")]
+    Replayed,
 }
 
 impl AuthMode {
@@ -187,13 +185,13 @@ impl AuthMode {
         now: jiff::Timestamp,
     ) -> Result<(), AuthFailure> {
         match self {
-            AuthMode::Hmac(config) => config.verify(req, header, now),
+            AuthMode::Hmac(config) => config.verify(req, header, now).map(drop),
             AuthMode::SecretHeader {
                 header: name,
                 secret,
             } => {
                 let sent = header(name).ok_or_else(|| AuthFailure::MissingHeader(name.clone()))?;
-                constant_time_match(sent.trim().as_bytes(), &secret.0)
+                constant_time_match(sent.trim().as_bytes(), secret)
             }
             AuthMode::Bearer { token } => {
                 let sent = header("authorization")
@@ -205,8 +203,53 @@ impl AuthMode {
                         "authorization is not a Bearer token",
                     ));
                 }
-                constant_time_match(rest.trim().as_bytes(), &token.0)
+                constant_time_match(rest.trim().as_bytes(), token)
             }
+        }
+    }
+
+    /// [`verify`](Self::verify), and for HMAC also refuses a signature already accepted within
+    /// its window ([`AuthFailure::Replayed`]). A refused request is not remembered.
+    pub fn verify_once<'h>(
+        &self,
+        req: &RequestParts<'_>,
+        header: &dyn Fn(&str) -> Option<&'h str>,
+        now: jiff::Timestamp,
+        seen: &SeenSignatures,
+    ) -> Result<(), AuthFailure> {
+        match self {
+            AuthMode::Hmac(config) => {
+                let mac = config.verify(req, header, now)?;
+                if seen.first_use(&mac) {
+                    Ok(())
+                } else {
+                    Err(AuthFailure::Replayed)
+                }
+            }
+            _ => self.verify(req, header, now),
+        }
+    }
+
+    /// The same mode and settings, with `secret` as the key (a practice's own Vapi credential).
+    pub fn with_secret(&self, secret: Secret) -> AuthMode {
+        match self {
+            AuthMode::Hmac(config) => AuthMode::Hmac(HmacConfig {
+                secret,
+                ..config.clone()
+            }),
+            AuthMode::SecretHeader { header, .. } => AuthMode::SecretHeader {
+                header: header.clone(),
+                secret,
+            },
+            AuthMode::Bearer { .. } => AuthMode::Bearer { token: secret },
+        }
+    }
+
+    /// How long a signature stays fresh either side of now (the replay memory's window).
+    pub fn max_skew(&self) -> std::time::Duration {
+        match self {
+            AuthMode::Hmac(config) => std::time::Duration::from_secs(config.max_skew_seconds),
+            _ => std::time::Duration::from_secs(300),
         }
     }
 
@@ -219,8 +262,8 @@ impl AuthMode {
     }
 }
 
-fn constant_time_match(sent: &[u8], secret: &[u8]) -> Result<(), AuthFailure> {
-    if sent.ct_eq(secret).into() {
+fn constant_time_match(sent: &[u8], secret: &Secret) -> Result<(), AuthFailure> {
+    if secret.matches(sent) {
         Ok(())
     } else {
         Err(AuthFailure::WrongSecret)

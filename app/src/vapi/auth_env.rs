@@ -23,7 +23,8 @@ const HEADER_NAME: &str = "an HTTP header name (letters, digits and -)";
 /// `VAPI_AUTH_MODE` = `hmac` (default) | `secret` | `bearer`; for hmac `VAPI_HMAC_ALGORITHM`,
 /// `VAPI_SIGNATURE_HEADER`, `VAPI_TIMESTAMP_HEADER`, `VAPI_PAYLOAD_FORMAT`,
 /// `VAPI_SIGNATURE_ENCODING`, `VAPI_SIGNATURE_PREFIX`, `VAPI_SECRET_IS_BASE64`,
-/// `VAPI_MAX_SKEW_SECONDS`; for secret `VAPI_SECRET_HEADER` (default `x-vapi-secret`).
+/// `VAPI_MAX_SKEW_SECONDS`, `VAPI_ALLOW_UNTIMED_SIGNATURES` (required, `true`, for a payload
+/// format without `{timestamp}`); for secret `VAPI_SECRET_HEADER` (default `x-vapi-secret`).
 pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<AuthMode>, AuthConfigError> {
     // Blank values count as unset; everything but the secret is trimmed.
     let var = |name: &str| {
@@ -118,6 +119,20 @@ pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<AuthMode>
             ));
         }
         config.payload_format = v;
+    }
+    let allow_untimed = match var("VAPI_ALLOW_UNTIMED_SIGNATURES") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => return Err(bad("VAPI_ALLOW_UNTIMED_SIGNATURES", &v, "true or false")),
+    };
+    if !config.is_timed() && !allow_untimed {
+        return Err(bad(
+            "VAPI_PAYLOAD_FORMAT",
+            &config.payload_format,
+            "a format that signs {timestamp} (without it a captured request stays valid \
+             forever); set VAPI_ALLOW_UNTIMED_SIGNATURES=true to accept it anyway",
+        ));
     }
     config.prefix = var("VAPI_SIGNATURE_PREFIX");
     if let Some(v) = var("VAPI_MAX_SKEW_SECONDS") {

@@ -283,7 +283,7 @@ fn bearer_tokens_accept_any_scheme_case() {
 fn secrets_and_signatures_never_appear_in_debug_or_failures() {
     let mode = hmac(|_| {});
     assert!(!format!("{mode:?}").contains("whsec_test"));
-    assert!(format!("{mode:?}").contains("[redacted]"));
+    assert!(format!("{mode:?}").contains("[secret]"));
     let failure = check(&mode, BODY, &[("x-signature", "ab"), ("x-timestamp", TS)]).unwrap_err();
     assert!(!failure.to_string().contains("ab"), "{failure}");
 }
@@ -406,4 +406,57 @@ fn each_bad_setting_names_the_variable_and_the_expected_form() {
         err.to_string(),
         "VAPI_WEBHOOK_SECRET=[redacted] is invalid: expected base64 text, since VAPI_SECRET_IS_BASE64=true"
     );
+}
+
+#[test]
+fn a_payload_format_without_a_timestamp_needs_an_explicit_opt_in() {
+    let err = env(&[
+        ("VAPI_WEBHOOK_SECRET", "whsec_test"),
+        ("VAPI_PAYLOAD_FORMAT", "{body}"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.variable, "VAPI_PAYLOAD_FORMAT");
+    assert!(
+        err.to_string()
+            .contains("VAPI_ALLOW_UNTIMED_SIGNATURES=true"),
+        "{err}"
+    );
+    let Some(AuthMode::Hmac(c)) = env(&[
+        ("VAPI_WEBHOOK_SECRET", "whsec_test"),
+        ("VAPI_PAYLOAD_FORMAT", "{body}"),
+        ("VAPI_ALLOW_UNTIMED_SIGNATURES", "true"),
+    ])
+    .unwrap() else {
+        panic!("hmac expected")
+    };
+    assert!(!c.is_timed());
+}
+
+#[test]
+fn a_signature_verifies_once_within_its_window() {
+    let mode = hmac(|_| {});
+    let seen = crate::vapi::replay::SeenSignatures::new(std::time::Duration::from_secs(300));
+    let map: HashMap<String, String> = [("x-signature", SHA256_HEX), ("x-timestamp", TS)]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = |name: &str| map.get(name).map(String::as_str);
+    assert_eq!(mode.verify_once(&req(BODY), &lookup, now(), &seen), Ok(()));
+    assert_eq!(
+        mode.verify_once(&req(BODY), &lookup, now(), &seen),
+        Err(AuthFailure::Replayed)
+    );
+    // A refused request is not remembered: a forged signature never blocks the real one.
+    let other = crate::vapi::replay::SeenSignatures::new(std::time::Duration::from_secs(300));
+    let bad: HashMap<String, String> =
+        [("x-signature", "00".repeat(32)), ("x-timestamp", TS.into())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    let bad_lookup = |name: &str| bad.get(name).map(String::as_str);
+    assert!(
+        mode.verify_once(&req(BODY), &bad_lookup, now(), &other)
+            .is_err()
+    );
+    assert_eq!(mode.verify_once(&req(BODY), &lookup, now(), &other), Ok(()));
 }

@@ -69,14 +69,29 @@ pub struct CallContext {
     pub account_id: Option<String>,
 }
 
-/// One call the model made. `id` is `""` for the legacy `function-call` message.
-#[derive(Debug, Clone, PartialEq)]
+/// One call the model made. `id` is `""` for the legacy `function-call` message. Its `Debug`
+/// shows the argument names, never their values (they carry names, dates of birth, numbers).
+#[derive(Clone, PartialEq)]
 pub struct ToolCall {
     pub id: String,
     /// `""` when Vapi sent no name: answer it with an error rather than dropping it.
     pub name: String,
     /// The arguments as an object, or why they are unusable (worded for the model to read).
     pub arguments: Result<Map<String, Value>, String>,
+}
+
+impl std::fmt::Debug for ToolCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let arguments: Result<Vec<&str>, &str> = match &self.arguments {
+            Ok(map) => Ok(map.keys().map(String::as_str).collect()),
+            Err(_) => Err("[unusable]"),
+        };
+        f.debug_struct("ToolCall")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("arguments", &arguments)
+            .finish()
+    }
 }
 
 /// Why a body is not a server message at all.

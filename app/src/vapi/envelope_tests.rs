@@ -284,3 +284,20 @@ proptest::proptest! {
         proptest::prop_assert_eq!(m.tool_calls.len(), 1);
     }
 }
+
+#[test]
+fn debug_of_a_message_never_shows_argument_values() {
+    let m = parse_json(json!({"message": {"type": "tool-calls", "toolCallList": [
+        {"id": "c1", "function": {"name": "search_patients",
+            "arguments": {"first_name": "Olivia", "date_of_birth": "1988-04-12"}}}
+    ]}}));
+    let shown = format!("{m:?} {:#?}", m.tool_calls[0]);
+    assert!(
+        !shown.contains("Olivia") && !shown.contains("1988"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("first_name") && shown.contains("search_patients"),
+        "{shown}"
+    );
+}

@@ -65,6 +65,7 @@ fn tool_call(id: &str, name: &str, arguments: serde_json::Value) -> String {
     json!({"message": {
         "type": "tool-calls",
         "toolCallList": [{"id": id, "function": {"name": name, "arguments": arguments}}],
+        "call": {"phoneNumberId": "pn_demo"},
         "assistant": {"metadata": {"accountId": "acct_demo"}},
     }})
     .to_string()
