@@ -60,7 +60,10 @@ pub fn bench(sh: &Shell, args: &Args) -> Result<()> {
     let audit_dir = scratch.path().join("audit");
     let env = [
         ("PROFILE", "local".to_owned()),
-        ("VAPI_AUTH_MODE", "hmac".to_owned()),
+        // The secret-header mode: a signed request is accepted once (replays are refused), and
+        // wrk sends each prepared request many times. Requests carry both, so a switch back to
+        // hmac needs only this line (and fresh signatures per request).
+        ("VAPI_AUTH_MODE", "secret".to_owned()),
         ("VAPI_WEBHOOK_SECRET", SECRET.to_owned()),
         ("SANDBOX_WRITE_DELAY_MS", "0".to_owned()),
         ("AUDIT_FSYNC", "true".to_owned()),

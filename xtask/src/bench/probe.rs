@@ -25,10 +25,11 @@ pub fn get(address: &str, path: &str) -> Result<String> {
 pub fn tool_call(address: &str, path: &str, signer: &Signer, signed: &Signed) -> Result<String> {
     let head = format!(
         "POST {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         x-timestamp: {}\r\nx-signature: {}\r\n",
+         x-timestamp: {}\r\nx-signature: {}\r\nx-vapi-secret: {}\r\n",
         signed.body.len(),
         signer.timestamp,
         signed.signature,
+        signer.secret,
     );
     let (status, body) = exchange(address, &head, &signed.body)?;
     if status != "200" {

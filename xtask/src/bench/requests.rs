@@ -31,7 +31,7 @@ pub struct Signed {
 
 /// Signs bodies for one timestamp (the gateway tolerates 300 s of skew, the bench runs ~40 s).
 pub struct Signer {
-    secret: String,
+    pub secret: String,
     pub timestamp: String,
 }
 

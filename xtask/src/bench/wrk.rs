@@ -71,10 +71,12 @@ pub fn plain_script() -> String {
 pub fn static_post_script(signer: &Signer, signed: &Signed) -> String {
     format!(
         "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-         wrk.headers[\"x-timestamp\"] = \"{}\"\nwrk.headers[\"x-signature\"] = \"{}\"\n{DONE}",
+         wrk.headers[\"x-timestamp\"] = \"{}\"\nwrk.headers[\"x-signature\"] = \"{}\"\n\
+         wrk.headers[\"x-vapi-secret\"] = \"{}\"\n{DONE}",
         long_string(&signed.body),
         signer.timestamp,
-        signed.signature
+        signed.signature,
+        signer.secret
     )
 }
 
@@ -82,8 +84,8 @@ pub fn static_post_script(signer: &Signer, signed: &Signed) -> String {
 /// at its own offset so threads do not send the same toolCallId at the same moment.
 pub fn cycling_post_script(path: &str, signer: &Signer, all: &[Signed], threads: u32) -> String {
     let mut lua = format!(
-        "local path = \"{path}\"\nlocal timestamp = \"{}\"\nlocal signed = {{\n",
-        signer.timestamp
+        "local path = \"{path}\"\nlocal timestamp = \"{}\"\nlocal secret = \"{}\"\nlocal signed = {{\n",
+        signer.timestamp, signer.secret
     );
     for s in all {
         let _ = writeln!(lua, "  {{\"{}\", {}}},", s.signature, long_string(&s.body));
@@ -101,7 +103,7 @@ local formatted = {{}}
 local i = 0
 function init(args)
   for k, s in ipairs(signed) do
-    local headers = {{["Content-Type"] = "application/json", ["x-timestamp"] = timestamp, ["x-signature"] = s[1]}}
+    local headers = {{["Content-Type"] = "application/json", ["x-timestamp"] = timestamp, ["x-signature"] = s[1], ["x-vapi-secret"] = secret}}
     formatted[k] = wrk.format("POST", path, headers, s[2])
   end
   i = (thread_id or 0) * math.floor(#formatted / threads)

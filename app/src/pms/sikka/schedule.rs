@@ -60,6 +60,12 @@ fn resource(row: &ScheduleItem) -> Resource {
     }
 }
 
+/// Whether any row is one provider's own.
+pub fn has_provider_rows(rows: &[ScheduleItem]) -> bool {
+    rows.iter()
+        .any(|r| matches!(resource(r), Resource::Provider(_)))
+}
+
 /// Open blocks on `date` from the weekly schedule rows. Each resource uses its row for the week
 /// holding `date` (`date` field = first day of the week), else its latest earlier row, else a
 /// row without a date. Operatory rows count as practice hours only when there is nothing else.
