@@ -128,6 +128,8 @@ pub struct Settings {
     pub sikka_reconcile: Option<Duration>,
     /// Where marketplace registrations are recorded (local profile).
     pub sikka_registrations_file: PathBuf,
+    /// Header-read, body-read and idle deadlines of every connection.
+    pub deadlines: crate::api::connection::Deadlines,
 }
 
 impl Settings {
@@ -179,9 +181,16 @@ impl Settings {
             || credentials_file.with_file_name(DEFAULT_SIKKA_REGISTRATIONS_NAME),
             PathBuf::from,
         );
+        let defaults = crate::api::connection::Deadlines::default();
+        let deadlines = crate::api::connection::Deadlines {
+            header_read: millis(get, "HTTP_HEADER_TIMEOUT_MS")?.unwrap_or(defaults.header_read),
+            body_read: millis(get, "HTTP_BODY_TIMEOUT_MS")?.unwrap_or(defaults.body_read),
+            idle: millis(get, "HTTP_IDLE_TIMEOUT_MS")?.unwrap_or(defaults.idle),
+        };
         Ok(Self {
             profile,
             clock,
+            deadlines,
             host: parse(get, "HOST", "an IP address such as 127.0.0.1 or 0.0.0.0")?
                 .unwrap_or_else(|| DEFAULT_HOST.parse().expect("valid default")),
             port: parse(get, "PORT", "a TCP port number between 0 and 65535")?

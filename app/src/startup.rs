@@ -11,7 +11,7 @@ use poem::{
 };
 
 use crate::{
-    api::{AppState, routes, sikka::SikkaHooks},
+    api::{AppState, connection::WithDeadlines, routes, sikka::SikkaHooks},
     audit::{
         AuditSink,
         denials::Denials,
@@ -136,6 +136,7 @@ impl Application {
                         .with_clock(settings.clock),
                 ),
             },
+            deadlines: settings.deadlines,
         });
         Ok(Self {
             state,
@@ -167,7 +168,9 @@ impl Application {
             task
         });
         let app = routes(self.state.clone());
-        Server::new_with_acceptor(acceptor)
+        let deadlines = self.settings.deadlines;
+        Server::new_with_acceptor(WithDeadlines::new(acceptor, deadlines))
+            .idle_timeout(deadlines.idle)
             .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
             .await
             .context("server failed")?;

@@ -43,7 +43,9 @@ pub async fn around<E: Endpoint>(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     async move {
-        let mut resp = if path.starts_with("/vapi/") {
+        let mut resp = if let Err(refused) = read_body(&mut req, state.deadlines.body_read).await {
+            refused
+        } else if path.starts_with("/vapi/") {
             match guard(&state, &mut req, &request_id, source_ip).await {
                 Ok(()) => next
                     .call(req)
@@ -84,6 +86,42 @@ pub async fn around<E: Endpoint>(
     .await
 }
 
+/// Reads the body of any request into memory, before any route, authentication or parser sees
+/// it: at most [`MAX_BODY_BYTES`] (413 beyond), within `deadline` of the end of the headers (408
+/// after it). A client can neither send an endless body nor hold a request open by trickling one.
+async fn read_body(req: &mut Request, deadline: std::time::Duration) -> Result<(), Response> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ProblemJson::too_large(MAX_BODY_BYTES).response());
+    }
+    let read = req.take_body().into_bytes_limit(MAX_BODY_BYTES);
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(body)) => {
+            req.set_body(body);
+            Ok(())
+        }
+        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => {
+            Err(ProblemJson::too_large(MAX_BODY_BYTES).response())
+        }
+        Ok(Err(_)) => {
+            Err(ProblemJson::bad_request("The request body could not be read.").response())
+        }
+        Err(_) => Err(ProblemJson::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+            format!(
+                "The request body did not arrive within {} ms.",
+                deadline.as_millis()
+            ),
+        )
+        .response()),
+    }
+}
+
 /// The client address: the last hop the load balancer appended, else the socket's peer.
 fn source_ip(req: &Request) -> Option<String> {
     let forwarded = req
@@ -114,26 +152,8 @@ async fn guard(
         )
         .response());
     };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(ProblemJson::too_large(MAX_BODY_BYTES).response());
-    }
-    let body = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-            return Err(ProblemJson::too_large(MAX_BODY_BYTES).response());
-        }
-        Err(e) => {
-            return Err(ProblemJson::bad_request(format!(
-                "The request body could not be read: {e}"
-            ))
-            .response());
-        }
-    };
+    // Already read, bounded and in memory (see `read_body`).
+    let body = req.take_body().into_bytes().await.unwrap_or_default();
     let url = match &state.public_base_url {
         Some(base) => format!(
             "{base}{}",

@@ -3,6 +3,7 @@
 //! `openapi/` and turned into Vapi tool definitions.
 
 mod calls;
+pub mod connection;
 mod envelope;
 mod guard;
 mod health;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub public_base_url: Option<String>,
     /// The Sikka routes' secrets, onboarding and registrations.
     pub sikka: sikka::SikkaHooks,
+    /// Connection and body deadlines.
+    pub deadlines: connection::Deadlines,
 }
 
 /// Set on each request by the guard.
@@ -184,5 +187,6 @@ pub fn spec() -> String {
         practice_auth: Vec::new(),
         public_base_url: None,
         sikka,
+        deadlines: Default::default(),
     }))
 }
