@@ -16,6 +16,9 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_AUDIT_DIR: &str = "var/audit";
 /// The whole budget of one tool call, well under Vapi's 20 s default timeout.
 pub const DEFAULT_TOOL_BUDGET: Duration = Duration::from_secs(8);
+/// The budget of one Vapi request, shared by its calls in order: inside Vapi's 20 s default
+/// tool timeout, with room for the network.
+pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(15);
 /// How long a booking waits for the practice's system to apply it before answering "pending".
 pub const DEFAULT_CONFIRM_WAIT: Duration = Duration::from_millis(2500);
 /// How long the sandbox practice takes to apply a write (like a Sikka writeback, but faster).
@@ -103,6 +106,9 @@ pub struct Settings {
     /// The deadline of one audit write.
     pub audit_write_timeout: Duration,
     pub tool_budget: Duration,
+    /// The budget of one Vapi request: its calls share it in order, each still within
+    /// `tool_budget`.
+    pub request_budget: Duration,
     pub confirm_wait: Duration,
     pub practices_file: Option<PathBuf>,
     pub sandbox_write_delay: Duration,
@@ -220,6 +226,7 @@ impl Settings {
             audit_write_timeout: millis(get, "AUDIT_WRITE_TIMEOUT_MS")?
                 .unwrap_or(DEFAULT_AUDIT_WRITE_TIMEOUT),
             tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
+            request_budget: millis(get, "REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET),
             confirm_wait: millis(get, "BOOKING_CONFIRM_WAIT_MS")?.unwrap_or(DEFAULT_CONFIRM_WAIT),
             practices_file: non_empty(get("PRACTICES_FILE")).map(PathBuf::from),
             sandbox_write_delay: millis(get, "SANDBOX_WRITE_DELAY_MS")?

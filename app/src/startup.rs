@@ -105,7 +105,7 @@ impl Application {
                 .collect(),
             None => Vec::new(),
         };
-        let receptionist = Receptionist::new(
+        let receptionist = Arc::new(Receptionist::new(
             directory,
             sink,
             Arc::new(MemoryLedger::default()),
@@ -115,7 +115,7 @@ impl Application {
                 clock: settings.clock,
                 ..Default::default()
             },
-        );
+        ));
         let state = Arc::new(AppState {
             receptionist,
             auth: settings.vapi_auth.clone(),
@@ -137,6 +137,7 @@ impl Application {
                 ),
             },
             deadlines: settings.deadlines,
+            request_budget: settings.request_budget,
         });
         Ok(Self {
             state,

@@ -138,8 +138,11 @@ pub async fn answer_all(
     route_tool: Option<Tool>,
 ) -> Vec<ToolResultItem> {
     let info = call_info(message, req);
+    // One budget for the whole request, shared by its calls in order.
+    let deadline = tokio::time::Instant::now() + state.request_budget;
     let mut results = Vec::with_capacity(message.tool_calls.len());
     for call in &message.tool_calls {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let named = Tool::from_name(&call.name);
         let tool = route_tool.or(named);
         let name = if call.name.is_empty() {
@@ -174,7 +177,7 @@ pub async fn answer_all(
             Some(tool) => {
                 state
                     .receptionist
-                    .answer(&info, tool, &call.id, parse_request(tool, call))
+                    .answer(&info, tool, &call.id, parse_request(tool, call), left)
                     .await
             }
         };

@@ -39,7 +39,7 @@ enum ApiTags {
 
 /// What every route shares.
 pub struct AppState {
-    pub receptionist: Receptionist,
+    pub receptionist: Arc<Receptionist>,
     /// `None`: no secret configured; the Vapi routes answer 503.
     pub auth: Option<AuthMode>,
     /// Signatures already accepted, so none is accepted twice within its window.
@@ -52,6 +52,8 @@ pub struct AppState {
     pub sikka: sikka::SikkaHooks,
     /// Connection and body deadlines.
     pub deadlines: connection::Deadlines,
+    /// The budget of one Vapi request, shared by its calls in order.
+    pub request_budget: std::time::Duration,
 }
 
 /// Set on each request by the guard.
@@ -174,12 +176,12 @@ pub fn spec() -> String {
             "sikka-registrations.json",
         )),
     };
-    let receptionist = Receptionist::new(
+    let receptionist = Arc::new(Receptionist::new(
         directory,
         Arc::new(NoAudit),
         Arc::new(crate::receptionist::MemoryLedger::default()),
         Default::default(),
-    );
+    ));
     openapi_document(Arc::new(AppState {
         receptionist,
         auth: None,
@@ -188,5 +190,6 @@ pub fn spec() -> String {
         public_base_url: None,
         sikka,
         deadlines: Default::default(),
+        request_budget: crate::config::DEFAULT_REQUEST_BUDGET,
     }))
 }

@@ -13,7 +13,10 @@ pub mod words;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -32,6 +35,17 @@ use crate::{
 pub const NOT_SET_UP: &str = "This phone line is not set up with a practice in our system yet, so I cannot look anything up. Apologise, and offer to transfer the caller to the office staff.";
 /// The words when the assistant's metadata names another practice than the call is bound to.
 pub const NOT_THIS_PRACTICE: &str = "The account named in the assistant's metadata does not belong to the phone line or assistant of this call, so nothing was looked up. Apologise, and offer to transfer the caller to the office staff.";
+/// The words when the request's time ran out before a call could start.
+pub const OUT_OF_TIME: &str = "There was not enough time left in this request to do this, so nothing was done. Call the tool again on its own.";
+/// The words when a write was sent but its call's budget ran out before the practice's system
+/// answered: it finishes in the background.
+pub const WRITE_STILL_RUNNING: &str = "The request was sent to the practice's system, which has not confirmed it yet: it is pending. Tell the caller it is being processed and the office will confirm it; do not try it again.";
+
+tokio::task_local! {
+    /// Set once a tool's write has been sent to the practice's system (see `intend`).
+    static WRITE_SENT: Arc<AtomicBool>;
+}
+
 /// The words when the audit trail cannot be written: nothing is disclosed without it.
 pub const AUDIT_DOWN: &str = "The system could not record this request securely, so nothing was done. Apologise and offer to try again in a moment or to transfer the caller.";
 
@@ -227,13 +241,15 @@ impl Receptionist {
         })
     }
 
-    /// Answers one tool call. `Ok` is Vapi's `result`, `Err` its `error`. Never fails otherwise.
+    /// Answers one tool call within `budget` (at most the tool budget; what is left of the
+    /// request's). `Ok` is Vapi's `result`, `Err` its `error`. Never fails otherwise.
     pub async fn answer(
-        &self,
+        self: &Arc<Self>,
         call: &CallInfo,
         tool: Tool,
         tool_call_id: &str,
         request: Result<ToolRequest, ArgError>,
+        budget: Duration,
     ) -> Result<String, String> {
         let practice = match self.practice(&call.practice).await {
             Ok(Binding::Bound(practice)) => practice,
@@ -280,19 +296,20 @@ impl Receptionist {
                 format!("invalid argument {}", err.field),
                 Vec::new(),
             ),
+            Ok(_) if budget.is_zero() => Done::failed(
+                OUT_OF_TIME,
+                "request budget spent before this call",
+                Vec::new(),
+            ),
             Ok(request) => {
-                match tokio::time::timeout(
-                    self.settings.tool_budget,
-                    self.run(&practice, call, request),
-                )
-                .await
+                let budget = budget.min(self.settings.tool_budget);
+                match self
+                    .run_within(&practice, call, tool, tool_call_id, &scope, request, budget)
+                    .await
                 {
-                    Ok(done) => done,
-                    Err(_) => Done::failed(
-                        "The practice's system did not answer in time. Apologise, and offer to try again or to transfer the caller.",
-                        "tool budget exceeded",
-                        Vec::new(),
-                    ),
+                    Some(done) => done,
+                    // Answered in the background: the caller has heard "pending".
+                    None => return Ok(WRITE_STILL_RUNNING.to_owned()),
                 }
             }
         };
@@ -310,6 +327,103 @@ impl Receptionist {
             self.answers.put(&scope, tool_call_id, remembered);
         }
         answer
+    }
+
+    /// Runs the tool in a task of its own, for at most `budget`. A read still running then is
+    /// dropped and the caller hears that the system did not answer in time. A write already sent
+    /// is never cancelled: it finishes in the background, where its outcome is audited and
+    /// remembered under the tool call id (a retry hears it), and this returns `None` (the
+    /// caller hears it is pending).
+    #[allow(clippy::too_many_arguments)]
+    async fn run_within(
+        self: &Arc<Self>,
+        practice: &Arc<Practice>,
+        call: &CallInfo,
+        tool: Tool,
+        tool_call_id: &str,
+        scope: &str,
+        request: ToolRequest,
+        budget: Duration,
+    ) -> Option<Done> {
+        let sent = Arc::new(AtomicBool::new(false));
+        let mut task = {
+            let (this, practice, call) = (self.clone(), practice.clone(), call.clone());
+            tokio::spawn(WRITE_SENT.scope(sent.clone(), async move {
+                this.run(&practice, &call, request).await
+            }))
+        };
+        match tokio::time::timeout(budget, &mut task).await {
+            Ok(Ok(done)) => Some(done),
+            Ok(Err(panicked)) => {
+                tracing::error!(error = %panicked, tool = tool.name(), "a tool call failed");
+                Some(Done::failed(
+                    "Something went wrong on our side. Apologise, and offer to try again or to transfer the caller.",
+                    "the tool's task failed",
+                    Vec::new(),
+                ))
+            }
+            Err(_) if !sent.load(Ordering::SeqCst) => {
+                task.abort();
+                Some(Done::failed(
+                    "The practice's system did not answer in time. Apologise, and offer to try again or to transfer the caller.",
+                    "tool budget exceeded",
+                    Vec::new(),
+                ))
+            }
+            Err(_) => {
+                let this = self.clone();
+                let late = (call.clone(), scope.to_owned(), tool_call_id.to_owned());
+                let account = practice.profile.account_id.clone();
+                tokio::spawn(async move {
+                    let Ok(done) = task.await else { return };
+                    let (call, scope, id) = late;
+                    this.settle_late(&call, tool, &id, &scope, account, done)
+                        .await;
+                });
+                let pending = AuditEvent {
+                    action: action_of(tool),
+                    outcome: AuditOutcome::Pending,
+                    resource: tool.name().to_owned(),
+                    account_id: Some(practice.profile.account_id.clone()),
+                    actor: call.actor(),
+                    patient_ids: Vec::new(),
+                    request_id: call.request_id.clone(),
+                    source_ip: call.source_ip.clone(),
+                    reason: Some(
+                        "budget spent while the write was under way; finishing in the background"
+                            .into(),
+                    ),
+                };
+                if let Err(e) = self.audit.record(pending).await {
+                    tracing::error!(error = %e, "audit of a write still under way failed");
+                }
+                None
+            }
+        }
+    }
+
+    /// A write that outlived its call's budget has finished: audit its outcome and remember its
+    /// answer under the tool call id, so a retry of the call hears what really happened.
+    async fn settle_late(
+        &self,
+        call: &CallInfo,
+        tool: Tool,
+        tool_call_id: &str,
+        scope: &str,
+        account: AccountId,
+        done: Done,
+    ) {
+        let (outcome, patients) = (done.outcome, done.patients.clone());
+        let (answer, audited) = self.finish(call, tool, Some(&account), done).await;
+        if audited {
+            let remembered = ledger::Remembered {
+                answer,
+                outcome,
+                patients,
+                account: Some(account),
+            };
+            self.answers.put(scope, tool_call_id, remembered);
+        }
     }
 
     /// Refuses a call before it reaches its tool (say, the body names another tool than the
@@ -376,7 +490,11 @@ impl Receptionist {
             reason: Some("about to write to the practice's system".into()),
         };
         match self.audit.record(event).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                // From here the write is under way: a budget that runs out no longer cancels it.
+                let _ = WRITE_SENT.try_with(|sent| sent.store(true, Ordering::SeqCst));
+                Ok(())
+            }
             Err(e) => {
                 tracing::error!(error = %e, tool = tool.name(), "the intent of a write could not be audited; not writing");
                 Err(Done::failed(
