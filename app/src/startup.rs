@@ -113,6 +113,8 @@ impl Application {
                 tool_budget: settings.tool_budget,
                 confirm_wait: settings.confirm_wait,
                 clock: settings.clock,
+                // A tenth of the practice's Sikka budget for settling writes in the background.
+                settle_polls_per_minute: (settings.sikka_requests_per_minute / 10).max(1),
                 ..Default::default()
             },
         ));

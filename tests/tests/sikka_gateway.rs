@@ -211,3 +211,41 @@ async fn a_writeback_pending_at_the_budget_is_settled_in_the_background() {
         "{mine}"
     );
 }
+
+/// Writes left pending after their calls are settled by one poller per practice, at a share of
+/// the practice's Sikka budget (a tenth: here 60 of 600 requests a minute, one a second),
+/// however many are pending — not by one loop per write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_writebacks_cost_a_bounded_share_of_the_sikka_budget() {
+    let app = TestApp::spawn_on(
+        Backend::Sikka,
+        &[
+            ("SIKKA_REQUESTS_PER_MINUTE", "600"),
+            ("BOOKING_CONFIRM_WAIT_MS", "100"),
+            ("SANDBOX_WRITE_DELAY_MS", "600000"),
+        ],
+    )
+    .await;
+    let knobs = knobs(&app);
+    let pending = 12;
+    for n in 0..pending {
+        let made = app
+            .tool(
+                "create_patient",
+                json!({"first_name": "Pat", "last_name": format!("Pending{}", char::from(b'a' + n)), "date_of_birth": "1990-02-03"}),
+                &Caller::from(&format!("+14155550{}", 300 + u32::from(n))),
+            )
+            .await;
+        assert!(made.ok().contains("pending"), "{made:?}");
+    }
+    assert_eq!(knobs.pending_writebacks(), pending as usize);
+    knobs.reset_counters();
+    // An observation window, not a synchronisation: how many status questions in 5 s.
+    let window = Duration::from_secs(5);
+    tokio::time::sleep(window).await;
+    let asked = knobs.requests_to("/v4/writeback_status");
+    assert!(
+        (1..=7).contains(&asked),
+        "{asked} writeback questions in {window:?} for {pending} pending writes (the share allows 5)"
+    );
+}

@@ -8,6 +8,7 @@ mod ledger;
 mod patients;
 pub mod request;
 mod scheduling;
+mod settle;
 mod verify;
 pub mod words;
 
@@ -61,8 +62,10 @@ pub struct ReceptionistSettings {
     /// How often a pending write is polled while the caller waits.
     pub poll_interval: Duration,
     /// How often a write still pending after the call is polled in the background, and for how long.
-    pub settle_interval: Duration,
     pub settle_for: Duration,
+    /// How many writeback questions per minute a practice's poller may ask in the background:
+    /// a share of the practice's request budget, however many writes are pending.
+    pub settle_polls_per_minute: u32,
     /// The gateway's one clock: every "now" the rules use.
     pub clock: Clock,
 }
@@ -73,7 +76,7 @@ impl Default for ReceptionistSettings {
             tool_budget: Duration::from_secs(8),
             confirm_wait: Duration::from_millis(2500),
             poll_interval: Duration::from_millis(100),
-            settle_interval: Duration::from_secs(2),
+            settle_polls_per_minute: 24,
             settle_for: Duration::from_secs(30 * 60),
             clock: Clock::system(),
         }
@@ -200,6 +203,8 @@ pub struct Receptionist {
     settings: ReceptionistSettings,
     /// One booking decision at a time per practice (re-check, then write). Per task.
     booking_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+    /// One background poller per practice for writes still pending after the call.
+    pollers: settle::Pollers,
 }
 
 impl Receptionist {
@@ -219,6 +224,12 @@ impl Receptionist {
         ledger: Arc<dyn WriteLedger>,
         settings: ReceptionistSettings,
     ) -> Self {
+        let pollers = settle::Pollers::new(
+            ledger.clone(),
+            audit.clone(),
+            settings.settle_polls_per_minute,
+            settings.settle_for,
+        );
         Self {
             directory,
             audit,
@@ -227,6 +238,7 @@ impl Receptionist {
             sessions: Sessions::default(),
             settings,
             booking_locks: Mutex::default(),
+            pollers,
         }
     }
 
@@ -670,7 +682,8 @@ impl Receptionist {
         }
     }
 
-    /// Keeps polling a write that was still pending when the caller got the answer.
+    /// Keeps following a write that was still pending when the caller got the answer (the
+    /// practice's poller settles it; see [`settle`]).
     fn settle_later(
         &self,
         practice: Arc<Practice>,
@@ -679,60 +692,12 @@ impl Receptionist {
         writeback: Writeback,
         patient: PatientId,
     ) {
-        let ledger = self.ledger.clone();
-        let audit = self.audit.clone();
         let actor = AuditActor {
             kind: "system".into(),
             ..call.actor()
         };
-        let (interval, settle_for) = (self.settings.settle_interval, self.settings.settle_for);
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + settle_for;
-            while tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(interval).await;
-                let still_pending = ledger
-                    .pending(&practice.profile.account_id)
-                    .iter()
-                    .any(|(_, e)| e.writeback == writeback.id);
-                if !still_pending {
-                    // Settled (and audited) elsewhere, e.g. by `settle_pending`.
-                    return;
-                }
-                let Ok(next) = practice.pms.writeback(&writeback.id).await else {
-                    continue;
-                };
-                let outcome = match &next.state {
-                    WritebackState::Pending => continue,
-                    WritebackState::Applied { .. } => AuditOutcome::Success,
-                    WritebackState::Failed { .. } => AuditOutcome::Failed,
-                };
-                let reference = match &next.state {
-                    WritebackState::Applied { created_id } => created_id.clone(),
-                    _ => None,
-                };
-                ledger.settle(
-                    &practice.profile.account_id,
-                    &writeback.id,
-                    next.state,
-                    reference,
-                );
-                let event = AuditEvent {
-                    action: action_of(tool),
-                    outcome,
-                    resource: tool.name().to_owned(),
-                    account_id: Some(practice.profile.account_id.clone()),
-                    actor,
-                    patient_ids: vec![patient],
-                    request_id: None,
-                    source_ip: None,
-                    reason: Some(format!("writeback {} settled after the call", writeback.id)),
-                };
-                if let Err(e) = audit.record(event).await {
-                    tracing::error!(error = %e, "audit entry for a settled writeback failed");
-                }
-                return;
-            }
-        });
+        self.pollers
+            .follow(practice, writeback.id, tool, actor, patient);
     }
 }
 
