@@ -249,3 +249,31 @@ async fn pending_writebacks_cost_a_bounded_share_of_the_sikka_budget() {
         "{asked} writeback questions in {window:?} for {pending} pending writes (the share allows 5)"
     );
 }
+
+/// An authorize webhook (with the right callback key) carrying a secret that Sikka refuses —
+/// answered `API2007` by this Sikka — proves nothing: the practice's working credentials are
+/// not marked revoked, and its calls go on being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unproven_secret_never_revokes_working_credentials() {
+    use gateway_tests::sikka::{DEFAULT_APP_ID, DEFAULT_OFFICE_ID};
+    let app = TestApp::spawn_on(Backend::Sikka, &[("SIKKA_CALLBACK_KEY", "cb-key-1")]).await;
+    let before = app
+        .tool("get_appointments", json!({}), &Caller::from(OLIVIA.phone))
+        .await
+        .json();
+    assert_eq!(before["patient_id"], OLIVIA.id);
+    let resp = app
+        .client
+        .post(app.url("/pms/sikka/webhook/authorize"))
+        .header("callback-key", "cb-key-1")
+        .json(&json!({"event": "app.authorized", "app_id": DEFAULT_APP_ID, "office_id": DEFAULT_OFFICE_ID,
+                      "secret_key": "not-the-practice-secret", "practice_id": 1, "pms_type": "Dentrix"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let after = app
+        .tool("get_appointments", json!({}), &Caller::from(OLIVIA.phone))
+        .await;
+    assert_eq!(after.json()["patient_id"], OLIVIA.id, "{after:?}");
+}

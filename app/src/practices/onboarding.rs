@@ -252,7 +252,13 @@ impl Onboarding {
                 let why = format!("the request-key grant failed: {e}");
                 self.audit_quietly(origin, AuditOutcome::Failed, Some(account), office, &why)
                     .await;
-                if e == SikkaError::PracticeNotAuthorized {
+                // Only the stored secret's own refusal says the practice withdrew: a secret
+                // nobody has proven (a stale or forged delivery) never revokes working
+                // credentials.
+                let stored_refused = stored
+                    .as_ref()
+                    .is_some_and(|s| s.office_id == *office && s.secret_key == *secret);
+                if e == SikkaError::PracticeNotAuthorized && stored_refused {
                     self.mark_revoked(origin, account, office).await?;
                 }
                 return Err(classify(e));
