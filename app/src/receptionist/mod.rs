@@ -3,6 +3,8 @@
 //! the practice, runs the tool within its budget, and makes the audit entry durable before the
 //! answer leaves.
 
+#[cfg(test)]
+mod audit_after_write_tests;
 pub mod availability;
 mod ledger;
 mod patients;
@@ -36,6 +38,9 @@ use crate::{
 pub const NOT_SET_UP: &str = "This phone line is not set up with a practice in our system yet, so I cannot look anything up. Apologise, and offer to transfer the caller to the office staff.";
 /// The words when the assistant's metadata names another practice than the call is bound to.
 pub const NOT_THIS_PRACTICE: &str = "The account named in the assistant's metadata does not belong to the phone line or assistant of this call, so nothing was looked up. Apologise, and offer to transfer the caller to the office staff.";
+/// The words when a write was made but its outcome could not be recorded: it is not repeated,
+/// and nothing of the patient's is disclosed.
+pub const AUDIT_DOWN_AFTER_WRITE: &str = "The practice's system took this change, but our system could not record the outcome securely, so I cannot read back the details. Do not repeat the request; apologise and offer to transfer the caller so the office can confirm it.";
 /// The words when the request's time ran out before a call could start.
 pub const OUT_OF_TIME: &str = "There was not enough time left in this request to do this, so nothing was done. Call the tool again on its own.";
 /// The words when a write was sent but its call's budget ran out before the practice's system
@@ -471,11 +476,20 @@ impl Receptionist {
             source_ip: call.source_ip.clone(),
             reason: done.reason,
         };
+        // A write the practice's system took (its intent was audited before it was sent) was
+        // done: the caller must not hear that nothing was.
+        let written = action_of(tool) != AuditAction::Read
+            && matches!(done.outcome, AuditOutcome::Success | AuditOutcome::Pending);
         match self.audit.record(event).await {
             Ok(_) => (done.answer, true),
             Err(e) => {
                 tracing::error!(error = %e, tool = tool.name(), "audit entry could not be made durable");
-                (Err(AUDIT_DOWN.to_owned()), false)
+                let words = if written {
+                    AUDIT_DOWN_AFTER_WRITE
+                } else {
+                    AUDIT_DOWN
+                };
+                (Err(words.to_owned()), false)
             }
         }
     }
