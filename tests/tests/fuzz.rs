@@ -14,19 +14,13 @@ use gateway::vapi::envelope::{MessageKind, parse};
 use gateway_tests::{Caller, TestApp};
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 11] = [
-    "check_availability",
-    "book_appointment",
-    "cancel_appointment",
-    "reschedule_appointment",
-    "get_appointments",
-    "search_patients",
-    "get_patient_info",
-    "create_patient",
-    "update_patient",
-    "list_providers",
-    "transfer_to_human",
-];
+/// The tools, as the gateway names them.
+fn tools() -> Vec<&'static str> {
+    gateway::receptionist::Tool::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect()
+}
 /// Requests per run: a few seconds against a debug build.
 const CASES: usize = 1000;
 const PARALLEL: usize = 8;
@@ -199,7 +193,7 @@ fn generated(rng: &mut Rng, route_tool: &str) -> Value {
     let calls: Vec<Value> = (0..1 + rng.below(4))
         .map(|i| {
             let name = if rng.below(3) == 0 {
-                *rng.pick(&TOOLS)
+                *rng.pick(&tools())
             } else {
                 route_tool
             };
@@ -225,7 +219,7 @@ fn generated(rng: &mut Rng, route_tool: &str) -> Value {
 
 /// The case'th body and the route it goes to.
 fn case(rng: &mut Rng, documented: &[Value]) -> (String, Vec<u8>) {
-    let tool = *rng.pick(&TOOLS);
+    let tool = *rng.pick(&tools());
     let path = if rng.below(4) == 0 {
         "/vapi/webhook".to_owned()
     } else {
