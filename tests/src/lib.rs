@@ -454,6 +454,21 @@ impl TestApp {
         )
     }
 
+    /// The denied authentications audited (of `resource`, or any), once they reach `expected`:
+    /// after the first in a second, a source's denials are written as one count when that
+    /// second closes, so this waits (up to 5 s) for the count to be in. Less than `expected`
+    /// after that is what it returns.
+    pub async fn denials(&self, resource: Option<&str>, expected: u64) -> u64 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = denials_represented(&self.audit_entries(), resource);
+            if seen >= expected || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The audit spool's entries so far.
     pub fn audit_entries(&self) -> Vec<Value> {
         audit_entries_in(self.audit_dir.path())
@@ -473,6 +488,23 @@ pub fn fresh_timestamp() -> String {
         })
         .expect("the update always succeeds");
     now.max(previous + 1).to_string()
+}
+
+/// How many denied authentications `entries` stand for (of `resource`, or any): one each, and
+/// `count: N` more for each entry that aggregates a flood (see the gateway's `audit::denials`).
+pub fn denials_represented(entries: &[Value], resource: Option<&str>) -> u64 {
+    entries
+        .iter()
+        .filter(|e| e["outcome"] == "denied" && e["action"] == "authenticate")
+        .filter(|e| resource.is_none_or(|r| e["resource"] == r))
+        .map(|e| {
+            let reason = e["reason"].as_str().unwrap_or_default();
+            reason
+                .strip_prefix("count: ")
+                .and_then(|rest| rest.split(' ').next()?.parse().ok())
+                .unwrap_or(1)
+        })
+        .sum()
 }
 
 /// The entries of the spool in `dir`. A running spool keeps zeroed space after its last line;

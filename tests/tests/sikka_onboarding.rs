@@ -274,13 +274,6 @@ fn authorize(office: &str, secret: &str) -> Value {
            "practice_name": "Bright Smile", "practice_id": 1, "pms_type": "Dentrix"})
 }
 
-fn denied(app: &TestApp, resource: &str) -> usize {
-    app.audit_entries()
-        .iter()
-        .filter(|e| e["resource"] == resource && e["outcome"] == "denied")
-        .count()
-}
-
 /// Polls `check` until it holds or `within` passes.
 async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
@@ -315,14 +308,18 @@ async fn authorize_needs_the_callback_key_and_onboards_once() {
         )
         .await;
     assert_eq!(wrong.status().as_u16(), 401);
-    assert_eq!(denied(&r.app, AUTHORIZE), 2, "both refusals are audited");
+    assert_eq!(
+        r.app.denials(Some(AUTHORIZE), 2).await,
+        2,
+        "both refusals are audited"
+    );
     let mut wrong_app = body.clone();
     wrong_app["app_id"] = json!("someone-elses-app");
     let resp = r
         .post(AUTHORIZE, Some(("callback-key", CALLBACK_KEY)), wrong_app)
         .await;
     assert_eq!(resp.status().as_u16(), 401);
-    assert_eq!(denied(&r.app, AUTHORIZE), 3);
+    assert_eq!(r.app.denials(Some(AUTHORIZE), 3).await, 3);
     assert!(r.sikka.grants().is_empty(), "nothing reached Sikka");
     assert_eq!(r.credentials(), Value::Null, "nothing was stored");
 
@@ -470,7 +467,7 @@ async fn data_webhooks_need_the_callback_key_and_answer_200() {
             .as_u16(),
         401
     );
-    assert_eq!(denied(&r.app, DATA), 2);
+    assert_eq!(r.app.denials(Some(DATA), 2).await, 2);
     let key = Some(("callback-key", CALLBACK_KEY));
     let ok = r.post(DATA, key, event).await;
     assert_eq!(ok.status().as_u16(), 200);
@@ -525,7 +522,7 @@ async fn marketplace_purchase_and_cancel_are_recorded() {
             .as_u16(),
             401
         );
-        assert_eq!(denied(&r.app, path), 2);
+        assert_eq!(r.app.denials(Some(path), 2).await, 2);
     }
     let key = Some(("x-marketplace-secret", MARKETPLACE_SECRET));
     let file = r.dir.path().join("sikka-registrations.json");

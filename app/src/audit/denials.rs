@@ -1,8 +1,8 @@
 //! Denied requests under a flood. A stranger can send as many unauthenticated requests as the
 //! network carries, and each is audited; written one entry each, they would fill the disk.
-//! [`Denials`] wraps the audit sink: per source (IP) and second, the first
-//! [`WRITTEN_PER_SECOND`] denied authentications are written as usual, the rest are only counted,
-//! and the count is written as one `denied` entry (reason `count: N …`) when that second is over
+//! [`Denials`] wraps the audit sink: per source (IP) and second, the first denied authentication
+//! is written as usual (at once, with its own reason), the rest are only counted, and the count
+//! is written as one `denied` entry (reason `count: N …`) when that second is over
 //! (at the next denial from the source, or at the latest by the once-a-second sweep). Across all
 //! sources at most [`WRITTEN_PER_SECOND_IN_ALL`] are written one by one per second, and at most
 //! [`MAX_SOURCES`] sources are tracked at once: beyond either, denials are counted in one window
@@ -17,8 +17,9 @@ use async_trait::async_trait;
 
 use super::{AuditAction, AuditError, AuditEvent, AuditOutcome, AuditReceipt, AuditSink};
 
-/// Denied authentications written one by one per source and second before they are counted.
-pub const WRITTEN_PER_SECOND: u32 = 10;
+/// Denied authentications written one by one per source and second before they are counted:
+/// one entry for the first, one with the count of the rest.
+pub const WRITTEN_PER_SECOND: u32 = 1;
 /// Denied authentications written one by one per second across all sources (the source address
 /// may be spoofed through `X-Forwarded-For`); beyond it, denials are only counted, in a window
 /// shared by all sources, so a flood writes at most about this many entries a second plus
