@@ -707,6 +707,30 @@ async fn what_availability_offers_a_booking_of_that_length_accepts(backend: Back
     }
 }
 
+/// Vapi retries a slow call with the same `toolCallId` while the first copy is still being
+/// answered: both copies hear the one answer, and one appointment is made.
+async fn two_copies_of_one_call_at_once_get_one_answer(backend: Backend) {
+    let app = TestApp::spawn_on(backend, &[("SANDBOX_WRITE_DELAY_MS", "700")]).await;
+    let caller = Caller::from(NOAH.phone);
+    let day = open_day(9);
+    let (time, provider) = app.first_free_slot(day).await;
+    let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
+    let id = unique("tc");
+    let (first, second) = tokio::join!(
+        app.tool_with_id("book_appointment", args.clone(), &caller, &id),
+        app.tool_with_id("book_appointment", args.clone(), &caller, &id),
+    );
+    assert!(first.ok().contains("Booked"), "{first:?}");
+    assert_eq!(first.ok(), second.ok(), "one call, one answer");
+    // One write reached the practice's system: each is audited as an intent before it is sent.
+    let writes = app
+        .audit_entries()
+        .iter()
+        .filter(|e| e["resource"] == "book_appointment" && e["outcome"] == "intent")
+        .count();
+    assert_eq!(writes, 1, "one booking sent");
+}
+
 // The same scenarios, the same expectations, against the sandbox and against Sikka.
 both!(
     availability_lists_slots_in_the_practice_zone_and_never_the_past,
@@ -726,4 +750,5 @@ both!(
     a_patient_is_never_booked_into_two_overlapping_visits,
     days_are_said_as_the_practice_says_them,
     what_availability_offers_a_booking_of_that_length_accepts,
+    two_copies_of_one_call_at_once_get_one_answer,
 );

@@ -210,6 +210,9 @@ pub struct Receptionist {
     booking_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// One background poller per practice for writes still pending after the call.
     pollers: settle::Pollers,
+    /// Tool calls being answered, by scope and `toolCallId`: a second copy of one (Vapi
+    /// retries a slow call) waits for the first and then hears its answer.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Receptionist {
@@ -244,6 +247,7 @@ impl Receptionist {
             settings,
             booking_locks: Mutex::default(),
             pollers,
+            in_flight: Mutex::default(),
         }
     }
 
@@ -293,6 +297,49 @@ impl Receptionist {
             call.call_id.as_deref().unwrap_or(""),
             call.caller.as_ref().map_or("", |c| c.as_str())
         );
+        // One answer per tool call: a copy that arrives while the first is being answered waits
+        // for it, then finds its answer remembered below.
+        let flight = self.one_at_a_time(&scope, tool_call_id);
+        let turn = flight.lock().await;
+        let answered = self
+            .answer_once(call, tool, tool_call_id, request, budget, &practice, &scope)
+            .await;
+        drop(turn);
+        self.landed(&scope, tool_call_id, flight);
+        answered
+    }
+
+    /// The lock of one tool call (see `in_flight`).
+    fn one_at_a_time(&self, scope: &str, tool_call_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        flights
+            .entry(format!("{scope}|{tool_call_id}"))
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets a tool call's lock once no other copy of the call holds or awaits it.
+    fn landed(&self, scope: &str, tool_call_id: &str, flight: Arc<tokio::sync::Mutex<()>>) {
+        let mut flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's reference and this one: nobody else is waiting.
+        if Arc::strong_count(&flight) <= 2 {
+            flights.remove(&format!("{scope}|{tool_call_id}"));
+        }
+    }
+
+    /// [`Self::answer`] for the one copy of a tool call being answered.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_once(
+        self: &Arc<Self>,
+        call: &CallInfo,
+        tool: Tool,
+        tool_call_id: &str,
+        request: Result<ToolRequest, ArgError>,
+        budget: Duration,
+        practice: &Arc<Practice>,
+        scope: &str,
+    ) -> Result<String, String> {
+        let scope = scope.to_owned();
         if let Some(previous) = self.answers.get(&scope, tool_call_id) {
             // The same answer again, and the disclosure audited again.
             let done = Done {
