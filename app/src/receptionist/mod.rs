@@ -368,7 +368,7 @@ impl Receptionist {
             Ok(request) => {
                 let budget = budget.min(self.settings.tool_budget);
                 match self
-                    .run_within(&practice, call, tool, tool_call_id, &scope, request, budget)
+                    .run_within(practice, call, tool, tool_call_id, &scope, request, budget)
                     .await
                 {
                     Some(done) => done,
