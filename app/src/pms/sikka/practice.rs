@@ -443,13 +443,7 @@ impl PracticeSystem for SikkaPractice {
 
     async fn open_blocks(&self, date: Date) -> PmsResult<Vec<OpenBlock>> {
         let rows = self.schedule(self.deadline()).await?;
-        // Only a schedule with provider rows needs to know who the others are.
-        let ids: Vec<_> = if schedule::has_provider_rows(&rows) {
-            self.providers().await?.into_iter().map(|p| p.id).collect()
-        } else {
-            Vec::new()
-        };
-        Ok(schedule::open_blocks(&rows, date, &ids))
+        Ok(schedule::open_blocks(&rows, date))
     }
 
     async fn appointments_between(

@@ -1,7 +1,7 @@
 //! The weekly practice schedule (`/practice_schedule?fields=get_all`: `sunday_start_1 …
 //! saturday_end_3`, `*_holiday`, `date` = first day of the week) → the [`OpenBlock`]s of one day.
 
-use jiff::civil::{Date, Weekday};
+use jiff::civil::{Date, Time, Weekday};
 
 use super::wire::{self, ScheduleItem};
 use crate::pms::{OpenBlock, ProviderId};
@@ -60,20 +60,14 @@ fn resource(row: &ScheduleItem) -> Resource {
     }
 }
 
-/// Whether any row is one provider's own.
-pub fn has_provider_rows(rows: &[ScheduleItem]) -> bool {
-    rows.iter()
-        .any(|r| matches!(resource(r), Resource::Provider(_)))
-}
-
 /// Open blocks on `date` from the weekly schedule rows. Each resource uses its row for the week
 /// holding `date` (`date` field = first day of the week), else its latest earlier row, else a
 /// row without a date. Operatory rows count as practice hours only when there is nothing else.
 ///
-/// A provider with a row of their own works only its hours (none on a day it leaves empty),
-/// never the practice's: the practice row's hours go to the `providers` that have no row. When
-/// no provider has a row, the practice's hours are everyone's (blocks without a provider).
-pub fn open_blocks(rows: &[ScheduleItem], date: Date, providers: &[ProviderId]) -> Vec<OpenBlock> {
+/// When providers have rows of their own, a provider works only their row's hours, within the
+/// practice's (a practice holiday closes everyone), and a provider without a row does not work.
+/// When no provider has a row, the practice's hours are everyone's (blocks without a provider).
+pub fn open_blocks(rows: &[ScheduleItem], date: Date) -> Vec<OpenBlock> {
     let week_of = |row: &ScheduleItem| row.date.as_deref().and_then(wire::parse_date);
     let usable = |row: &&ScheduleItem| week_of(row).is_none_or(|start| start <= date);
     let mut chosen: Vec<(Resource, &ScheduleItem)> = Vec::new();
@@ -91,43 +85,62 @@ pub fn open_blocks(rows: &[ScheduleItem], date: Date, providers: &[ProviderId]) 
     if chosen.iter().any(|(r, _)| *r != Resource::Operatory) {
         chosen.retain(|(r, _)| *r != Resource::Operatory);
     }
-    let own: Vec<&ProviderId> = chosen
+    let weekday = date.weekday();
+    let practice: Option<Vec<(Time, Time)>> = chosen
         .iter()
-        .filter_map(|(r, _)| match r {
-            Resource::Provider(id) => Some(id),
+        .filter(|(r, _)| !matches!(r, Resource::Provider(_)))
+        .map(|(_, row)| day_blocks(row, weekday))
+        .reduce(|mut all, more| {
+            all.extend(more);
+            all
+        });
+    let own: Vec<(&ProviderId, Vec<(Time, Time)>)> = chosen
+        .iter()
+        .filter_map(|(r, row)| match r {
+            Resource::Provider(id) => Some((id, day_blocks(row, weekday))),
             _ => None,
         })
         .collect();
-    let without_row: Vec<Option<ProviderId>> = if own.is_empty() {
-        vec![None]
-    } else {
-        providers
-            .iter()
-            .filter(|p| !own.contains(p))
-            .map(|p| Some(p.clone()))
-            .collect()
-    };
     let mut blocks: Vec<OpenBlock> = Vec::new();
-    for (res, row) in &chosen {
-        let whose = match res {
-            Resource::Provider(id) => vec![Some(id.clone())],
-            _ => without_row.clone(),
+    let mut add = |provider_id: Option<ProviderId>, (start, end): (Time, Time)| {
+        let block = OpenBlock {
+            provider_id,
+            start,
+            end,
         };
-        for (start, end) in day_blocks(row, date.weekday()) {
-            for provider_id in &whose {
-                let block = OpenBlock {
-                    provider_id: provider_id.clone(),
-                    start,
-                    end,
-                };
-                if !blocks.contains(&block) {
-                    blocks.push(block);
-                }
+        if !blocks.contains(&block) {
+            blocks.push(block);
+        }
+    };
+    if own.is_empty() {
+        for span in practice.unwrap_or_default() {
+            add(None, span);
+        }
+    } else {
+        for (id, spans) in own {
+            for span in within(&spans, practice.as_deref()) {
+                add(Some(id.clone()), span);
             }
         }
     }
     blocks.sort_by(|a, b| (&a.provider_id, a.start).cmp(&(&b.provider_id, b.start)));
     blocks
+}
+
+/// The parts of `spans` inside `limits` (all of them when there are no limits).
+fn within(spans: &[(Time, Time)], limits: Option<&[(Time, Time)]>) -> Vec<(Time, Time)> {
+    let Some(limits) = limits else {
+        return spans.to_vec();
+    };
+    spans
+        .iter()
+        .flat_map(|&(start, end)| {
+            limits
+                .iter()
+                .map(move |&(from, to)| (start.max(from), end.min(to)))
+        })
+        .filter(|(start, end)| start < end)
+        .collect()
 }
 
 #[cfg(test)]
@@ -180,32 +193,31 @@ mod tests {
             ),
         ];
         let monday = date(2024, 6, 3);
-        let providers = [ProviderId::new("DDS1"), ProviderId::new("HYG1")];
-        let blocks = open_blocks(&rows, monday, &providers);
+        let blocks = open_blocks(&rows, monday);
         let block = |who: &str, from: i8, to: i8| OpenBlock {
             provider_id: Some(ProviderId::new(who)),
             start: time(from, 0, 0, 0),
             end: time(to, 0, 0, 0),
         };
-        // DDS1 works its own row's hours; HYG1, without a row, the practice's.
-        assert_eq!(
-            blocks,
-            vec![
-                block("DDS1", 9, 15),
-                block("HYG1", 8, 12),
-                block("HYG1", 13, 17)
-            ]
-        );
+        // DDS1 works its own row's hours (09:00–15:00) within the practice's (lunch 12–13).
+        assert_eq!(blocks, vec![block("DDS1", 9, 12), block("DDS1", 13, 15)]);
         assert!(
-            open_blocks(&rows, date(2024, 6, 4), &providers)
-                .iter()
-                .all(|b| b.provider_id == Some(ProviderId::new("DDS1"))),
+            open_blocks(&rows, date(2024, 6, 4)).is_empty(),
             "the practice's holiday"
         );
         assert!(
-            open_blocks(&rows, date(2024, 6, 2), &providers).is_empty(),
+            open_blocks(&rows, date(2024, 6, 2)).is_empty(),
             "sunday: nothing set"
         );
+        // Without provider rows, the practice's hours are everyone's.
+        let practice_only: Vec<_> = rows
+            .iter()
+            .filter(|r| r.resource_type.as_deref() == Some("Practice"))
+            .cloned()
+            .collect();
+        let everyone = open_blocks(&practice_only, monday);
+        assert_eq!(everyone.len(), 2);
+        assert!(everyone.iter().all(|b| b.provider_id.is_none()));
     }
 
     #[test]
@@ -217,40 +229,59 @@ mod tests {
             &[("friday_start_1", "08:00"), ("friday_end_1", "12:00")],
         );
         let friday = date(2024, 6, 7);
-        assert_eq!(open_blocks(std::slice::from_ref(&op), friday, &[]).len(), 1);
+        assert_eq!(open_blocks(std::slice::from_ref(&op), friday).len(), 1);
         let practice = row(
             "Practice",
             "1",
             "",
             &[("friday_start_1", "09:00"), ("friday_end_1", "10:00")],
         );
-        let blocks = open_blocks(&[op, practice], friday, &[]);
+        let blocks = open_blocks(&[op, practice], friday);
         assert_eq!(blocks.len(), 1);
         assert_eq!(blocks[0].start, time(9, 0, 0, 0));
     }
 
     #[test]
-    fn a_provider_whose_row_leaves_a_day_empty_does_not_work_it() {
+    fn providers_work_their_own_days_and_a_provider_without_a_row_does_not_work() {
         let practice = row(
             "Practice",
             "1",
             "2024-06-02",
-            &[("monday_start_1", "08:00"), ("monday_end_1", "17:00")],
+            &[
+                ("monday_start_1", "08:00"),
+                ("monday_end_1", "17:00"),
+                ("tuesday_start_1", "08:00"),
+                ("tuesday_end_1", "17:00"),
+            ],
+        );
+        let dentist = row(
+            "Provider",
+            "DDS1",
+            "2024-06-02",
+            &[("monday_start_1", "08:00"), ("monday_end_1", "12:00")],
         );
         let hygienist = row(
             "Provider",
             "HYG1",
             "2024-06-02",
-            &[("tuesday_start_1", "08:00"), ("tuesday_end_1", "17:00")],
+            &[("tuesday_start_1", "07:00"), ("tuesday_end_1", "18:00")],
         );
-        let providers = [ProviderId::new("DDS1"), ProviderId::new("HYG1")];
-        let monday = open_blocks(&[practice, hygienist], date(2024, 6, 3), &providers);
-        assert!(!monday.is_empty());
-        assert!(
-            monday
-                .iter()
-                .all(|b| b.provider_id == Some(ProviderId::new("DDS1"))),
-            "{monday:?}"
+        let rows = [practice, dentist, hygienist];
+        let who = |d| {
+            open_blocks(&rows, d)
+                .into_iter()
+                .map(|b| (b.provider_id.unwrap().as_str().to_owned(), b.start, b.end))
+                .collect::<Vec<_>>()
+        };
+        // Monday: the dentist only (DDS2 has no row: not working).
+        assert_eq!(
+            who(date(2024, 6, 3)),
+            [("DDS1".to_owned(), time(8, 0, 0, 0), time(12, 0, 0, 0))]
+        );
+        // Tuesday: the hygienist only, within the practice's hours.
+        assert_eq!(
+            who(date(2024, 6, 4)),
+            [("HYG1".to_owned(), time(8, 0, 0, 0), time(17, 0, 0, 0))]
         );
     }
 }

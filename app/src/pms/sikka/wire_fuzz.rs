@@ -71,7 +71,7 @@ fn read_everything(bytes: &[u8]) {
     let rows = list::<ScheduleItem>(bytes);
     for day in 0..7 {
         let date = jiff::civil::date(2024, 6, 2) + jiff::Span::new().days(day);
-        let _ = schedule::open_blocks(&rows, date, &[]);
+        let _ = schedule::open_blocks(&rows, date);
     }
     if let Ok(message) = serde_json::from_slice::<Message>(bytes) {
         let _ = convert::accepted(&message);
