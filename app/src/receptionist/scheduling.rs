@@ -28,11 +28,31 @@ use crate::{
 
 use super::CallInfo;
 
+/// The names of the providers who can be offered: the active ones.
 fn provider_names(providers: &[Provider]) -> BTreeMap<&str, &str> {
     providers
         .iter()
+        .filter(|p| p.active)
         .map(|p| (p.id.as_str(), p.display_name.as_str()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inactive_provider_is_never_named() {
+        let p = |id: &str, active| Provider {
+            id: ProviderId::new(id),
+            display_name: format!("Dr. {id}"),
+            role: "dentist".into(),
+            active,
+        };
+        let providers = [p("A", true), p("B", false)];
+        let names = provider_names(&providers);
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), [("A", "Dr. A")]);
+    }
 }
 
 fn name_of<'a>(providers: &'a [Provider], id: &ProviderId) -> &'a str {
