@@ -297,8 +297,13 @@ impl Receptionist {
             call.call_id.as_deref().unwrap_or(""),
             call.caller.as_ref().map_or("", |c| c.as_str())
         );
-        // One answer per tool call: a copy that arrives while the first is being answered waits
-        // for it, then finds its answer remembered below.
+        // One answer per write: a copy that arrives while the first is being answered waits
+        // for it, then finds its answer remembered below. (Reads are answered afresh anyway.)
+        if action_of(tool) == AuditAction::Read {
+            return self
+                .answer_once(call, tool, tool_call_id, request, budget, &practice, &scope)
+                .await;
+        }
         let flight = self.one_at_a_time(&scope, tool_call_id);
         let turn = flight.lock().await;
         let answered = self

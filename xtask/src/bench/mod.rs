@@ -146,7 +146,7 @@ pub fn bench(sh: &Shell, args: &Args) -> Result<()> {
     print_table(&rows);
     sikka::print_table(&sikka);
     write_report(&rows, sikka::report(&sikka))?;
-    audit_summary(sh, &binary, &audit_dir.join("audit.jsonl"))?;
+    audit_summary(sh, &binary, &audit_dir)?;
     check_errors(&rows, sikka::errors(&sikka, MAX_NON_2XX))
 }
 
@@ -217,15 +217,26 @@ fn write_report(rows: &[Row], more: Vec<serde_json::Value>) -> Result<()> {
     Ok(())
 }
 
-/// Counts the audit spool's entries and checks its hash chain with `gateway audit-verify`.
-fn audit_summary(sh: &Shell, binary: &Path, spool: &Path) -> Result<()> {
-    let text = fs::read_to_string(spool)
-        .with_context(|| format!("reading the audit spool {}", spool.display()))?;
-    println!(
-        "audit spool: {} entries written",
-        text.lines().filter(|l| !l.trim().is_empty()).count()
-    );
-    let verdict = cmd!(sh, "{binary} audit-verify {spool}")
+/// Counts the audit trail's entries (every segment the spool rotated into, and the active file)
+/// and checks its hash chain across them with `gateway audit-verify`.
+fn audit_summary(sh: &Shell, binary: &Path, dir: &Path) -> Result<()> {
+    let mut entries = 0;
+    for file in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = file?.path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("reading the audit spool {}", path.display()))?;
+            entries += text
+                .split('\0')
+                .next()
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
+        }
+    }
+    println!("audit trail: {entries} entries written");
+    let verdict = cmd!(sh, "{binary} audit-verify {dir}")
         .ignore_status()
         .output()?;
     let says = String::from_utf8_lossy(if verdict.status.success() {
