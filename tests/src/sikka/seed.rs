@@ -210,7 +210,7 @@ impl Db {
                 last_name: seed.last_name.clone().into(),
                 preferred_name: None,
                 birth_date: Some(seed.birth_date.into()),
-                phones: vec![E164::parse(&seed.phone).expect("extra patient's phone")].into(),
+                phones: seed.phones().expect("extra patient's phones").into(),
                 email: seed.email.clone().map(Into::into),
                 guarantor_id: Some(id),
                 provider_id: Some(gateway::pms::ProviderId::new(fixture::DR_LEE)),
@@ -218,7 +218,16 @@ impl Db {
             });
         }
         let created = today - 400.days();
-        let patients = patients.iter().map(|p| patient_row(p, created)).collect();
+        let mut patients: Vec<PatientRow> =
+            patients.iter().map(|p| patient_row(p, created)).collect();
+        // Extra patients keep their numbers as typed, in the field given: PMSs store the front
+        // desk's text, and Sikka's phone filters compare it as it is.
+        let extra = patients.len() - options.extra_patients.len();
+        for (row, seed) in patients[extra..].iter_mut().zip(&options.extra_patients) {
+            row.cell = seed.phone.clone().unwrap_or_default();
+            row.homephone = seed.home_phone.clone().unwrap_or_default();
+            row.workphone = seed.work_phone.clone().unwrap_or_default();
+        }
         let providers = fixture::providers()
             .into_iter()
             .map(|p| {

@@ -69,10 +69,35 @@ pub struct SeedPatient {
     pub first_name: String,
     pub last_name: String,
     pub birth_date: Date,
-    /// Any common US form (`(310) 555-0100`) or E.164.
-    pub phone: String,
+    /// The mobile number: any common US form (`(310) 555-0100`, `310.555.0100`) or E.164.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The home number, in any of those forms.
+    #[serde(default)]
+    pub home_phone: Option<String>,
+    /// The work number, in any of those forms (an extension is ignored).
+    #[serde(default)]
+    pub work_phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+}
+
+impl SeedPatient {
+    /// The patient's numbers, mobile first; fails when one is not a phone number.
+    pub fn phones(&self) -> Result<Vec<E164>, InvalidPhone> {
+        let mut phones: Vec<E164> = Vec::new();
+        for raw in [&self.phone, &self.home_phone, &self.work_phone]
+            .into_iter()
+            .flatten()
+        {
+            let number = raw.split(['x', 'X']).next().unwrap_or(raw);
+            let parsed = E164::parse(number)?;
+            if !phones.contains(&parsed) {
+                phones.push(parsed);
+            }
+        }
+        Ok(phones)
+    }
 }
 
 impl std::fmt::Debug for SeedPatient {
@@ -99,13 +124,14 @@ impl SandboxPractice {
         let first_extra = u64::from(fixture::FIRST_PATIENT_ID) + patients.len() as u64;
         for (number, seed) in (first_extra..).zip(config.extra_patients) {
             let id = PatientId::new(number.to_string());
+            let phones = seed.phones()?;
             patients.push(Patient {
                 id: id.clone(),
                 first_name: Phi::new(seed.first_name),
                 last_name: Phi::new(seed.last_name),
                 preferred_name: None,
                 birth_date: Some(Phi::new(seed.birth_date)),
-                phones: Phi::new(vec![E164::parse(&seed.phone)?]),
+                phones: Phi::new(phones),
                 email: seed.email.map(Phi::new),
                 guarantor_id: Some(id),
                 provider_id: Some(super::ProviderId::new(fixture::DR_LEE)),

@@ -199,7 +199,9 @@ async fn extra_patients_follow_the_built_in_ones() {
         first_name: "A".into(),
         last_name: "B".into(),
         birth_date: TODAY,
-        phone: "12".into(),
+        phone: Some("12".into()),
+        home_phone: None,
+        work_phone: None,
         email: None,
     }];
     assert!(SandboxPractice::new(bad).is_err());

@@ -326,36 +326,42 @@ impl SikkaPractice {
         Ok(convert_all(items, convert::patient))
     }
 
-    /// Patients whose normalised phones include `phone`: by `cell`, then `homephone`, then
-    /// `workphone`, each asked in the documented `xxx-xxx-xxxx` shape and then as digits.
+    /// Patients whose numbers, however the PMS stored them, include `phone`. PMSs store what
+    /// the front desk typed (`(303) 555-0175`, `720.555.0192`, `+17205550121`, in the cell, home
+    /// or work field) and Sikka's filters compare the stored text, so no one shape finds
+    /// everyone: the candidates are the union of Sikka's free-text `search` on the last four
+    /// digits (which covers every field and format) and the documented `xxx-xxx-xxxx` shape in
+    /// each phone field (for a server whose search leaves phones out), each compared locally as
+    /// normalised numbers. Four requests, whoever is found; never stops at the first shape.
     async fn patients_by_phone(
         &self,
         phone: &crate::pms::E164,
         deadline: Instant,
     ) -> Result<Vec<Patient>, SikkaError> {
-        let shapes = {
-            let dashed = writes::pms_phone(phone);
-            let digits: String = dashed.chars().filter(char::is_ascii_digit).collect();
-            let mut shapes = vec![dashed];
-            if !shapes.contains(&digits) {
-                shapes.push(digits);
-            }
-            shapes
-        };
-        for field in ["cell", "homephone", "workphone"] {
-            for shape in &shapes {
-                let found: Vec<Patient> = self
-                    .patients(&[(field, shape.clone())], deadline)
-                    .await?
-                    .into_iter()
-                    .filter(|p| p.phones.expose().contains(phone))
-                    .collect();
-                if !found.is_empty() {
-                    return Ok(found);
+        let dashed = writes::pms_phone(phone);
+        let queries = [
+            ("search", phone.last_four().to_owned()),
+            ("cell", dashed.clone()),
+            ("homephone", dashed.clone()),
+            ("workphone", dashed),
+        ];
+        let mut found: Vec<Patient> = Vec::new();
+        for query in queries {
+            let candidates = match self.patients(&[query], deadline).await {
+                Ok(candidates) => candidates,
+                // A server that does not know a filter has nothing for it.
+                Err(e) if says_no(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            for patient in candidates {
+                if patient.phones.expose().contains(phone)
+                    && !found.iter().any(|p| p.id == patient.id)
+                {
+                    found.push(patient);
                 }
             }
         }
-        Ok(Vec::new())
+        Ok(found)
     }
 
     async fn write(
