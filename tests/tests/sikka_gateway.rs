@@ -277,3 +277,51 @@ async fn an_unproven_secret_never_revokes_working_credentials() {
         .await;
     assert_eq!(after.json()["patient_id"], OLIVIA.id, "{after:?}");
 }
+
+/// Sikka takes a booking but its answer is lost (the connection drops before it comes). The
+/// caller is told it is pending, not that the system failed; the assistant's retry sends no
+/// second booking (which the practice's system would refuse as a clash with the first and the
+/// caller would hear "nothing was changed"); once applied, it is found and confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_whose_answer_was_lost_is_pending_and_never_sent_twice() {
+    let app = TestApp::spawn_on(
+        Backend::Sikka,
+        &[
+            ("TOOL_BUDGET_MS", "3000"),
+            ("BOOKING_CONFIRM_WAIT_MS", "300"),
+            ("SANDBOX_WRITE_DELAY_MS", "600000"),
+        ],
+    )
+    .await;
+    let knobs = knobs(&app);
+    let caller = Caller::from(OLIVIA.phone);
+    let day = open_day(10);
+    let (time, provider) = app.first_free_slot(day).await;
+    let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
+    knobs.lose_next_write_answers(1);
+    let first = app.tool("book_appointment", args.clone(), &caller).await;
+    assert!(first.ok().contains("pending"), "{first:?}");
+    assert_eq!(knobs.counters().writebacks_accepted, 1);
+
+    // The assistant tries again (a new tool call) before the practice's system applied it.
+    let retry = app.tool("book_appointment", args.clone(), &caller).await;
+    let said = retry.ok();
+    assert!(
+        said.contains("pending") && !said.contains("not available"),
+        "{said}"
+    );
+    assert_eq!(knobs.counters().writebacks_accepted, 1, "never sent twice");
+
+    // Applied: the booking is found among the patient's appointments and confirmed.
+    knobs.apply_writebacks_now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = app.tool("book_appointment", args.clone(), &caller).await;
+        if again.ok().contains("confirmed") || again.ok().contains("already has") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{again:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(knobs.counters().writebacks_accepted, 1);
+}

@@ -19,6 +19,8 @@ pub(super) struct KnobState {
     pub writebacks_fail: Option<String>,
     pub rate_limit_per_minute: u32,
     pub writeback_status_shape: WritebackStatusShape,
+    /// Writes whose answer is lost: accepted and queued, then no answer until the client gives up.
+    pub lose_next_write_answers: u32,
 }
 
 /// What the emulator has seen.
@@ -68,6 +70,12 @@ impl Knobs {
     /// Every answer is delayed by `latency` (before any other processing).
     pub fn set_latency(&self, latency: Duration) {
         self.set(|k| k.latency = latency);
+    }
+
+    /// The next `n` writes are accepted and queued as usual, but their answers are lost: the
+    /// connection hangs until the client gives up (as when it drops after Sikka took the write).
+    pub fn lose_next_write_answers(&self, n: u32) {
+        self.set(|k| k.lose_next_write_answers = n);
     }
 
     /// The next `n` requests answer HTTP 503 `API2002` (the API is overloaded).

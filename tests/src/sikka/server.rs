@@ -58,6 +58,7 @@ impl Shared {
     pub(super) fn new(opts: SikkaOptions, base_url: String, db: Db) -> Self {
         let knobs = KnobState {
             latency: Duration::ZERO,
+            lose_next_write_answers: 0,
             fail_next: 0,
             throttle_next: 0,
             throttle_reset_secs: 60,
@@ -225,6 +226,21 @@ impl Endpoint for Emulator {
             let params: Params = req.params().unwrap_or_default();
             shared.handle(&method, &path, req.headers(), &params, &body, &knobs)
         };
+        let is_write = matches!(method.as_str(), "POST" | "PUT" | "PATCH")
+            && !path.ends_with("/request_key")
+            && (200..300).contains(&reply.status.as_u16());
+        if is_write {
+            let lost = {
+                let mut k = lock(&shared.knobs);
+                let lost = k.lose_next_write_answers > 0;
+                k.lose_next_write_answers = k.lose_next_write_answers.saturating_sub(1);
+                lost
+            };
+            if lost {
+                // Taken and queued; the answer never comes.
+                std::future::pending::<()>().await;
+            }
+        }
         Ok(respond(
             reply
                 .header("X-Rate-Limit-Limit", limit.to_string())

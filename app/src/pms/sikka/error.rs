@@ -57,6 +57,10 @@ pub enum SikkaError {
     /// The call's deadline passed.
     #[error("timed out")]
     Timeout,
+    /// A write was sent and its answer never came (the connection dropped or timed out after
+    /// the request went out): Sikka may have taken it. Never retried.
+    #[error("the answer to a write was lost")]
+    AnswerLost,
     #[error("network error: {0}")]
     Network(String),
     /// An answer that is not what the documentation describes.
@@ -207,6 +211,7 @@ impl From<SikkaError> for PmsError {
             }
             e @ (SikkaError::Unavailable { .. }
             | SikkaError::Timeout
+            | SikkaError::AnswerLost
             | SikkaError::Network(_)
             | SikkaError::Protocol(_)) => PmsError::Transient(e.to_string()),
             SikkaError::Other { status, code } if status >= 500 => {

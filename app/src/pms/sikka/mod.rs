@@ -13,6 +13,7 @@ mod client;
 mod convert;
 mod error;
 mod limiter;
+mod lost;
 mod practice;
 mod schedule;
 mod tokens;

@@ -83,6 +83,8 @@ pub struct SikkaPractice {
     tokens: Tokens,
     limiter: Limiter,
     caches: Caches,
+    /// Bookings sent whose answer never came.
+    lost: super::lost::LostBookings,
 }
 
 fn cache<V: Clone + Send + Sync + 'static>(ttl: std::time::Duration) -> Cache<(), V> {
@@ -139,6 +141,7 @@ impl SikkaPractice {
             tokens,
             limiter,
             caches,
+            lost: Default::default(),
         }
     }
 
@@ -370,13 +373,23 @@ impl SikkaPractice {
         path: &str,
         body: serde_json::Value,
     ) -> PmsResult<Writeback> {
+        Ok(self.send_write(method, path, body).await?)
+    }
+
+    /// Sends a write; Sikka's writeback, or why not.
+    async fn send_write(
+        &self,
+        method: Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<Writeback, SikkaError> {
         let answer = self
             .call(method, path, &[], Some(&body), self.deadline())
             .await?;
         let message: Message = answer.json()?;
         let code = message.error_code.as_deref().unwrap_or("");
         if matches!(code, "API0008") {
-            return Err(SikkaError::Invalid { code: code.into() }.into());
+            return Err(SikkaError::Invalid { code: code.into() });
         }
         let accepted = convert::accepted(&message).ok_or_else(|| {
             SikkaError::Protocol(format!("write accepted ({code}) without a writeback id"))
@@ -536,7 +549,14 @@ impl PracticeSystem for SikkaPractice {
 
     async fn book(&self, appointment: NewAppointment) -> PmsResult<Writeback> {
         let body = writes::book(&self.config.practice_id, &appointment);
-        self.write(Method::POST, "appointment", body).await
+        match self.send_write(Method::POST, "appointment", body).await {
+            // Sikka may have taken it: pending until it shows among the patient's appointments.
+            Err(SikkaError::AnswerLost) => {
+                tracing::warn!(account = %self.config.account, "the answer to a booking was lost; following it as pending");
+                Ok(self.lost.remember(&appointment))
+            }
+            answered => Ok(answered?),
+        }
     }
 
     async fn reschedule(&self, id: &AppointmentId, to: Reschedule) -> PmsResult<Writeback> {
@@ -580,6 +600,22 @@ impl PracticeSystem for SikkaPractice {
     }
 
     async fn writeback(&self, id: &WritebackId) -> PmsResult<Writeback> {
+        if let Some(lost) = self.lost.get(id) {
+            let theirs = self.appointments_for_patient(&lost.patient).await?;
+            let state = match theirs.iter().find(|a| lost.is(a)) {
+                Some(applied) => {
+                    self.lost.forget(id);
+                    crate::pms::WritebackState::Applied {
+                        created_id: Some(applied.id.to_string()),
+                    }
+                }
+                None => crate::pms::WritebackState::Pending,
+            };
+            return Ok(Writeback {
+                id: id.clone(),
+                state,
+            });
+        }
         let query = [("id", id.as_str().to_owned())];
         let answer = self
             .call(

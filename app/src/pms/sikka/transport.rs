@@ -226,8 +226,13 @@ impl Transport {
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, headers, body))
         };
+        // A write whose request may have gone out is not "failed" when its answer is missing:
+        // Sikka may have taken it (only a refused connection proves it was not sent).
+        let lost = |connected: bool| !is_read && connected;
         let (status, headers, body) = match tokio::time::timeout(budget, exchange).await {
+            Err(_) if lost(true) => return Err(SikkaError::AnswerLost),
             Err(_) => return Err(SikkaError::Timeout),
+            Ok(Err(e)) if lost(!e.is_connect()) => return Err(SikkaError::AnswerLost),
             Ok(Err(e)) if e.is_timeout() => return Err(SikkaError::Timeout),
             Ok(Err(e)) => return Err(SikkaError::Network(e.without_url().to_string())),
             Ok(Ok(parts)) => parts,
