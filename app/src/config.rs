@@ -113,6 +113,8 @@ pub struct Settings {
     pub practices_file: Option<PathBuf>,
     pub sandbox_write_delay: Duration,
     pub sandbox_extra_patients: Option<PathBuf>,
+    /// A JSON weekly schedule for the sandbox practice instead of its own.
+    pub sandbox_schedule: Option<PathBuf>,
     pub json_logs: bool,
     /// Sikka's API root (`SIKKA_BASE_URL`; an emulator's in tests).
     pub sikka_base_url: String,
@@ -232,6 +234,7 @@ impl Settings {
             sandbox_write_delay: millis(get, "SANDBOX_WRITE_DELAY_MS")?
                 .unwrap_or(DEFAULT_SANDBOX_WRITE_DELAY),
             sandbox_extra_patients: non_empty(get("SANDBOX_EXTRA_PATIENTS")).map(PathBuf::from),
+            sandbox_schedule: non_empty(get("SANDBOX_SCHEDULE")).map(PathBuf::from),
             sikka_base_url: non_empty(get("SIKKA_BASE_URL")).map_or_else(
                 || crate::pms::sikka::DEFAULT_BASE_URL.to_owned(),
                 |u| u.trim_end_matches('/').to_owned(),

@@ -79,6 +79,20 @@ impl Application {
             sikka: sikka.clone(),
             credentials: credentials.clone(),
             clock: settings.clock,
+            schedule: match &settings.sandbox_schedule {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| {
+                        format!("SANDBOX_SCHEDULE: cannot read {}", path.display())
+                    })?;
+                    Some(crate::pms::sandbox::parse_schedule(&text).map_err(|why| {
+                        anyhow::anyhow!(
+                            "SANDBOX_SCHEDULE: {} is not a weekly schedule: {why}",
+                            path.display()
+                        )
+                    })?)
+                }
+                None => None,
+            },
         };
         let directory = Arc::new(
             LocalDirectory::load(settings.practices_file.as_deref(), &options)

@@ -267,6 +267,11 @@ impl TestApp {
                 serde_json::from_str(&std::fs::read_to_string(path).expect("extra patients file"))
                     .expect("extra patients JSON");
         }
+        if let Some(path) = setting("SANDBOX_SCHEDULE") {
+            let text = std::fs::read_to_string(path).expect("schedule file");
+            options.schedule =
+                Some(gateway::pms::sandbox::parse_schedule(&text).expect("a weekly schedule"));
+        }
         // Tests throttle on purpose (the knobs); otherwise neither side's rate limit slows them.
         options.rate_limit_per_minute = 1_000_000;
         let emulator = sikka::SikkaEmulator::start(options.clone()).await;

@@ -62,7 +62,7 @@ pub const INSTANTS: &[(&str, &str)] = &[
 
 /// The suites that depend on the date: every tool scenario on both backends, the gateway in
 /// front of a misbehaving Sikka, privacy and lifecycle.
-const FILTER: &str = "binary(tools) | binary(sikka_gateway) | binary(privacy) | binary(lifecycle)";
+const FILTER: &str = "binary(tools) | binary(sikka_gateway) | binary(privacy) | binary(lifecycle) | binary(schedules) | binary(caller_id)";
 
 /// Runs at once (each run's tests already run in parallel; more mostly waits on the CPU).
 const AT_ONCE: usize = 3;
@@ -126,7 +126,14 @@ fn run_at(instant: &str, nextest: bool) -> Result<String, String> {
         ]);
     } else {
         cmd.args(["test", "-p", "gateway-tests", "--no-fail-fast"]);
-        for t in ["tools", "sikka_gateway", "privacy", "lifecycle"] {
+        for t in [
+            "tools",
+            "sikka_gateway",
+            "privacy",
+            "lifecycle",
+            "schedules",
+            "caller_id",
+        ] {
             cmd.args(["--test", t]);
         }
     }

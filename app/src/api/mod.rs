@@ -158,6 +158,7 @@ pub fn spec() -> String {
         sikka: None,
         credentials: Arc::new(crate::practices::MemoryCredentials::default()),
         clock: crate::clock::Clock::system(),
+        schedule: None,
     };
     let directory = Arc::new(
         crate::practices::LocalDirectory::load(None, &options)

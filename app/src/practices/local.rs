@@ -73,6 +73,8 @@ pub struct LocalOptions {
     pub credentials: Arc<dyn CredentialStore>,
     /// The gateway's clock: the sandbox places its fixture around the practice's today.
     pub clock: crate::clock::Clock,
+    /// The sandbox's weekly schedule instead of the fixture's (`SANDBOX_SCHEDULE`).
+    pub schedule: Option<crate::pms::sandbox::WeeklySchedule>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +158,7 @@ impl LocalDirectory {
                     today,
                     write_delay: options.write_delay,
                     extra_patients: options.extra_patients.clone(),
+                    schedule: options.schedule.clone(),
                 })
                 .map_err(|_| LocalStoreError::ExtraPatients)?,
             ),

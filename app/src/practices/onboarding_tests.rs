@@ -88,6 +88,7 @@ fn rig(server: &MockServer) -> Rig {
         sikka: Some(client.clone()),
         credentials: store.clone(),
         clock: crate::clock::Clock::system(),
+        schedule: None,
     };
     let directory = Arc::new(LocalDirectory::load(Some(&file), &options).unwrap());
     let audit = Arc::new(Audit::default());

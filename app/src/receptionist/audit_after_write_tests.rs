@@ -40,6 +40,7 @@ async fn a_write_made_but_not_audited_is_never_reported_as_not_done() {
         sikka: None,
         credentials: Arc::new(MemoryCredentials::default()),
         clock,
+        schedule: None,
     };
     let directory = Arc::new(LocalDirectory::load(None, &options).unwrap());
     let audit = Arc::new(OutcomesRefused::default());

@@ -105,6 +105,9 @@ pub struct SikkaOptions {
     pub extra_patients: Vec<SeedPatient>,
     /// The emulator's clock (request key lifetimes, writeback stamps): the tests' clock.
     pub clock: gateway::clock::Clock,
+    /// The weekly schedule instead of the sandbox fixture's, as `SANDBOX_SCHEDULE` gives the
+    /// sandbox (served as a practice row and one row per provider).
+    pub schedule: Option<gateway::pms::sandbox::WeeklySchedule>,
 }
 
 impl Default for SikkaOptions {
@@ -133,6 +136,7 @@ impl SikkaOptions {
             reject_duplicate_patients: true,
             extra_patients: Vec::new(),
             clock: crate::clock(),
+            schedule: None,
         }
     }
 }

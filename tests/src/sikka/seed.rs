@@ -289,7 +289,10 @@ impl Db {
             practice_name: SANDBOX_PRACTICE_NAME.into(),
             providers,
             operatories,
-            schedule: fixture::weekly_schedule(),
+            schedule: options
+                .schedule
+                .clone()
+                .unwrap_or_else(fixture::weekly_schedule),
             patients,
             appointments,
         }

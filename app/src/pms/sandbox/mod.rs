@@ -43,6 +43,52 @@ pub struct SandboxConfig {
     pub write_delay: Duration,
     /// Patients added after the built-in ones (ids continue from `1051`), e.g. test canaries.
     pub extra_patients: Vec<SeedPatient>,
+    /// Open blocks by weekday, Monday first, instead of the fixture's (see [`parse_schedule`]).
+    pub schedule: Option<WeeklySchedule>,
+}
+
+/// Open blocks by weekday, Monday first.
+pub type WeeklySchedule = [Vec<OpenBlock>; 7];
+
+/// One provider's open block in a schedule file.
+#[derive(Deserialize)]
+struct BlockSeed {
+    provider_id: String,
+    start: jiff::civil::Time,
+    end: jiff::civil::Time,
+}
+
+/// Reads a weekly schedule: `{"monday": [{"provider_id": "DDS1", "start": "08:00", "end":
+/// "12:00"}, …], "tuesday": …}`; a day left out is closed.
+pub fn parse_schedule(text: &str) -> Result<WeeklySchedule, String> {
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let mut days: std::collections::HashMap<String, Vec<BlockSeed>> =
+        serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if let Some(other) = days.keys().find(|d| !DAYS.contains(&d.as_str())) {
+        return Err(format!("{other:?} is not a day of the week"));
+    }
+    let mut week: WeeklySchedule = Default::default();
+    for (n, day) in DAYS.iter().enumerate() {
+        for b in days.remove(*day).unwrap_or_default() {
+            if b.start >= b.end {
+                return Err(format!("a block on {day} ends before it starts"));
+            }
+            week[n].push(OpenBlock {
+                provider_id: Some(super::ProviderId::new(b.provider_id)),
+                start: b.start,
+                end: b.end,
+            });
+        }
+    }
+    Ok(week)
 }
 
 impl SandboxConfig {
@@ -52,6 +98,7 @@ impl SandboxConfig {
             today,
             write_delay: Duration::ZERO,
             extra_patients: Vec::new(),
+            schedule: None,
         }
     }
 
@@ -142,7 +189,7 @@ impl SandboxPractice {
         Ok(Self {
             providers: fixture::providers(),
             operatories: fixture::operatories(),
-            schedule: fixture::weekly_schedule(),
+            schedule: config.schedule.unwrap_or_else(fixture::weekly_schedule),
             write_delay: config.write_delay,
             state: Mutex::new(State::new(patients, builtin_appointments, next_appointment)),
         })
