@@ -325,3 +325,53 @@ async fn a_booking_whose_answer_was_lost_is_pending_and_never_sent_twice() {
     }
     assert_eq!(knobs.counters().writebacks_accepted, 1);
 }
+
+/// A booking whose answer was lost on one gateway task is sent again by another that cannot
+/// know (the assistant's retry landed there): Sikka takes both, applies the first and refuses
+/// the second as a clash with the same patient's appointment at that very time. That refusal
+/// is the same booking, made: the caller hears it confirmed, never "nothing was changed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clash_with_the_patients_own_booking_at_that_time_is_that_booking() {
+    let env = [
+        ("TOOL_BUDGET_MS", "3000"),
+        ("BOOKING_CONFIRM_WAIT_MS", "300"),
+        ("SANDBOX_WRITE_DELAY_MS", "600000"),
+    ];
+    let first_task = TestApp::spawn_on(Backend::Sikka, &env).await;
+    let other_task = first_task
+        .spawn_beside(tempfile::tempdir().unwrap(), &env[..2])
+        .await;
+    let knobs = knobs(&first_task);
+    let caller = Caller::from(NOAH.phone);
+    let day = open_day(11);
+    let (time, provider) = first_task.first_free_slot(day).await;
+    let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
+    knobs.lose_next_write_answers(1);
+    let first = first_task
+        .tool("book_appointment", args.clone(), &caller)
+        .await;
+    assert!(first.ok().contains("pending"), "{first:?}");
+    let twin = other_task
+        .tool("book_appointment", args.clone(), &caller)
+        .await;
+    assert!(twin.ok().contains("pending"), "{twin:?}");
+    assert_eq!(knobs.counters().writebacks_accepted, 2, "sent twice");
+
+    knobs.apply_writebacks_now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = other_task
+            .tool("book_appointment", args.clone(), &caller)
+            .await;
+        let said = again.ok().to_owned();
+        assert!(
+            !said.contains("did not accept") && !said.contains("Nothing was changed"),
+            "{said}"
+        );
+        if said.contains("confirmed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{said}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

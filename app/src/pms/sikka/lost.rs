@@ -1,8 +1,11 @@
-//! Bookings whose answer was lost: the request went out, the connection dropped or timed out
-//! before Sikka answered, so Sikka may have taken it. Such a booking is not "failed" (a retry
-//! would clash with it) and not "booked" (it may never have arrived): it is pending under an id
-//! of the adapter's own (`req-<n>`), resolved by looking for the appointment itself among the
-//! patient's (see `SikkaPractice::writeback`).
+//! Bookings sent and not yet settled, so their outcome can be checked against the patient's own
+//! appointments (see `SikkaPractice::writeback`):
+//! - one whose answer was lost (the request went out, the connection dropped or timed out before
+//!   Sikka answered, so Sikka may have taken it) is not "failed" (a retry would clash with it) and
+//!   not "booked" (it may never have arrived): it is pending under an id of the adapter's own
+//!   (`req-<n>`) until the appointment shows among the patient's;
+//! - one Sikka reports failed because it clashes with the same patient's appointment at that very
+//!   time and provider (a twin sent by another task, or before a lost answer) is that booking.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,11 +62,26 @@ impl LostBookings {
         }
     }
 
-    /// The lost booking `id` stands for, if it is one.
+    /// Follows a booking Sikka accepted as writeback `id`.
+    pub fn track(&self, id: &WritebackId, booking: &NewAppointment) {
+        let sent = Lost {
+            patient: booking.patient_id.clone(),
+            start: booking.start,
+            provider: booking.provider_id.clone(),
+        };
+        self.by_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), sent);
+    }
+
+    /// Whether `id` is a lost booking's own id (not one Sikka gave).
+    pub fn is_lost(id: &WritebackId) -> bool {
+        id.as_str().starts_with(PREFIX)
+    }
+
+    /// The booking `id` stands for, if it is one being followed.
     pub fn get(&self, id: &WritebackId) -> Option<Lost> {
-        if !id.as_str().starts_with(PREFIX) {
-            return None;
-        }
         self.by_id
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -555,7 +555,13 @@ impl PracticeSystem for SikkaPractice {
                 tracing::warn!(account = %self.config.account, "the answer to a booking was lost; following it as pending");
                 Ok(self.lost.remember(&appointment))
             }
-            answered => Ok(answered?),
+            answered => {
+                let writeback = answered?;
+                if writeback.state == crate::pms::WritebackState::Pending {
+                    self.lost.track(&writeback.id, &appointment);
+                }
+                Ok(writeback)
+            }
         }
     }
 
@@ -600,7 +606,11 @@ impl PracticeSystem for SikkaPractice {
     }
 
     async fn writeback(&self, id: &WritebackId) -> PmsResult<Writeback> {
-        if let Some(lost) = self.lost.get(id) {
+        let sent = self.lost.get(id);
+        if let Some(lost) = sent
+            .as_ref()
+            .filter(|_| super::lost::LostBookings::is_lost(id))
+        {
             let theirs = self.appointments_for_patient(&lost.patient).await?;
             let state = match theirs.iter().find(|a| lost.is(a)) {
                 Some(applied) => {
@@ -630,7 +640,25 @@ impl PracticeSystem for SikkaPractice {
             return Err(PmsError::NotFound);
         }
         let body: serde_json::Value = answer.json()?;
-        convert::writeback_status(&body, id).ok_or(PmsError::NotFound)
+        let mut status = convert::writeback_status(&body, id).ok_or(PmsError::NotFound)?;
+        if let Some(booking) = &sent {
+            match &status.state {
+                crate::pms::WritebackState::Pending => {}
+                crate::pms::WritebackState::Applied { .. } => self.lost.forget(id),
+                crate::pms::WritebackState::Failed { .. } => {
+                    // Refused as a clash with the same patient's appointment at that very time
+                    // and provider: that appointment is this booking (sent twice).
+                    let theirs = self.appointments_for_patient(&booking.patient).await?;
+                    if let Some(same) = theirs.iter().find(|a| booking.is(a)) {
+                        status.state = crate::pms::WritebackState::Applied {
+                            created_id: Some(same.id.to_string()),
+                        };
+                    }
+                    self.lost.forget(id);
+                }
+            }
+        }
+        Ok(status)
     }
 
     /// Forgets the cached providers, operatories, schedule, cancel status and `cust_id`, and the
