@@ -299,18 +299,19 @@ impl Receptionist {
         );
         // One answer per write: a copy that arrives while the first is being answered waits
         // for it, then finds its answer remembered below. (Reads are answered afresh anyway.)
-        if action_of(tool) == AuditAction::Read {
-            return self
-                .answer_once(call, tool, tool_call_id, request, budget, &practice, &scope)
-                .await;
-        }
-        let flight = self.one_at_a_time(&scope, tool_call_id);
-        let turn = flight.lock().await;
+        let flight = (action_of(tool) != AuditAction::Read)
+            .then(|| self.one_at_a_time(&scope, tool_call_id));
+        let turn = match &flight {
+            Some(flight) => Some(flight.lock().await),
+            None => None,
+        };
         let answered = self
             .answer_once(call, tool, tool_call_id, request, budget, &practice, &scope)
             .await;
         drop(turn);
-        self.landed(&scope, tool_call_id, flight);
+        if let Some(flight) = flight {
+            self.landed(&scope, tool_call_id, flight);
+        }
         answered
     }
 

@@ -47,15 +47,7 @@ impl LostBookings {
     pub fn remember(&self, booking: &NewAppointment) -> Writeback {
         let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let id = WritebackId::new(format!("{PREFIX}{n}"));
-        let lost = Lost {
-            patient: booking.patient_id.clone(),
-            start: booking.start,
-            provider: booking.provider_id.clone(),
-        };
-        self.by_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), lost);
+        self.track(&id, booking);
         Writeback {
             id,
             state: WritebackState::Pending,
