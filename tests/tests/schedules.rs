@@ -3,21 +3,13 @@
 //! providers work different days and hours, on both backends (the sandbox, and Sikka serving
 //! the schedule as a practice row and one row per provider).
 
+use gateway::pms::sandbox::WEEKDAYS;
 use gateway_tests::{Backend, Caller, TestApp, both, fixture};
 use jiff::ToSpan;
 use jiff::civil::{Date, Time};
 use serde_json::{Value, json};
 
 const PROVIDERS: [&str; 3] = [fixture::DR_LEE, fixture::DR_ORTIZ, fixture::HYGIENIST];
-const DAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 /// Generated schedules per backend; each is a gateway of its own.
 const SCHEDULES: u64 = 3;
 
@@ -62,7 +54,7 @@ fn generate(seed: u64) -> (Value, Vec<Week>) {
                 blocks.push((start, end.min(close)));
             }
             let day_blocks = file
-                .entry(DAYS[day])
+                .entry(WEEKDAYS[day])
                 .or_insert_with(|| json!([]))
                 .as_array_mut()
                 .unwrap();

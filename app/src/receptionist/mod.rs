@@ -373,14 +373,8 @@ impl Receptionist {
             ),
             Ok(request) => {
                 let budget = budget.min(self.settings.tool_budget);
-                match self
-                    .run_within(practice, call, tool, tool_call_id, &scope, request, budget)
+                self.run_within(practice, call, tool, tool_call_id, &scope, request, budget)
                     .await
-                {
-                    Some(done) => done,
-                    // Answered in the background: the caller has heard "pending".
-                    None => return Ok(WRITE_STILL_RUNNING.to_owned()),
-                }
             }
         };
         let (remember, outcome, patients) = (done.remember, done.outcome, done.patients.clone());
@@ -402,8 +396,8 @@ impl Receptionist {
     /// Runs the tool in a task of its own, for at most `budget`. A read still running then is
     /// dropped and the caller hears that the system did not answer in time. A write already sent
     /// is never cancelled: it finishes in the background, where its outcome is audited and
-    /// remembered under the tool call id (a retry hears it), and this returns `None` (the
-    /// caller hears it is pending).
+    /// remembered under the tool call id (a retry hears it), while the caller hears it is
+    /// pending.
     #[allow(clippy::too_many_arguments)]
     async fn run_within(
         self: &Arc<Self>,
@@ -414,7 +408,7 @@ impl Receptionist {
         scope: &str,
         request: ToolRequest,
         budget: Duration,
-    ) -> Option<Done> {
+    ) -> Done {
         let sent = Arc::new(AtomicBool::new(false));
         let mut task = {
             let (this, practice, call) = (self.clone(), practice.clone(), call.clone());
@@ -423,22 +417,22 @@ impl Receptionist {
             }))
         };
         match tokio::time::timeout(budget, &mut task).await {
-            Ok(Ok(done)) => Some(done),
+            Ok(Ok(done)) => done,
             Ok(Err(panicked)) => {
                 tracing::error!(error = %panicked, tool = tool.name(), "a tool call failed");
-                Some(Done::failed(
+                Done::failed(
                     "Something went wrong on our side. Apologise, and offer to try again or to transfer the caller.",
                     "the tool's task failed",
                     Vec::new(),
-                ))
+                )
             }
             Err(_) if !sent.load(Ordering::SeqCst) => {
                 task.abort();
-                Some(Done::failed(
+                Done::failed(
                     "The practice's system did not answer in time. Apologise, and offer to try again or to transfer the caller.",
                     "tool budget exceeded",
                     Vec::new(),
-                ))
+                )
             }
             Err(_) => {
                 let this = self.clone();
@@ -450,24 +444,15 @@ impl Receptionist {
                     this.settle_late(&call, tool, &id, &scope, account, done)
                         .await;
                 });
-                let pending = AuditEvent {
-                    action: action_of(tool),
-                    outcome: AuditOutcome::Pending,
-                    resource: tool.name().to_owned(),
-                    account_id: Some(practice.profile.account_id.clone()),
-                    actor: call.actor(),
-                    patient_ids: Vec::new(),
-                    request_id: call.request_id.clone(),
-                    source_ip: call.source_ip.clone(),
+                // Audited like any answer; not remembered, so a retry hears the outcome.
+                Done {
                     reason: Some(
                         "budget spent while the write was under way; finishing in the background"
                             .into(),
                     ),
-                };
-                if let Err(e) = self.audit.record(pending).await {
-                    tracing::error!(error = %e, "audit of a write still under way failed");
+                    remember: false,
+                    ..Done::pending(WRITE_STILL_RUNNING, Vec::new())
                 }
-                None
             }
         }
     }
@@ -812,26 +797,22 @@ impl Receptionist {
                 Some("reschedule") => Tool::RescheduleAppointment,
                 _ => Tool::CreatePatient,
             };
-            let event = AuditEvent {
-                action: action_of(tool),
+            let actor = AuditActor {
+                kind: "system".into(),
+                ..Default::default()
+            };
+            let settled = settle::Settled {
+                account,
+                tool,
+                actor,
+                patient: entry.patient,
                 outcome,
-                resource: tool.name().to_owned(),
-                account_id: Some(account.clone()),
-                actor: AuditActor {
-                    kind: "system".into(),
-                    ..Default::default()
-                },
-                patient_ids: vec![entry.patient],
-                request_id: None,
-                source_ip: None,
-                reason: Some(format!(
+                how: format!(
                     "writeback {} settled on the practice's appointments webhook",
                     entry.writeback
-                )),
+                ),
             };
-            if let Err(e) = self.audit.record(event).await {
-                tracing::error!(error = %e, "audit entry for a settled writeback failed");
-            }
+            settled.audit(self.audit.as_ref()).await;
         }
         settled
     }

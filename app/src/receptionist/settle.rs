@@ -38,6 +38,37 @@ struct State {
     running: HashSet<AccountId>,
 }
 
+/// A write the practice's system settled after its call, for the audit trail.
+pub(super) struct Settled<'a> {
+    pub account: &'a AccountId,
+    pub tool: Tool,
+    pub actor: AuditActor,
+    pub patient: PatientId,
+    pub outcome: AuditOutcome,
+    /// How it was learnt (which writeback, from the poller or a webhook).
+    pub how: String,
+}
+
+impl Settled<'_> {
+    /// Records the outcome; a failure to is logged (the write itself is already done).
+    pub async fn audit(self, audit: &dyn AuditSink) {
+        let event = AuditEvent {
+            action: action_of(self.tool),
+            outcome: self.outcome,
+            resource: self.tool.name().to_owned(),
+            account_id: Some(self.account.clone()),
+            actor: self.actor,
+            patient_ids: vec![self.patient],
+            request_id: None,
+            source_ip: None,
+            reason: Some(self.how),
+        };
+        if let Err(e) = audit.record(event).await {
+            tracing::error!(error = %e, "audit entry for a settled writeback failed");
+        }
+    }
+}
+
 /// The practices' pollers.
 pub struct Pollers {
     state: Arc<Mutex<State>>,
@@ -109,7 +140,7 @@ impl Pollers {
                     .into_iter()
                     .map(|(_, e)| e.writeback)
                     .collect();
-                let next = {
+                let id = {
                     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                     let now = Instant::now();
                     // Settled elsewhere (the practice's webhook), or followed long enough.
@@ -125,13 +156,14 @@ impl Pollers {
                             s.last_asked = Some(now);
                             id.clone()
                         });
-                    if next.is_none() {
-                        state.running.remove(&account);
-                        return;
+                    match next {
+                        Some(id) => id,
+                        None => {
+                            state.running.remove(&account);
+                            return;
+                        }
                     }
-                    next
                 };
-                let Some(id) = next else { return };
                 let Ok(answer) = practice.pms.writeback(&id).await else {
                     continue;
                 };
@@ -151,20 +183,15 @@ impl Pollers {
                     .settling
                     .remove(&id);
                 let Some(followed) = followed else { continue };
-                let event = AuditEvent {
-                    action: action_of(followed.tool),
-                    outcome,
-                    resource: followed.tool.name().to_owned(),
-                    account_id: Some(account.clone()),
+                let settled = Settled {
+                    account: &account,
+                    tool: followed.tool,
                     actor: followed.actor,
-                    patient_ids: vec![followed.patient],
-                    request_id: None,
-                    source_ip: None,
-                    reason: Some(format!("writeback {id} settled after the call")),
+                    patient: followed.patient,
+                    outcome,
+                    how: format!("writeback {id} settled after the call"),
                 };
-                if let Err(e) = audit.record(event).await {
-                    tracing::error!(error = %e, "audit entry for a settled writeback failed");
-                }
+                settled.audit(audit.as_ref()).await;
             }
         }
     }

@@ -60,6 +60,7 @@ pub fn bench(sh: &Shell, args: &Args) -> Result<()> {
     let audit_dir = scratch.path().join("audit");
     let env = [
         ("PROFILE", "local".to_owned()),
+        ("GATEWAY_NOW", requests::NOW.to_owned()),
         // The secret-header mode: a signed request is accepted once (replays are refused), and
         // wrk sends each prepared request many times. Requests carry both, so a switch back to
         // hmac needs only this line (and fresh signatures per request).

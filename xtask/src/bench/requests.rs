@@ -1,7 +1,12 @@
 //! The bench's requests: dates in the coming weeks (std only), Vapi tool-call bodies for the
 //! sandbox practice, and Vapi's HMAC signature (`x-timestamp`, `x-signature`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+/// "Now" for the bench, whatever day it runs: a Monday, 08:00 at the sandbox practice. The
+/// gateways and the emulator it starts get it as `GATEWAY_NOW`, so every run measures the
+/// same calendar and nothing reads the wall clock.
+pub const NOW: &str = "2030-01-07T16:00:00Z";
+/// [`NOW`] in seconds since the Unix epoch.
+const NOW_UNIX: u64 = 1_894_032_000;
 
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -36,14 +41,11 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// Signs as of [`NOW`], the instant the bench's gateways and emulator start their clocks at.
     pub fn now(secret: &str) -> Self {
-        let seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs();
         Signer {
             secret: secret.to_owned(),
-            timestamp: seconds.to_string(),
+            timestamp: NOW_UNIX.to_string(),
         }
     }
 
@@ -120,13 +122,9 @@ pub fn book_appointments(count: usize) -> Vec<String> {
         .collect()
 }
 
-/// Days since 1970-01-01 (UTC).
+/// Days since 1970-01-01 (UTC) at [`NOW`].
 fn today() -> i64 {
-    (SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-        / 86_400) as i64
+    (NOW_UNIX / 86_400) as i64
 }
 
 /// 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).

@@ -109,6 +109,7 @@ pub fn run(
     )?;
     let env = [
         ("PROFILE", "local".to_owned()),
+        ("GATEWAY_NOW", requests::NOW.to_owned()),
         // The secret-header mode: a signed request is accepted once (replays are refused), and
         // wrk sends each prepared request many times. Requests carry both, so a switch back to
         // hmac needs only this line (and fresh signatures per request).
@@ -242,6 +243,7 @@ struct Emulator {
 impl Emulator {
     fn start(binary: &Path, log: &Path) -> Result<Self> {
         let mut child = Command::new(binary)
+            .env("GATEWAY_NOW", requests::NOW)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(File::create(log).with_context(|| format!("creating {}", log.display()))?)

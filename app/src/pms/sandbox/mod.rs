@@ -58,25 +58,27 @@ struct BlockSeed {
     end: jiff::civil::Time,
 }
 
+/// The days of a schedule file, in [`WeeklySchedule`]'s order (Monday first).
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// Reads a weekly schedule: `{"monday": [{"provider_id": "DDS1", "start": "08:00", "end":
 /// "12:00"}, …], "tuesday": …}`; a day left out is closed.
 pub fn parse_schedule(text: &str) -> Result<WeeklySchedule, String> {
-    const DAYS: [&str; 7] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
     let mut days: std::collections::HashMap<String, Vec<BlockSeed>> =
         serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if let Some(other) = days.keys().find(|d| !DAYS.contains(&d.as_str())) {
+    if let Some(other) = days.keys().find(|d| !WEEKDAYS.contains(&d.as_str())) {
         return Err(format!("{other:?} is not a day of the week"));
     }
     let mut week: WeeklySchedule = Default::default();
-    for (n, day) in DAYS.iter().enumerate() {
+    for (n, day) in WEEKDAYS.iter().enumerate() {
         for b in days.remove(*day).unwrap_or_default() {
             if b.start >= b.end {
                 return Err(format!("a block on {day} ends before it starts"));
