@@ -42,6 +42,12 @@ pub const DEFAULT_SIKKA_RECONCILE: Duration = Duration::from_secs(300);
 /// The marketplace registrations file's name, next to the credentials file, when
 /// `SIKKA_REGISTRATIONS_FILE` is not set.
 pub const DEFAULT_SIKKA_REGISTRATIONS_NAME: &str = "sikka-registrations.json";
+/// How often a write is polled while the caller waits for it to be confirmed.
+pub const DEFAULT_CONFIRM_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long a write still pending after its call is followed in the background.
+pub const DEFAULT_SETTLE_FOR: Duration = Duration::from_secs(30 * 60);
+/// The share of a practice's Sikka request budget its background writeback poller may use.
+pub const SETTLE_SHARE_OF_REQUESTS: u32 = 10;
 /// Largest request body accepted on Vapi routes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -79,6 +85,38 @@ pub enum SecretSource {
     Generated,
     /// `VAPI_WEBHOOK_SECRET` set but empty: tool routes answer 503.
     Missing,
+}
+
+/// What the receptionist's rules need to know about time.
+#[derive(Debug, Clone)]
+pub struct ReceptionistSettings {
+    /// The whole budget of one tool call (`TOOL_BUDGET_MS`).
+    pub tool_budget: Duration,
+    /// How long a write waits to be applied before the answer says "pending"
+    /// (`BOOKING_CONFIRM_WAIT_MS`).
+    pub confirm_wait: Duration,
+    /// How often a pending write is polled while the caller waits.
+    pub poll_interval: Duration,
+    /// How long a write still pending after the call is followed in the background.
+    pub settle_for: Duration,
+    /// How many writeback questions per minute a practice's poller may ask in the background:
+    /// a share of the practice's request budget, however many writes are pending.
+    pub settle_polls_per_minute: u32,
+    /// The gateway's one clock: every "now" the rules use.
+    pub clock: Clock,
+}
+
+impl Default for ReceptionistSettings {
+    fn default() -> Self {
+        Self {
+            tool_budget: DEFAULT_TOOL_BUDGET,
+            confirm_wait: DEFAULT_CONFIRM_WAIT,
+            poll_interval: DEFAULT_CONFIRM_POLL_INTERVAL,
+            settle_for: DEFAULT_SETTLE_FOR,
+            settle_polls_per_minute: DEFAULT_SIKKA_REQUESTS_PER_MINUTE / SETTLE_SHARE_OF_REQUESTS,
+            clock: Clock::system(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -17,14 +17,14 @@ use crate::{
         denials::Denials,
         spool::{Spool, SpoolOptions},
     },
-    config::{Profile, SecretSource, Settings},
+    config::{Profile, ReceptionistSettings, SecretSource, Settings},
     pms::sandbox::SeedPatient,
     pms::sikka::{SikkaClient, SikkaConfig},
     practices::{
         CredentialStore, LocalCredentialFile, LocalDirectory, LocalOptions, Secret,
         onboarding::Onboarding, registrations::RegistrationFile,
     },
-    receptionist::{MemoryLedger, Receptionist, ReceptionistSettings},
+    receptionist::{MemoryLedger, Receptionist},
     vapi::{auth::AuthMode, replay::SeenSignatures},
 };
 
@@ -127,8 +127,10 @@ impl Application {
                 tool_budget: settings.tool_budget,
                 confirm_wait: settings.confirm_wait,
                 clock: settings.clock,
-                // A tenth of the practice's Sikka budget for settling writes in the background.
-                settle_polls_per_minute: (settings.sikka_requests_per_minute / 10).max(1),
+                // A share of the practice's Sikka budget for settling writes in the background.
+                settle_polls_per_minute: (settings.sikka_requests_per_minute
+                    / crate::config::SETTLE_SHARE_OF_REQUESTS)
+                    .max(1),
                 ..Default::default()
             },
         ));

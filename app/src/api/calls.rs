@@ -7,7 +7,10 @@ use poem_openapi::Object;
 use super::{AppState, RequestMeta, tool_args::*};
 use crate::{
     practices::{Binding, PracticeKey},
-    receptionist::{ArgError, CallInfo, Tool, ToolRequest},
+    receptionist::{
+        ArgError, CallInfo, Tool, ToolRequest,
+        tools::{booking::GetAppointments, front_desk::*, patients::*},
+    },
     vapi::{
         envelope::{ServerMessage, ToolCall},
         results::one_line,
@@ -105,26 +108,26 @@ pub fn parse_request(tool: Tool, call: &ToolCall) -> Result<ToolRequest, ArgErro
         Tool::BookAppointment => from_arguments::<BookAppointmentArgs>(args)?.parse(),
         Tool::CancelAppointment => from_arguments::<CancelAppointmentArgs>(args)?.parse(),
         Tool::RescheduleAppointment => from_arguments::<RescheduleAppointmentArgs>(args)?.parse(),
-        Tool::GetAppointments => Ok(ToolRequest::GetAppointments {
+        Tool::GetAppointments => Ok(ToolRequest::GetAppointments(GetAppointments {
             identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
-        }),
-        Tool::SearchPatients => Ok(ToolRequest::SearchPatients {
+        })),
+        Tool::SearchPatients => Ok(ToolRequest::SearchPatients(SearchPatients {
             identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
-        }),
-        Tool::GetPatientInfo => Ok(ToolRequest::GetPatientInfo {
+        })),
+        Tool::GetPatientInfo => Ok(ToolRequest::GetPatientInfo(GetPatientInfo {
             identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
-        }),
+        })),
         Tool::CreatePatient => from_arguments::<CreatePatientArgs>(args)?.parse(),
         Tool::UpdatePatient => from_arguments::<UpdatePatientArgs>(args)?.parse(),
         Tool::ListProviders => {
             from_arguments::<ListProvidersArgs>(args)?;
-            Ok(ToolRequest::ListProviders)
+            Ok(ToolRequest::ListProviders(ListProviders))
         }
         Tool::TransferToHuman => {
             let args = from_arguments::<TransferToHumanArgs>(args)?;
-            Ok(ToolRequest::TransferToHuman {
+            Ok(ToolRequest::TransferToHuman(TransferToHuman {
                 reason: args.reason,
-            })
+            }))
         }
     }
 }

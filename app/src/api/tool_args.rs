@@ -9,8 +9,8 @@ use serde::{Deserialize, de::DeserializeOwned};
 use crate::{
     pms::{AppointmentId, PatientId, ProviderId},
     receptionist::{
-        ArgError, Identity, ToolRequest,
-        request::{self, PartOfDay},
+        ArgError, Identity, ToolRequest, tool,
+        tools::{availability::*, booking::*, patients::*},
     },
 };
 
@@ -58,19 +58,19 @@ impl IdentityArgs {
         Ok(Identity {
             patient_id: self
                 .patient_id
-                .map(|v| request::id("patient_id", &v).map(PatientId::new))
+                .map(|v| tool::id("patient_id", &v).map(PatientId::new))
                 .transpose()?,
             first_name: self
                 .first_name
-                .map(|v| request::name("first_name", &v))
+                .map(|v| tool::name("first_name", &v))
                 .transpose()?,
             last_name: self
                 .last_name
-                .map(|v| request::name("last_name", &v))
+                .map(|v| tool::name("last_name", &v))
                 .transpose()?,
             birth_date: self
                 .date_of_birth
-                .map(|v| request::date("date_of_birth", &v).map(crate::pms::Phi::new))
+                .map(|v| tool::date("date_of_birth", &v).map(crate::pms::Phi::new))
                 .transpose()?,
         })
     }
@@ -117,11 +117,11 @@ impl CheckAvailabilityArgs {
                 ));
             }
         };
-        Ok(ToolRequest::CheckAvailability {
-            date: self.date.map(|d| request::date("date", &d)).transpose()?,
+        Ok(ToolRequest::CheckAvailability(CheckAvailability {
+            date: self.date.map(|d| tool::date("date", &d)).transpose()?,
             length_minutes: self
                 .length_minutes
-                .map(|l| request::length_minutes("length_minutes", l))
+                .map(|l| tool::length_minutes("length_minutes", l))
                 .transpose()?,
             provider: provider(self.provider_id)?,
             part_of_day: match self.part_of_day.unwrap_or(PartOfDayArg::Any) {
@@ -130,12 +130,12 @@ impl CheckAvailabilityArgs {
                 PartOfDayArg::Any => PartOfDay::Any,
             },
             limit,
-        })
+        }))
     }
 }
 
 fn provider(raw: Option<String>) -> Result<Option<ProviderId>, ArgError> {
-    raw.map(|v| request::id("provider_id", &v).map(ProviderId::new))
+    raw.map(|v| tool::id("provider_id", &v).map(ProviderId::new))
         .transpose()
 }
 
@@ -164,20 +164,17 @@ pub struct BookAppointmentArgs {
 
 impl BookAppointmentArgs {
     pub fn parse(self) -> Result<ToolRequest, ArgError> {
-        Ok(ToolRequest::BookAppointment {
+        Ok(ToolRequest::BookAppointment(BookAppointment {
             identity: self.identity.parse()?,
-            date: request::date("date", &self.date)?,
-            time: request::time("time", &self.time)?,
+            date: tool::date("date", &self.date)?,
+            time: tool::time("time", &self.time)?,
             length_minutes: self
                 .length_minutes
-                .map(|l| request::length_minutes("length_minutes", l))
+                .map(|l| tool::length_minutes("length_minutes", l))
                 .transpose()?,
             provider: provider(self.provider_id)?,
-            reason: self
-                .reason
-                .map(|r| request::note("reason", &r))
-                .transpose()?,
-        })
+            reason: self.reason.map(|r| tool::note("reason", &r)).transpose()?,
+        }))
     }
 }
 
@@ -197,14 +194,11 @@ pub struct CancelAppointmentArgs {
 
 impl CancelAppointmentArgs {
     pub fn parse(self) -> Result<ToolRequest, ArgError> {
-        Ok(ToolRequest::CancelAppointment {
+        Ok(ToolRequest::CancelAppointment(CancelAppointment {
             identity: self.identity.parse()?,
-            appointment: AppointmentId::new(request::id("appointment_id", &self.appointment_id)?),
-            reason: self
-                .reason
-                .map(|r| request::note("reason", &r))
-                .transpose()?,
-        })
+            appointment: AppointmentId::new(tool::id("appointment_id", &self.appointment_id)?),
+            reason: self.reason.map(|r| tool::note("reason", &r)).transpose()?,
+        }))
     }
 }
 
@@ -230,13 +224,13 @@ pub struct RescheduleAppointmentArgs {
 
 impl RescheduleAppointmentArgs {
     pub fn parse(self) -> Result<ToolRequest, ArgError> {
-        Ok(ToolRequest::RescheduleAppointment {
+        Ok(ToolRequest::RescheduleAppointment(RescheduleAppointment {
             identity: self.identity.parse()?,
-            appointment: AppointmentId::new(request::id("appointment_id", &self.appointment_id)?),
-            date: request::date("date", &self.date)?,
-            time: request::time("time", &self.time)?,
+            appointment: AppointmentId::new(tool::id("appointment_id", &self.appointment_id)?),
+            date: tool::date("date", &self.date)?,
+            time: tool::time("time", &self.time)?,
             provider: provider(self.provider_id)?,
-        })
+        }))
     }
 }
 
@@ -279,19 +273,16 @@ pub struct CreatePatientArgs {
 
 impl CreatePatientArgs {
     pub fn parse(self) -> Result<ToolRequest, ArgError> {
-        Ok(ToolRequest::CreatePatient {
-            first_name: request::name("first_name", &self.first_name)?,
-            last_name: request::name("last_name", &self.last_name)?,
-            birth_date: crate::pms::Phi::new(request::date("date_of_birth", &self.date_of_birth)?),
+        Ok(ToolRequest::CreatePatient(CreatePatient {
+            first_name: tool::name("first_name", &self.first_name)?,
+            last_name: tool::name("last_name", &self.last_name)?,
+            birth_date: crate::pms::Phi::new(tool::date("date_of_birth", &self.date_of_birth)?),
             phone: self
                 .phone
-                .map(|p| request::phone("phone", &p).map(crate::pms::Phi::new))
+                .map(|p| tool::phone("phone", &p).map(crate::pms::Phi::new))
                 .transpose()?,
-            email: self
-                .email
-                .map(|e| request::email("email", &e))
-                .transpose()?,
-        })
+            email: self.email.map(|e| tool::email("email", &e)).transpose()?,
+        }))
     }
 }
 
@@ -314,21 +305,21 @@ pub struct UpdatePatientArgs {
 
 impl UpdatePatientArgs {
     pub fn parse(self) -> Result<ToolRequest, ArgError> {
-        Ok(ToolRequest::UpdatePatient {
+        Ok(ToolRequest::UpdatePatient(UpdatePatient {
             identity: self.identity.parse()?,
             phone: self
                 .new_phone
-                .map(|p| request::phone("new_phone", &p).map(crate::pms::Phi::new))
+                .map(|p| tool::phone("new_phone", &p).map(crate::pms::Phi::new))
                 .transpose()?,
             email: self
                 .new_email
-                .map(|e| request::email("new_email", &e))
+                .map(|e| tool::email("new_email", &e))
                 .transpose()?,
             preferred_name: self
                 .preferred_name
-                .map(|n| request::name("preferred_name", &n))
+                .map(|n| tool::name("preferred_name", &n))
                 .transpose()?,
-        })
+        }))
     }
 }
 

@@ -1,27 +1,12 @@
 //! Tests of the denial aggregator: a flood writes a bounded number of entries, and nothing is
 //! lost from the count.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::*;
 use crate::audit::AuditActor;
 
-#[derive(Default)]
-struct Memory(Mutex<Vec<AuditEvent>>);
-
-#[async_trait]
-impl AuditSink for Memory {
-    async fn record(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
-        let mut events = self.0.lock().unwrap();
-        events.push(event);
-        Ok(AuditReceipt {
-            id: uuid::Uuid::now_v7(),
-            seq: events.len() as u64,
-        })
-    }
-
-    async fn close(&self) {}
-}
+use crate::audit::memory::MemoryAudit as Memory;
 
 fn denial(ip: &str) -> AuditEvent {
     AuditEvent {
@@ -68,7 +53,7 @@ async fn a_flood_from_one_source_writes_a_bounded_number_of_entries_and_keeps_th
     read.outcome = AuditOutcome::Success;
     denials.record(read).await.unwrap();
     denials.close().await;
-    let events = memory.0.lock().unwrap().clone();
+    let events = memory.events();
     assert!(
         events.len() <= WRITTEN_PER_SECOND as usize * 3 + 4,
         "{} entries",
@@ -97,7 +82,7 @@ async fn spoofed_sources_share_one_count_once_the_global_allowance_is_spent() {
         denials.record(denial(&ip)).await.unwrap();
     }
     denials.close().await;
-    let events = memory.0.lock().unwrap().clone();
+    let events = memory.events();
     assert!(
         events.len() <= WRITTEN_PER_SECOND_IN_ALL as usize * 3 + 8,
         "{} entries",

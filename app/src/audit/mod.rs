@@ -5,6 +5,8 @@
 
 pub mod chain;
 pub mod denials;
+#[cfg(test)]
+pub mod memory;
 mod recovery;
 pub mod segments;
 pub mod spool;

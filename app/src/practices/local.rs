@@ -1,6 +1,7 @@
 //! The local practices store: practice profiles and their route table (Vapi phone-number ids,
-//! assistant ids and practice numbers → account; a practice's own Vapi secret) from a JSON file, or the embedded demo practice when no file
-//! is given. Every practice here is served by the sandbox PMS.
+//! assistant ids and practice numbers → account; a practice's own Vapi secret) from a JSON file,
+//! or the embedded demo practice when no file is given. Each entry's PMS binding says what holds
+//! its records: the sandbox practice, or the practice's system through Sikka.
 
 use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 

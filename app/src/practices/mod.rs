@@ -26,6 +26,18 @@ pub struct Practice {
     pub pms: Arc<dyn PracticeSystem>,
 }
 
+impl Practice {
+    /// Where a caller goes when they ask for a person, or what to say when nowhere.
+    pub fn transfer_destination(&self) -> Result<E164, String> {
+        self.profile.transfer_number.clone().ok_or_else(|| {
+            format!(
+                "{} has no transfer number set up, so the call cannot be transferred. Apologise, offer to take a message for the office, or suggest calling back during office hours.",
+                self.profile.name
+            )
+        })
+    }
+}
+
 /// What a call tells us about which practice it belongs to. The practice is *bound* by the
 /// route table — the Vapi phone number that was called, else (web calls) the assistant, else the
 /// practice line's number — never by what the assistant's metadata claims: a claimed account is

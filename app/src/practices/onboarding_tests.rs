@@ -1,7 +1,7 @@
 //! Onboarding against a stubbed Sikka (wiremock): account resolution, repeat deliveries,
 //! reconciler passes, `API2007`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -9,43 +9,20 @@ use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
-use crate::audit::{AuditReceipt, AuditSink};
 use crate::pms::sikka::{RetryPolicy, SikkaConfig};
 use crate::practices::{LocalOptions, MemoryCredentials};
 
-/// Records in memory; `down` makes every record fail, as a poisoned spool does.
-#[derive(Default)]
-struct Audit(Mutex<Vec<AuditEvent>>, std::sync::atomic::AtomicBool);
+use crate::audit::memory::MemoryAudit as Audit;
 
-#[async_trait]
-impl AuditSink for Audit {
-    async fn record(&self, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
-        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(AuditError::Poisoned("test".into()));
-        }
-        let mut events = self.0.lock().unwrap();
-        events.push(event);
-        Ok(AuditReceipt {
-            id: uuid::Uuid::now_v7(),
-            seq: events.len() as u64,
-        })
-    }
-    async fn close(&self) {}
+trait Reasons {
+    fn reasons(&self) -> Vec<(AuditOutcome, Option<AccountId>, String)>;
 }
 
-impl Audit {
+impl Reasons for Audit {
     fn reasons(&self) -> Vec<(AuditOutcome, Option<AccountId>, String)> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e.outcome,
-                    e.account_id.clone(),
-                    e.reason.clone().unwrap_or_default(),
-                )
-            })
+        self.events()
+            .into_iter()
+            .map(|e| (e.outcome, e.account_id, e.reason.unwrap_or_default()))
             .collect()
     }
 }
@@ -310,7 +287,7 @@ async fn credentials_are_not_stored_when_the_intent_cannot_be_audited() {
         .mount(&server)
         .await;
     let r = rig(&server);
-    r.audit.1.store(true, std::sync::atomic::Ordering::SeqCst);
+    r.audit.refuse(Some(|_| true));
     let (office, secret) = (OfficeId::new("D100"), Secret::new("s-1"));
     let refused = r
         .onboarding
@@ -323,7 +300,7 @@ async fn credentials_are_not_stored_when_the_intent_cannot_be_audited() {
         "nothing was stored"
     );
     // Once the trail can be written again, the intent comes first, then the outcome.
-    r.audit.1.store(false, std::sync::atomic::Ordering::SeqCst);
+    r.audit.refuse(None);
     r.onboarding
         .onboard(&origin(), &office, &secret, None)
         .await

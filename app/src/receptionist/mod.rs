@@ -1,18 +1,25 @@
-//! What each tool does: caller verification, availability, booking rules, idempotency, and the
-//! words returned to the assistant. [`Receptionist::answer`] is the one entry point: it resolves
-//! the practice, runs the tool within its budget, and makes the audit entry durable before the
-//! answer leaves.
+//! The receptionist: what each tool does for a caller, and the life of one tool call, on this
+//! screen — [`Receptionist::answer`] resolves the practice, answers a repeated `toolCallId` from
+//! memory, runs the tool within its budget, and [`Receptionist::finish`] makes the audit entry
+//! durable before the answer leaves.
+//!
+//! - `tool.rs`: the tools, their typed requests and argument parsers;
+//! - `tools/`: each tool's work, beside its request type;
+//! - `outcome.rs`: what a tool produced, and what its audit entry says;
+//! - `idempotency.rs`: one answer per tool call and one write per business key;
+//! - `writebacks/`: the write ledger, waiting for a write and settling it later;
+//! - `verify.rs`: who the caller is; `slots.rs`: free times; `words.rs`: how things are said.
 
+mod idempotency;
+mod outcome;
+pub mod slots;
 #[cfg(test)]
-mod audit_after_write_tests;
-pub mod availability;
-mod ledger;
-mod patients;
-pub mod request;
-mod scheduling;
-mod settle;
+mod tests;
+pub mod tool;
+pub mod tools;
 mod verify;
 pub mod words;
+mod writebacks;
 
 use std::{
     collections::HashMap,
@@ -23,16 +30,22 @@ use std::{
     time::Duration,
 };
 
-pub use ledger::{AnswerCache, LedgerEntry, MemoryLedger, WriteLedger};
-pub use request::{ArgError, Identity, Tool, ToolRequest};
+pub use idempotency::{CallScope, WriteKey};
+pub use outcome::Outcome;
+pub use tool::{ArgError, Identity, Tool, ToolRequest};
 pub use verify::{Sessions, Verdict};
+pub use writebacks::{LedgerEntry, MemoryLedger, WriteLedger};
 
 use crate::{
-    audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditSink},
+    audit::{AuditActor, AuditEvent, AuditOutcome, AuditSink},
     clock::Clock,
-    pms::{AccountId, E164, PatientId, PmsError, Writeback, WritebackState},
+    config::ReceptionistSettings,
+    pms::{AccountId, E164, PatientId},
     practices::{Binding, Practice, PracticeDirectory, PracticeKey},
 };
+use idempotency::{AnswerCache, Flights, Remembered};
+use tools::Ctx;
+use writebacks::Writebacks;
 
 /// The words for a line no practice is set up on.
 pub const NOT_SET_UP: &str = "This phone line is not set up with a practice in our system yet, so I cannot look anything up. Apologise, and offer to transfer the caller to the office staff.";
@@ -47,45 +60,15 @@ pub const OUT_OF_TIME: &str = "There was not enough time left in this request to
 /// answered: it finishes in the background.
 pub const WRITE_STILL_RUNNING: &str = "The request was sent to the practice's system, which has not confirmed it yet: it is pending. Tell the caller it is being processed and the office will confirm it; do not try it again.";
 
-tokio::task_local! {
-    /// Set once a tool's write has been sent to the practice's system (see `intend`).
-    static WRITE_SENT: Arc<AtomicBool>;
-}
-
 /// The words when the audit trail cannot be written: nothing is disclosed without it.
 pub const AUDIT_DOWN: &str = "The system could not record this request securely, so nothing was done. Apologise and offer to try again in a moment or to transfer the caller.";
 
 /// The words when a write's intent could not be recorded: the practice's system was not asked.
 pub const WRITE_NOT_RECORDED: &str = "The system could not record this change securely, so the practice's system was not changed. Apologise and offer to try again in a moment or to transfer the caller.";
 
-#[derive(Debug, Clone)]
-pub struct ReceptionistSettings {
-    /// The whole budget of one tool call.
-    pub tool_budget: Duration,
-    /// How long a write waits to be applied before the answer says "pending".
-    pub confirm_wait: Duration,
-    /// How often a pending write is polled while the caller waits.
-    pub poll_interval: Duration,
-    /// How often a write still pending after the call is polled in the background, and for how long.
-    pub settle_for: Duration,
-    /// How many writeback questions per minute a practice's poller may ask in the background:
-    /// a share of the practice's request budget, however many writes are pending.
-    pub settle_polls_per_minute: u32,
-    /// The gateway's one clock: every "now" the rules use.
-    pub clock: Clock,
-}
-
-impl Default for ReceptionistSettings {
-    fn default() -> Self {
-        Self {
-            tool_budget: Duration::from_secs(8),
-            confirm_wait: Duration::from_millis(2500),
-            poll_interval: Duration::from_millis(100),
-            settle_polls_per_minute: 24,
-            settle_for: Duration::from_secs(30 * 60),
-            clock: Clock::system(),
-        }
-    }
+tokio::task_local! {
+    /// Set once a tool's write has been sent to the practice's system (see `intend`).
+    static WRITE_SENT: Arc<AtomicBool>;
 }
 
 /// Who is calling and about which practice, as the request (already authenticated) says.
@@ -102,10 +85,19 @@ pub struct CallInfo {
 
 impl CallInfo {
     /// This call at `account`: what verifications are remembered under.
-    pub fn scope<'a>(&'a self, account: &'a AccountId) -> verify::CallScope<'a> {
-        verify::CallScope {
+    pub fn session<'a>(&'a self, account: &'a AccountId) -> verify::SessionScope<'a> {
+        verify::SessionScope {
             account,
             call_id: self.call_id.as_deref(),
+        }
+    }
+
+    /// This call's caller at `account`: what a `toolCallId` is unique within.
+    fn scope(&self, account: &AccountId) -> CallScope {
+        CallScope {
+            account: account.clone(),
+            call_id: self.call_id.clone(),
+            caller: self.caller.clone(),
         }
     }
 
@@ -119,106 +111,48 @@ impl CallInfo {
     }
 }
 
-/// A tool's result and what the audit entry says about it.
-struct Done {
-    answer: Result<String, String>,
-    outcome: AuditOutcome,
-    patients: Vec<PatientId>,
-    reason: Option<String>,
-    /// Whether a repeat of the same `toolCallId` may reuse this answer.
-    remember: bool,
-}
-
-impl Done {
-    fn ok(answer: impl Into<String>, patients: Vec<PatientId>) -> Self {
-        Self {
-            answer: Ok(answer.into()),
-            outcome: AuditOutcome::Success,
-            patients,
-            reason: None,
-            remember: true,
-        }
-    }
-
-    fn pending(answer: impl Into<String>, patients: Vec<PatientId>) -> Self {
-        Self {
-            outcome: AuditOutcome::Pending,
-            ..Self::ok(answer, patients)
-        }
-    }
-
-    fn denied(answer: impl Into<String>, reason: &str) -> Self {
-        Self {
-            answer: Err(answer.into()),
-            outcome: AuditOutcome::Denied,
-            patients: Vec::new(),
-            reason: Some(reason.into()),
-            remember: false,
-        }
-    }
-
-    fn failed(
-        answer: impl Into<String>,
-        reason: impl Into<String>,
-        patients: Vec<PatientId>,
-    ) -> Self {
-        Self {
-            answer: Err(answer.into()),
-            outcome: AuditOutcome::Failed,
-            patients,
-            reason: Some(reason.into()),
-            remember: false,
-        }
-    }
-
-    fn pms(err: &PmsError, patients: Vec<PatientId>) -> Self {
-        Self::failed(words::pms_failure(err), pms_reason(err), patients)
-    }
-}
-
-fn pms_reason(err: &PmsError) -> String {
-    match err {
-        PmsError::NotFound => "not found".into(),
-        PmsError::Unsupported(what) => format!("unsupported: {what}"),
-        PmsError::Offline => "pms offline".into(),
-        PmsError::Conflict => "conflict".into(),
-        PmsError::Rejected(_) => "rejected by pms".into(),
-        PmsError::RateLimited => "rate limited".into(),
-        PmsError::Transient(_) => "pms unavailable".into(),
-        PmsError::Misconfigured(_) => "pms misconfigured".into(),
-    }
-}
-
-fn action_of(tool: Tool) -> AuditAction {
-    match tool {
-        Tool::BookAppointment | Tool::CreatePatient => AuditAction::Create,
-        Tool::CancelAppointment | Tool::RescheduleAppointment | Tool::UpdatePatient => {
-            AuditAction::Update
-        }
-        _ => AuditAction::Read,
-    }
-}
-
 pub struct Receptionist {
     directory: Arc<dyn PracticeDirectory>,
     audit: Arc<dyn AuditSink>,
-    ledger: Arc<dyn WriteLedger>,
-    answers: AnswerCache,
-    sessions: Sessions,
     settings: ReceptionistSettings,
+    /// Verified callers, by practice and call.
+    sessions: Sessions,
+    /// Answers already given, by call and `toolCallId`.
+    answers: AnswerCache,
+    /// Writes' tool calls being answered.
+    flights: Flights,
+    /// The ledger of writes, waiting for them and settling them.
+    writebacks: Writebacks,
     /// One booking decision at a time per practice (re-check, then write). Per task.
     booking_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
-    /// One background poller per practice for writes still pending after the call.
-    pollers: settle::Pollers,
-    /// Tool calls being answered, by scope and `toolCallId`: a second copy of one (Vapi
-    /// retries a slow call) waits for the first and then hears its answer.
-    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Receptionist {
+    pub fn new(
+        directory: Arc<dyn PracticeDirectory>,
+        audit: Arc<dyn AuditSink>,
+        ledger: Arc<dyn WriteLedger>,
+        settings: ReceptionistSettings,
+    ) -> Self {
+        Self {
+            writebacks: Writebacks::new(ledger, audit.clone(), &settings),
+            directory,
+            audit,
+            settings,
+            sessions: Sessions::default(),
+            answers: AnswerCache::default(),
+            flights: Flights::default(),
+            booking_locks: Mutex::default(),
+        }
+    }
+
     /// The gateway's clock.
     pub fn clock(&self) -> Clock {
         self.settings.clock
+    }
+
+    pub fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
     }
 
     /// Now at `practice`, in its time zone.
@@ -226,35 +160,7 @@ impl Receptionist {
         practice.profile.now(&self.settings.clock)
     }
 
-    pub fn new(
-        directory: Arc<dyn PracticeDirectory>,
-        audit: Arc<dyn AuditSink>,
-        ledger: Arc<dyn WriteLedger>,
-        settings: ReceptionistSettings,
-    ) -> Self {
-        let pollers = settle::Pollers::new(
-            ledger.clone(),
-            audit.clone(),
-            settings.settle_polls_per_minute,
-            settings.settle_for,
-        );
-        Self {
-            directory,
-            audit,
-            ledger,
-            answers: AnswerCache::default(),
-            sessions: Sessions::default(),
-            settings,
-            booking_locks: Mutex::default(),
-            pollers,
-            in_flight: Mutex::default(),
-        }
-    }
-
-    pub fn audit(&self) -> &Arc<dyn AuditSink> {
-        &self.audit
-    }
-
+    /// The practice a call is bound to, or what to tell the assistant when the directory fails.
     pub async fn practice(&self, key: &PracticeKey) -> Result<Binding, String> {
         self.directory.resolve(key).await.map_err(|e| {
             tracing::error!(error = %e, "practice directory failed");
@@ -275,122 +181,59 @@ impl Receptionist {
         let practice = match self.practice(&call.practice).await {
             Ok(Binding::Bound(practice)) => practice,
             Ok(Binding::NotSetUp) => {
-                let done = Done::denied(NOT_SET_UP, "practice not set up for this line");
-                return self.finish(call, tool, None, done).await.0;
+                let refused = Outcome::denied(NOT_SET_UP, "practice not set up for this line");
+                return self.finish(call, tool, None, refused).await.0;
             }
             Ok(Binding::Disagrees) => {
-                let done = Done::denied(
+                let refused = Outcome::denied(
                     NOT_THIS_PRACTICE,
                     "metadata account id disagrees with the practice bound to the call",
                 );
-                return self.finish(call, tool, None, done).await.0;
+                return self.finish(call, tool, None, refused).await.0;
             }
             Err(words) => {
-                let done = Done::failed(words, "practice directory unavailable", Vec::new());
-                return self.finish(call, tool, None, done).await.0;
+                let failed = Outcome::failed(words, "practice directory unavailable", Vec::new());
+                return self.finish(call, tool, None, failed).await.0;
             }
         };
-        // A repeated toolCallId within the same practice, call and caller gets the same answer.
-        let scope = format!(
-            "{}|{}|{}",
-            practice.profile.account_id,
-            call.call_id.as_deref().unwrap_or(""),
-            call.caller.as_ref().map_or("", |c| c.as_str())
-        );
+        let account = &practice.profile.account_id;
+        let scope = call.scope(account);
         // One answer per write: a copy that arrives while the first is being answered waits
-        // for it, then finds its answer remembered below. (Reads are answered afresh anyway.)
-        let flight = (action_of(tool) != AuditAction::Read)
-            .then(|| self.one_at_a_time(&scope, tool_call_id));
-        let turn = match &flight {
-            Some(flight) => Some(flight.lock().await),
-            None => None,
+        // for it, then finds its answer remembered. (Reads are answered afresh.)
+        let _flight = match tool.writes() {
+            true => Some(self.flights.one_at_a_time(&scope, tool_call_id).await),
+            false => None,
         };
-        let answered = self
-            .answer_once(call, tool, tool_call_id, request, budget, &practice, &scope)
-            .await;
-        drop(turn);
-        if let Some(flight) = flight {
-            self.landed(&scope, tool_call_id, flight);
-        }
-        answered
-    }
-
-    /// The lock of one tool call (see `in_flight`).
-    fn one_at_a_time(&self, scope: &str, tool_call_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        flights
-            .entry(format!("{scope}|{tool_call_id}"))
-            .or_default()
-            .clone()
-    }
-
-    /// Forgets a tool call's lock once no other copy of the call holds or awaits it.
-    fn landed(&self, scope: &str, tool_call_id: &str, flight: Arc<tokio::sync::Mutex<()>>) {
-        let mut flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        // The map's reference and this one: nobody else is waiting.
-        if Arc::strong_count(&flight) <= 2 {
-            flights.remove(&format!("{scope}|{tool_call_id}"));
-        }
-    }
-
-    /// [`Self::answer`] for the one copy of a tool call being answered.
-    #[allow(clippy::too_many_arguments)]
-    async fn answer_once(
-        self: &Arc<Self>,
-        call: &CallInfo,
-        tool: Tool,
-        tool_call_id: &str,
-        request: Result<ToolRequest, ArgError>,
-        budget: Duration,
-        practice: &Arc<Practice>,
-        scope: &str,
-    ) -> Result<String, String> {
-        let scope = scope.to_owned();
         if let Some(previous) = self.answers.get(&scope, tool_call_id) {
             // The same answer again, and the disclosure audited again.
-            let done = Done {
+            let again = Outcome {
                 answer: previous.answer.clone(),
-                outcome: previous.outcome,
+                audit: previous.audit,
                 patients: previous.patients.clone(),
                 reason: Some("repeated toolCallId: the earlier answer was given again".into()),
                 remember: false,
             };
-            return self
-                .finish(call, tool, previous.account.as_ref(), done)
-                .await
-                .0;
+            return self.finish(call, tool, Some(account), again).await.0;
         }
-        let done = match request {
-            Err(err) => Done::failed(
+        let outcome = match request {
+            Err(err) => Outcome::failed(
                 err.to_string(),
                 format!("invalid argument {}", err.field),
                 Vec::new(),
             ),
-            Ok(_) if budget.is_zero() => Done::failed(
+            Ok(_) if budget.is_zero() => Outcome::failed(
                 OUT_OF_TIME,
                 "request budget spent before this call",
                 Vec::new(),
             ),
             Ok(request) => {
                 let budget = budget.min(self.settings.tool_budget);
-                self.run_within(practice, call, tool, tool_call_id, &scope, request, budget)
+                self.run_within(&practice, call, tool_call_id, request, budget)
                     .await
             }
         };
-        let (remember, outcome, patients) = (done.remember, done.outcome, done.patients.clone());
-        let account = practice.profile.account_id.clone();
-        let (answer, audited) = self.finish(call, tool, Some(&account), done).await;
-        // Reads are answered afresh; writes are remembered so a repeat cannot write twice.
-        if remember && audited && action_of(tool) != AuditAction::Read {
-            let remembered = ledger::Remembered {
-                answer: answer.clone(),
-                outcome,
-                patients,
-                account: Some(account),
-            };
-            self.answers.put(&scope, tool_call_id, remembered);
-        }
-        answer
+        self.finish_and_remember(call, tool, tool_call_id, account, outcome)
+            .await
     }
 
     /// Runs the tool in a task of its own, for at most `budget`. A read still running then is
@@ -398,29 +241,32 @@ impl Receptionist {
     /// is never cancelled: it finishes in the background, where its outcome is audited and
     /// remembered under the tool call id (a retry hears it), while the caller hears it is
     /// pending.
-    #[allow(clippy::too_many_arguments)]
     async fn run_within(
         self: &Arc<Self>,
         practice: &Arc<Practice>,
         call: &CallInfo,
-        tool: Tool,
         tool_call_id: &str,
-        scope: &str,
         request: ToolRequest,
         budget: Duration,
-    ) -> Done {
+    ) -> Outcome {
+        let tool = request.tool();
         let sent = Arc::new(AtomicBool::new(false));
         let mut task = {
-            let (this, practice, call) = (self.clone(), practice.clone(), call.clone());
+            let (desk, practice, call) = (self.clone(), practice.clone(), call.clone());
             tokio::spawn(WRITE_SENT.scope(sent.clone(), async move {
-                this.run(&practice, &call, request).await
+                let cx = Ctx {
+                    desk: &desk,
+                    practice: &practice,
+                    call: &call,
+                };
+                request.run(&cx).await
             }))
         };
         match tokio::time::timeout(budget, &mut task).await {
-            Ok(Ok(done)) => done,
+            Ok(Ok(outcome)) => outcome,
             Ok(Err(panicked)) => {
                 tracing::error!(error = %panicked, tool = tool.name(), "a tool call failed");
-                Done::failed(
+                Outcome::failed(
                     "Something went wrong on our side. Apologise, and offer to try again or to transfer the caller.",
                     "the tool's task failed",
                     Vec::new(),
@@ -428,57 +274,54 @@ impl Receptionist {
             }
             Err(_) if !sent.load(Ordering::SeqCst) => {
                 task.abort();
-                Done::failed(
+                Outcome::failed(
                     "The practice's system did not answer in time. Apologise, and offer to try again or to transfer the caller.",
                     "tool budget exceeded",
                     Vec::new(),
                 )
             }
             Err(_) => {
-                let this = self.clone();
-                let late = (call.clone(), scope.to_owned(), tool_call_id.to_owned());
+                let (desk, call, id) = (self.clone(), call.clone(), tool_call_id.to_owned());
                 let account = practice.profile.account_id.clone();
                 tokio::spawn(async move {
-                    let Ok(done) = task.await else { return };
-                    let (call, scope, id) = late;
-                    this.settle_late(&call, tool, &id, &scope, account, done)
+                    let Ok(outcome) = task.await else { return };
+                    let _ = desk
+                        .finish_and_remember(&call, tool, &id, &account, outcome)
                         .await;
                 });
                 // Audited like any answer; not remembered, so a retry hears the outcome.
-                Done {
-                    reason: Some(
-                        "budget spent while the write was under way; finishing in the background"
-                            .into(),
-                    ),
+                Outcome {
                     remember: false,
-                    ..Done::pending(WRITE_STILL_RUNNING, Vec::new())
+                    ..Outcome::pending(WRITE_STILL_RUNNING, Vec::new())
                 }
+                .because("budget spent while the write was under way; finishing in the background")
             }
         }
     }
 
-    /// A write that outlived its call's budget has finished: audit its outcome and remember its
-    /// answer under the tool call id, so a retry of the call hears what really happened.
-    async fn settle_late(
+    /// [`Self::finish`], then remembers a write's answer under its tool call id, so a repeat
+    /// cannot write twice and hears what really happened. Reads are answered afresh.
+    async fn finish_and_remember(
         &self,
         call: &CallInfo,
         tool: Tool,
         tool_call_id: &str,
-        scope: &str,
-        account: AccountId,
-        done: Done,
-    ) {
-        let (outcome, patients) = (done.outcome, done.patients.clone());
-        let (answer, audited) = self.finish(call, tool, Some(&account), done).await;
-        if audited {
-            let remembered = ledger::Remembered {
-                answer,
-                outcome,
+        account: &AccountId,
+        outcome: Outcome,
+    ) -> Result<String, String> {
+        let (remember, audit, patients) =
+            (outcome.remember, outcome.audit, outcome.patients.clone());
+        let (answer, audited) = self.finish(call, tool, Some(account), outcome).await;
+        if remember && audited && tool.writes() {
+            let remembered = Remembered {
+                answer: answer.clone(),
+                audit,
                 patients,
-                account: Some(account),
             };
-            self.answers.put(scope, tool_call_id, remembered);
+            self.answers
+                .put(&call.scope(account), tool_call_id, remembered);
         }
+        answer
     }
 
     /// Refuses a call before it reaches its tool (say, the body names another tool than the
@@ -490,36 +333,37 @@ impl Receptionist {
         words: String,
         reason: &str,
     ) -> Result<String, String> {
-        self.finish(call, tool, None, Done::denied(words, reason))
+        self.finish(call, tool, None, Outcome::denied(words, reason))
             .await
             .0
     }
 
-    /// Writes the audit entry, durably, then releases the answer.
+    /// Writes the audit entry, durably, then releases the answer. The flag says whether the
+    /// entry was made.
     async fn finish(
         &self,
         call: &CallInfo,
         tool: Tool,
         account: Option<&AccountId>,
-        done: Done,
+        outcome: Outcome,
     ) -> (Result<String, String>, bool) {
+        // A write the practice's system took (its intent was audited before it was sent) was
+        // done: the caller must not hear that nothing was.
+        let written =
+            tool.writes() && matches!(outcome.audit, AuditOutcome::Success | AuditOutcome::Pending);
         let event = AuditEvent {
-            action: action_of(tool),
-            outcome: done.outcome,
+            action: tool.action(),
+            outcome: outcome.audit,
             resource: tool.name().to_owned(),
             account_id: account.cloned(),
             actor: call.actor(),
-            patient_ids: done.patients,
+            patient_ids: outcome.patients,
             request_id: call.request_id.clone(),
             source_ip: call.source_ip.clone(),
-            reason: done.reason,
+            reason: outcome.reason,
         };
-        // A write the practice's system took (its intent was audited before it was sent) was
-        // done: the caller must not hear that nothing was.
-        let written = action_of(tool) != AuditAction::Read
-            && matches!(done.outcome, AuditOutcome::Success | AuditOutcome::Pending);
         match self.audit.record(event).await {
-            Ok(_) => (done.answer, true),
+            Ok(_) => (outcome.answer, true),
             Err(e) => {
                 tracing::error!(error = %e, tool = tool.name(), "audit entry could not be made durable");
                 let words = if written {
@@ -541,9 +385,9 @@ impl Receptionist {
         call: &CallInfo,
         tool: Tool,
         patients: &[PatientId],
-    ) -> Result<(), Done> {
+    ) -> Result<(), Outcome> {
         let event = AuditEvent {
-            action: action_of(tool),
+            action: tool.action(),
             outcome: AuditOutcome::Intent,
             resource: tool.name().to_owned(),
             account_id: Some(practice.profile.account_id.clone()),
@@ -561,7 +405,7 @@ impl Receptionist {
             }
             Err(e) => {
                 tracing::error!(error = %e, tool = tool.name(), "the intent of a write could not be audited; not writing");
-                Err(Done::failed(
+                Err(Outcome::failed(
                     WRITE_NOT_RECORDED,
                     "not written: the intent could not be audited",
                     patients.to_vec(),
@@ -570,250 +414,28 @@ impl Receptionist {
         }
     }
 
-    async fn run(&self, practice: &Arc<Practice>, call: &CallInfo, request: ToolRequest) -> Done {
-        match request {
-            ToolRequest::CheckAvailability {
-                date,
-                length_minutes,
-                provider,
-                part_of_day,
-                limit,
-            } => {
-                self.check_availability(
-                    practice,
-                    date,
-                    length_minutes,
-                    provider,
-                    part_of_day,
-                    limit,
-                )
-                .await
-            }
-            ToolRequest::BookAppointment {
-                identity,
-                date,
-                time,
-                length_minutes,
-                provider,
-                reason,
-            } => {
-                self.book(
-                    practice,
-                    call,
-                    &identity,
-                    date.to_datetime(time),
-                    length_minutes,
-                    provider,
-                    reason,
-                )
-                .await
-            }
-            ToolRequest::CancelAppointment {
-                identity,
-                appointment,
-                reason,
-            } => {
-                self.cancel(practice, call, &identity, &appointment, reason)
-                    .await
-            }
-            ToolRequest::RescheduleAppointment {
-                identity,
-                appointment,
-                date,
-                time,
-                provider,
-            } => {
-                self.reschedule(
-                    practice,
-                    call,
-                    &identity,
-                    &appointment,
-                    date.to_datetime(time),
-                    provider,
-                )
-                .await
-            }
-            ToolRequest::GetAppointments { identity } => {
-                self.appointments(practice, call, &identity).await
-            }
-            ToolRequest::SearchPatients { identity } => {
-                self.search_patients(practice, call, &identity).await
-            }
-            ToolRequest::GetPatientInfo { identity } => {
-                self.patient_info(practice, call, &identity).await
-            }
-            ToolRequest::CreatePatient {
-                first_name,
-                last_name,
-                birth_date,
-                phone,
-                email,
-            } => {
-                self.create_patient(
-                    practice, call, first_name, last_name, birth_date, phone, email,
-                )
-                .await
-            }
-            ToolRequest::UpdatePatient {
-                identity,
-                phone,
-                email,
-                preferred_name,
-            } => {
-                self.update_patient(practice, call, &identity, phone, email, preferred_name)
-                    .await
-            }
-            ToolRequest::ListProviders => self.list_providers(practice).await,
-            ToolRequest::TransferToHuman { .. } => match self.transfer_destination(practice) {
-                Ok(number) => Done::ok(
-                    format!(
-                        "Transfer the caller to the front desk now: tell them you are connecting them, then transfer the call to {}.",
-                        number.as_str()
-                    ),
-                    Vec::new(),
-                ),
-                Err(words) => Done::failed(words, "no transfer number configured", Vec::new()),
-            },
-        }
-    }
-
-    /// Where a caller goes when they ask for a person.
-    pub fn transfer_destination(&self, practice: &Practice) -> Result<E164, String> {
-        practice.profile.transfer_number.clone().ok_or_else(|| {
-            format!(
-                "{} has no transfer number set up, so the call cannot be transferred. Apologise, offer to take a message for the office, or suggest calling back during office hours.",
-                practice.profile.name
-            )
-        })
-    }
-
-    /// Verifies the caller for a patient-scoped tool.
-    async fn verified(
-        &self,
-        practice: &Practice,
-        call: &CallInfo,
-        identity: &Identity,
-    ) -> Result<crate::pms::Patient, Done> {
-        match verify::verify(
-            practice.pms.as_ref(),
-            &self.sessions,
-            call.scope(&practice.profile.account_id),
-            call.caller.as_ref(),
-            identity,
-        )
-        .await
-        {
-            Ok(Verdict::Verified(patient)) => Ok(*patient),
-            Ok(verdict) => Err(Done::denied(verdict.refusal(), "caller not verified")),
-            Err(err) => Err(Done::pms(&err, Vec::new())),
-        }
-    }
-
+    /// The practice's booking lock (see `booking_locks`).
     fn booking_lock(&self, account: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.booking_locks.lock().expect("booking locks poisoned");
         locks.entry(account.clone()).or_default().clone()
     }
 
-    /// Waits, within the confirm budget, for a write to be applied.
-    async fn settle_now(&self, practice: &Practice, writeback: Writeback) -> Writeback {
-        let deadline = tokio::time::Instant::now() + self.settings.confirm_wait;
-        let mut current = writeback;
-        loop {
-            if current.state != WritebackState::Pending {
-                return current;
-            }
-            match practice.pms.writeback(&current.id).await {
-                Ok(next) if next.state != WritebackState::Pending => return next,
-                Ok(next) => current = next,
-                Err(err) => tracing::warn!(error = %err, "writeback status unavailable"),
-            }
-            if tokio::time::Instant::now() + self.settings.poll_interval > deadline {
-                return current;
-            }
-            tokio::time::sleep(self.settings.poll_interval).await;
-        }
+    /// Where a caller goes when they ask for a person.
+    pub fn transfer_destination(&self, practice: &Practice) -> Result<E164, String> {
+        practice.transfer_destination()
     }
 
-    /// Keeps following a write that was still pending when the caller got the answer (the
-    /// practice's poller settles it; see [`settle`]).
-    fn settle_later(
-        &self,
-        practice: Arc<Practice>,
-        call: &CallInfo,
-        tool: Tool,
-        writeback: Writeback,
-        patient: PatientId,
-    ) {
-        let actor = AuditActor {
-            kind: "system".into(),
-            ..call.actor()
-        };
-        self.pollers
-            .follow(practice, writeback.id, tool, actor, patient);
-    }
-}
-
-impl Receptionist {
     /// Polls each of the practice's pending writebacks once, now (the practice's system just
-    /// said its appointments changed), and settles those it reports applied or failed: ledger
-    /// and audit, as when they settle after a call. Returns how many settled.
+    /// said its appointments changed), and settles those it reports applied or failed. Returns
+    /// how many settled.
     pub async fn settle_pending(&self, account: &AccountId) -> usize {
-        let pending = self.ledger.pending(account);
-        if pending.is_empty() {
-            return 0;
-        }
-        let practice = match self.directory.by_account(account).await {
-            Ok(Some(practice)) => practice,
-            Ok(None) => return 0,
+        match self.directory.by_account(account).await {
+            Ok(Some(practice)) => self.writebacks.settle_pending(&practice).await,
+            Ok(None) => 0,
             Err(e) => {
                 tracing::warn!(error = %e, "practice directory failed while settling writebacks");
-                return 0;
+                0
             }
-        };
-        let mut settled = 0;
-        for (key, entry) in pending {
-            let next = match practice.pms.writeback(&entry.writeback).await {
-                Ok(next) if next.state != WritebackState::Pending => next,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "writeback status unavailable");
-                    continue;
-                }
-            };
-            let outcome = match &next.state {
-                WritebackState::Applied { .. } => AuditOutcome::Success,
-                _ => AuditOutcome::Failed,
-            };
-            let reference = match &next.state {
-                WritebackState::Applied { created_id } => created_id.clone(),
-                _ => None,
-            };
-            self.ledger
-                .settle(account, &entry.writeback, next.state, reference);
-            settled += 1;
-            let tool = match key.split('|').next() {
-                Some("book") => Tool::BookAppointment,
-                Some("cancel") => Tool::CancelAppointment,
-                Some("reschedule") => Tool::RescheduleAppointment,
-                _ => Tool::CreatePatient,
-            };
-            let actor = AuditActor {
-                kind: "system".into(),
-                ..Default::default()
-            };
-            let settled = settle::Settled {
-                account,
-                tool,
-                actor,
-                patient: entry.patient,
-                outcome,
-                how: format!(
-                    "writeback {} settled on the practice's appointments webhook",
-                    entry.writeback
-                ),
-            };
-            settled.audit(self.audit.as_ref()).await;
         }
-        settled
     }
 }

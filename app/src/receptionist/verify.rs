@@ -15,19 +15,19 @@ use std::{
 
 use crate::pms::{AccountId, E164, Patient, PatientId, PatientQuery, PmsResult, PracticeSystem};
 
-use super::request::Identity;
+use super::Identity;
 
 /// How long a verification lasts within a call (calls are minutes long).
 pub const SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// Whose verifications: one call of one practice.
 #[derive(Debug, Clone, Copy)]
-pub struct CallScope<'a> {
+pub struct SessionScope<'a> {
     pub account: &'a AccountId,
     pub call_id: Option<&'a str>,
 }
 
-impl CallScope<'_> {
+impl SessionScope<'_> {
     fn key(&self) -> Option<(AccountId, String)> {
         self.call_id
             .filter(|c| !c.is_empty())
@@ -52,7 +52,7 @@ impl Default for Sessions {
 }
 
 impl Sessions {
-    pub fn remember(&self, scope: CallScope<'_>, patient: &PatientId) {
+    pub fn remember(&self, scope: SessionScope<'_>, patient: &PatientId) {
         let Some(key) = scope.key() else {
             return;
         };
@@ -63,7 +63,7 @@ impl Sessions {
         }
     }
 
-    pub fn verified(&self, scope: CallScope<'_>) -> Vec<PatientId> {
+    pub fn verified(&self, scope: SessionScope<'_>) -> Vec<PatientId> {
         scope
             .key()
             .and_then(|key| self.cache.get(&key))
@@ -125,7 +125,7 @@ fn same(a: &str, b: &str) -> bool {
 pub async fn verify(
     pms: &dyn PracticeSystem,
     sessions: &Sessions,
-    scope: CallScope<'_>,
+    scope: SessionScope<'_>,
     caller: Option<&E164>,
     identity: &Identity,
 ) -> PmsResult<Verdict> {
@@ -149,7 +149,7 @@ pub async fn verify(
 async fn verdict(
     pms: &dyn PracticeSystem,
     sessions: &Sessions,
-    scope: CallScope<'_>,
+    scope: SessionScope<'_>,
     by_caller: Vec<Patient>,
     identity: &Identity,
 ) -> PmsResult<Verdict> {

@@ -9,7 +9,7 @@ use super::tests::{TODAY, sandbox};
 use super::*;
 use crate::pms::{ProviderId, WritebackState};
 use crate::practices::BookingPolicy;
-use crate::receptionist::availability::{AvailabilityRequest, Busy, check, find_slot};
+use crate::receptionist::slots::{AvailabilityRequest, Busy, check, find_slot};
 
 fn request(date: Date, length: u32) -> AvailabilityRequest {
     AvailabilityRequest {

@@ -1,13 +1,25 @@
-//! The tools and their parsed requests. Arguments arrive as loose JSON from a language model;
-//! the parsers here turn them into domain values or into an error the model can act on (what is
-//! wrong, what is expected), so it can ask the caller and call again.
+//! The tools: their names, their typed requests and the parsing of their arguments. Arguments
+//! arrive as loose JSON from a language model; the parsers here turn them into domain values or
+//! into an error the model can act on (what is wrong, what is expected), so it can ask the
+//! caller and call again.
+//!
+//! Every tool is listed once, in [`tools!`]: its name as Vapi calls it, what it does to the
+//! practice's records (for the audit trail) and its request type, which lives in its module under
+//! `tools/` with the work it does.
 
 use jiff::civil::{Date, Time};
 
-use crate::pms::{AppointmentId, E164, PatientId, Phi, ProviderId};
+use super::{
+    outcome::Outcome,
+    tools::{Ctx, Work, availability, booking, front_desk, patients},
+};
+use crate::{
+    audit::AuditAction,
+    pms::{E164, PatientId, Phi},
+};
 
 macro_rules! tools {
-    ($($variant:ident => $name:literal),* $(,)?) => {
+    ($($variant:ident => $name:literal, $action:ident, $request:path;)*) => {
         /// Every tool the receptionist offers, named as Vapi calls them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Tool { $($variant),* }
@@ -22,22 +34,55 @@ macro_rules! tools {
             pub fn from_name(name: &str) -> Option<Tool> {
                 match name { $($name => Some(Tool::$variant),)* _ => None }
             }
+
+            /// What the tool does to the practice's records, as the audit trail says it.
+            pub fn action(self) -> AuditAction {
+                match self { $(Tool::$variant => AuditAction::$action),* }
+            }
         }
+
+        /// A tool call's request, its arguments parsed.
+        #[derive(Debug, Clone)]
+        pub enum ToolRequest { $($variant($request)),* }
+
+        impl ToolRequest {
+            pub fn tool(&self) -> Tool {
+                match self { $(Self::$variant(_) => Tool::$variant),* }
+            }
+
+            /// Does the tool's work.
+            pub(super) async fn run(self, cx: &Ctx<'_>) -> Outcome {
+                match self { $(Self::$variant(request) => request.run(cx).await),* }
+            }
+        }
+
+        $(impl From<$request> for ToolRequest {
+            fn from(request: $request) -> Self {
+                Self::$variant(request)
+            }
+        })*
     };
 }
 
 tools! {
-    CheckAvailability => "check_availability",
-    BookAppointment => "book_appointment",
-    CancelAppointment => "cancel_appointment",
-    RescheduleAppointment => "reschedule_appointment",
-    GetAppointments => "get_appointments",
-    SearchPatients => "search_patients",
-    GetPatientInfo => "get_patient_info",
-    CreatePatient => "create_patient",
-    UpdatePatient => "update_patient",
-    ListProviders => "list_providers",
-    TransferToHuman => "transfer_to_human",
+    CheckAvailability => "check_availability", Read, availability::CheckAvailability;
+    BookAppointment => "book_appointment", Create, booking::BookAppointment;
+    CancelAppointment => "cancel_appointment", Update, booking::CancelAppointment;
+    RescheduleAppointment => "reschedule_appointment", Update, booking::RescheduleAppointment;
+    GetAppointments => "get_appointments", Read, booking::GetAppointments;
+    SearchPatients => "search_patients", Read, patients::SearchPatients;
+    GetPatientInfo => "get_patient_info", Read, patients::GetPatientInfo;
+    CreatePatient => "create_patient", Create, patients::CreatePatient;
+    UpdatePatient => "update_patient", Update, patients::UpdatePatient;
+    ListProviders => "list_providers", Read, front_desk::ListProviders;
+    TransferToHuman => "transfer_to_human", Read, front_desk::TransferToHuman;
+}
+
+impl Tool {
+    /// Whether the tool changes the practice's records (and so is never answered twice).
+    pub fn writes(self) -> bool {
+        self.action() != AuditAction::Read
+    }
 }
 
 /// Who the caller says the patient is. Any subset may be given; verification decides.
@@ -67,63 +112,6 @@ impl PartOfDay {
             Self::Any => None,
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub enum ToolRequest {
-    CheckAvailability {
-        date: Option<Date>,
-        length_minutes: Option<u32>,
-        provider: Option<ProviderId>,
-        part_of_day: PartOfDay,
-        limit: usize,
-    },
-    BookAppointment {
-        identity: Identity,
-        date: Date,
-        time: Time,
-        length_minutes: Option<u32>,
-        provider: Option<ProviderId>,
-        reason: Option<Phi<String>>,
-    },
-    CancelAppointment {
-        identity: Identity,
-        appointment: AppointmentId,
-        reason: Option<Phi<String>>,
-    },
-    RescheduleAppointment {
-        identity: Identity,
-        appointment: AppointmentId,
-        date: Date,
-        time: Time,
-        provider: Option<ProviderId>,
-    },
-    GetAppointments {
-        identity: Identity,
-    },
-    SearchPatients {
-        identity: Identity,
-    },
-    GetPatientInfo {
-        identity: Identity,
-    },
-    CreatePatient {
-        first_name: Phi<String>,
-        last_name: Phi<String>,
-        birth_date: Phi<Date>,
-        phone: Option<Phi<E164>>,
-        email: Option<Phi<String>>,
-    },
-    UpdatePatient {
-        identity: Identity,
-        phone: Option<Phi<E164>>,
-        email: Option<Phi<String>>,
-        preferred_name: Option<Phi<String>>,
-    },
-    ListProviders,
-    TransferToHuman {
-        reason: Option<String>,
-    },
 }
 
 /// A model-readable complaint about one argument.

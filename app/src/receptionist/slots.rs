@@ -239,13 +239,14 @@ fn offerable(zone: &TimeZone, mut slots: Vec<Slot>) -> Vec<Slot> {
     slots
 }
 
-/// What the port knows that does not change from day to day.
-struct Practice {
+/// The practice's providers and operatories: what the port knows that does not change from day
+/// to day.
+struct Roster {
     providers: Vec<Provider>,
     operatories: Vec<Operatory>,
 }
 
-impl Practice {
+impl Roster {
     async fn load(pms: &dyn PracticeSystem) -> PmsResult<Self> {
         Ok(Self {
             providers: pms.providers().await?,
@@ -323,10 +324,10 @@ pub async fn check(
         slots: Vec::new(),
         alternatives: Vec::new(),
     };
-    let practice = Practice::load(pms).await?;
+    let roster = Roster::load(pms).await?;
     let not_before = not_before(policy, now);
     if bookable(policy, now, req.date) {
-        answer.slots = practice
+        answer.slots = roster
             .day(pms, policy, now.time_zone(), not_before, pending, req, None)
             .await?;
     }
@@ -350,7 +351,7 @@ pub async fn check(
             limit: 1,
             ..req.clone()
         };
-        let earliest = practice
+        let earliest = roster
             .day(
                 pms,
                 policy,
@@ -391,8 +392,8 @@ pub async fn find_slot(
         window: Some((at, at.saturating_add(Span::new().minutes(1)))),
         limit: usize::MAX,
     };
-    let practice = Practice::load(pms).await?;
-    let slots = practice
+    let roster = Roster::load(pms).await?;
+    let slots = roster
         .day(
             pms,
             policy,

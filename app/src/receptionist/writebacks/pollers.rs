@@ -12,11 +12,12 @@ use std::{
 
 use tokio::time::Instant;
 
-use super::{Tool, WriteLedger, action_of};
+use super::{Settled, WriteLedger, apply};
 use crate::{
-    audit::{AuditActor, AuditEvent, AuditOutcome, AuditSink},
-    pms::{AccountId, PatientId, WritebackId, WritebackState},
+    audit::{AuditActor, AuditSink},
+    pms::{AccountId, PatientId, WritebackId},
     practices::Practice,
+    receptionist::Tool,
 };
 
 /// What the audit entry of a settled write needs to say.
@@ -36,37 +37,6 @@ struct State {
     settling: HashMap<WritebackId, Settling>,
     /// Practices whose poller is running.
     running: HashSet<AccountId>,
-}
-
-/// A write the practice's system settled after its call, for the audit trail.
-pub(super) struct Settled<'a> {
-    pub account: &'a AccountId,
-    pub tool: Tool,
-    pub actor: AuditActor,
-    pub patient: PatientId,
-    pub outcome: AuditOutcome,
-    /// How it was learnt (which writeback, from the poller or a webhook).
-    pub how: String,
-}
-
-impl Settled<'_> {
-    /// Records the outcome; a failure to is logged (the write itself is already done).
-    pub async fn audit(self, audit: &dyn AuditSink) {
-        let event = AuditEvent {
-            action: action_of(self.tool),
-            outcome: self.outcome,
-            resource: self.tool.name().to_owned(),
-            account_id: Some(self.account.clone()),
-            actor: self.actor,
-            patient_ids: vec![self.patient],
-            request_id: None,
-            source_ip: None,
-            reason: Some(self.how),
-        };
-        if let Err(e) = audit.record(event).await {
-            tracing::error!(error = %e, "audit entry for a settled writeback failed");
-        }
-    }
 }
 
 /// The practices' pollers.
@@ -167,16 +137,9 @@ impl Pollers {
                 let Ok(answer) = practice.pms.writeback(&id).await else {
                     continue;
                 };
-                let outcome = match &answer.state {
-                    WritebackState::Pending => continue,
-                    WritebackState::Applied { .. } => AuditOutcome::Success,
-                    WritebackState::Failed { .. } => AuditOutcome::Failed,
+                let Some(outcome) = apply(ledger.as_ref(), &account, &answer) else {
+                    continue;
                 };
-                let reference = match &answer.state {
-                    WritebackState::Applied { created_id } => created_id.clone(),
-                    _ => None,
-                };
-                ledger.settle(&account, &id, answer.state, reference);
                 let followed = state
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)

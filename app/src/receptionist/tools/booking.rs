@@ -1,0 +1,460 @@
+//! The appointment tools: booking, cancelling, rescheduling, and a patient's upcoming visits.
+//! Writes re-check the slot under the practice's booking lock, are idempotent on their business
+//! key ([`WriteKey`]), and report truthfully whether the practice's system applied them
+//! (confirmed), has not yet (pending), or refused (failed).
+
+use jiff::{ToSpan, civil::DateTime};
+use serde_json::json;
+
+use super::{Ctx, Work, Written, availability::other_times, held, name_of};
+use crate::{
+    pms::{
+        Appointment, AppointmentId, NewAppointment, Patient, Phi, PmsError, Provider, ProviderId,
+        Reschedule,
+    },
+    receptionist::{Identity, Outcome, Tool, WriteKey, slots, slots::Slot, words},
+};
+
+#[derive(Debug, Clone)]
+pub struct BookAppointment {
+    pub identity: Identity,
+    pub date: jiff::civil::Date,
+    pub time: jiff::civil::Time,
+    /// The practice's default when not given.
+    pub length_minutes: Option<u32>,
+    /// Any provider free at that time when not given.
+    pub provider: Option<ProviderId>,
+    pub reason: Option<Phi<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CancelAppointment {
+    pub identity: Identity,
+    pub appointment: AppointmentId,
+    pub reason: Option<Phi<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RescheduleAppointment {
+    pub identity: Identity,
+    pub appointment: AppointmentId,
+    pub date: jiff::civil::Date,
+    pub time: jiff::civil::Time,
+    /// The appointment's own provider when not given.
+    pub provider: Option<ProviderId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetAppointments {
+    pub identity: Identity,
+}
+
+impl Work for BookAppointment {
+    async fn run(self, cx: &Ctx<'_>) -> Outcome {
+        let patient = match cx.verified(&self.identity).await {
+            Ok(p) => p,
+            Err(refused) => return refused,
+        };
+        let who = vec![patient.id.clone()];
+        let start = self.date.to_datetime(self.time);
+        let checked = async {
+            cx.bookable_date(start.date())?;
+            cx.not_too_soon(start)?;
+            cx.providers(self.provider.as_ref()).await
+        };
+        let providers = match checked.await {
+            Ok(providers) => providers,
+            Err(refused) => return refused.about(who),
+        };
+        let booking = &cx.practice.profile.booking;
+        let length = self
+            .length_minutes
+            .unwrap_or(booking.default_length_minutes);
+        let key = WriteKey::Booking {
+            patient: patient.id.clone(),
+            start,
+            provider: self.provider.clone(),
+        };
+        if let Some(again) = cx.made_before(&key, "booking", &who) {
+            return again;
+        }
+        if let Err(answer) = own_clash(cx, &patient, start, length, &providers).await {
+            return answer;
+        }
+        let (slot, lock) = match take_slot(cx, start, length, self.provider, None, &providers).await
+        {
+            Ok(taken) => taken,
+            Err(refused) => return refused.about(who),
+        };
+        let summary = format!(
+            "{} with {} ({} minutes)",
+            words::when(start),
+            name_of(&providers, &slot.provider_id),
+            length
+        );
+        if let Err(refused) = cx.intend(Tool::BookAppointment, &who).await {
+            return refused;
+        }
+        let written = cx
+            .practice
+            .pms
+            .book(NewAppointment {
+                patient_id: patient.id.clone(),
+                provider_id: slot.provider_id.clone(),
+                operatory_id: slot.operatory_id.clone(),
+                start,
+                length_minutes: length,
+                description: self
+                    .reason
+                    .unwrap_or_else(|| Phi::new("Appointment booked by phone".to_owned())),
+                note: None,
+            })
+            .await;
+        let writeback = match written {
+            Ok(w) => w,
+            Err(e) => return Outcome::pms(&e, who),
+        };
+        let hold = held(&slot, length);
+        cx.desk.writebacks.record(
+            cx.account(),
+            key,
+            &writeback,
+            patient.id.clone(),
+            Some(hold),
+            summary.clone(),
+        );
+        drop(lock);
+        let what = Written {
+            tool: Tool::BookAppointment,
+            verb: "Booked",
+            summary: &summary,
+        };
+        cx.report(&patient, writeback, what).await
+    }
+}
+
+/// Refuses a booking that overlaps the patient's own appointment or pending request; answers
+/// (as done) one that is exactly an appointment they already have.
+async fn own_clash(
+    cx: &Ctx<'_>,
+    patient: &Patient,
+    start: DateTime,
+    length: u32,
+    providers: &[Provider],
+) -> Result<(), Outcome> {
+    let who = vec![patient.id.clone()];
+    let first = patient.first_name.expose();
+    let end = start + i64::from(length).minutes();
+    let appointments = cx
+        .practice
+        .pms
+        .appointments_for_patient(&patient.id)
+        .await
+        .map_err(|e| Outcome::pms(&e, who.clone()))?;
+    let existing = appointments
+        .into_iter()
+        .filter(|a| a.status.holds_slot() && a.start < end && a.end() > start)
+        .min_by_key(|a| a.start != start);
+    if let Some(existing) = existing {
+        let at = words::when(existing.start);
+        let with = name_of(providers, &existing.provider_id);
+        return Err(if existing.start == start {
+            Outcome::ok(
+                format!(
+                    "{first} already has an appointment at {at} with {with} (reference {}). Nothing new was booked.",
+                    existing.id
+                ),
+                who,
+            )
+        } else {
+            Outcome::failed(
+                format!(
+                    "{first} already has an appointment at {at} with {with} that overlaps this time (reference {}). Offer another time, or reschedule that appointment instead.",
+                    existing.id
+                ),
+                "overlaps the patient's own appointment",
+                who,
+            )
+        });
+    }
+    let pending = cx
+        .desk
+        .writebacks
+        .ledger()
+        .pending_for(cx.account(), &patient.id)
+        .into_iter()
+        .find(|e| {
+            e.slot
+                .as_ref()
+                .is_some_and(|b| b.start < end && b.end > start)
+        });
+    match pending {
+        Some(entry) => Err(Outcome::failed(
+            format!(
+                "{first} already has a request pending for {} that overlaps this time (reference {}). Offer another time.",
+                entry.summary, entry.reference
+            ),
+            "overlaps the patient's pending request",
+            who,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Takes the practice's booking lock and re-checks that `start` is free for `length` minutes
+/// (with `provider`, or anyone). Returns the slot and the lock, to hold until the write is
+/// recorded; or the refusal, with the times the practice can offer instead.
+async fn take_slot(
+    cx: &Ctx<'_>,
+    start: DateTime,
+    length: u32,
+    provider: Option<ProviderId>,
+    moving: Option<&AppointmentId>,
+    providers: &[Provider],
+) -> Result<(Slot, tokio::sync::OwnedMutexGuard<()>), Outcome> {
+    let lock = cx.desk.booking_lock(cx.account()).lock_owned().await;
+    let day = start.date();
+    let held = cx.desk.writebacks.ledger().busy(cx.account(), day, day);
+    let found = slots::find_slot(
+        cx.practice.pms.as_ref(),
+        &cx.practice.profile.booking,
+        &cx.now(),
+        &held,
+        start,
+        length,
+        provider.as_ref(),
+        moving,
+    )
+    .await;
+    match found {
+        Ok(Some(slot)) => Ok((slot, lock)),
+        Ok(None) => {
+            drop(lock);
+            let with = provider
+                .as_ref()
+                .map(|p| format!(" with {}", name_of(providers, p)))
+                .unwrap_or_default();
+            let others = other_times(cx, start, length, provider).await;
+            Err(Outcome::failed(
+                format!(
+                    "{}{with} is not available.{others} Ask the caller which they prefer.",
+                    words::when(start)
+                ),
+                "slot not available",
+                Vec::new(),
+            ))
+        }
+        Err(e) => Err(Outcome::pms(&e, Vec::new())),
+    }
+}
+
+/// The verified patient's own, still-upcoming appointment; anything else reads as not found.
+async fn own_appointment(
+    cx: &Ctx<'_>,
+    patient: &Patient,
+    id: &AppointmentId,
+) -> Result<Appointment, Outcome> {
+    let who = vec![patient.id.clone()];
+    let not_found = || {
+        Outcome::failed(
+            format!(
+                "No upcoming appointment {id} was found for {}. Call get_appointments to see their appointments.",
+                patient.first_name.expose()
+            ),
+            "appointment not found for this patient",
+            who.clone(),
+        )
+    };
+    let appointment = match cx.practice.pms.appointment(id).await {
+        Ok(a) => a,
+        Err(PmsError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(Outcome::pms(&e, who)),
+    };
+    if appointment.patient_id != patient.id || appointment.start < cx.now().datetime() {
+        return Err(not_found());
+    }
+    Ok(appointment)
+}
+
+impl Work for CancelAppointment {
+    async fn run(self, cx: &Ctx<'_>) -> Outcome {
+        let patient = match cx.verified(&self.identity).await {
+            Ok(p) => p,
+            Err(refused) => return refused,
+        };
+        let who = vec![patient.id.clone()];
+        let id = &self.appointment;
+        let key = WriteKey::Cancellation {
+            appointment: id.clone(),
+        };
+        if let Some(again) = cx.made_before(&key, "cancellation", &who) {
+            return again;
+        }
+        let appointment = match own_appointment(cx, &patient, id).await {
+            Ok(a) => a,
+            Err(refused) => return refused,
+        };
+        if !appointment.status.holds_slot() {
+            return Outcome::ok(
+                format!(
+                    "The appointment on {} is already cancelled.",
+                    words::when(appointment.start)
+                ),
+                who,
+            );
+        }
+        let providers = cx.practice.pms.providers().await.unwrap_or_default();
+        let summary = format!(
+            "cancel {} with {}",
+            words::when(appointment.start),
+            name_of(&providers, &appointment.provider_id)
+        );
+        if let Err(refused) = cx.intend(Tool::CancelAppointment, &who).await {
+            return refused;
+        }
+        let writeback = match cx.practice.pms.cancel(id, self.reason).await {
+            Ok(w) => w,
+            Err(e) => return Outcome::pms(&e, who),
+        };
+        let (account, patient_id) = (cx.account(), patient.id.clone());
+        cx.desk
+            .writebacks
+            .record(account, key, &writeback, patient_id, None, summary.clone());
+        let what = Written {
+            tool: Tool::CancelAppointment,
+            verb: "Cancellation done",
+            summary: &summary,
+        };
+        cx.report(&patient, writeback, what).await
+    }
+}
+
+impl Work for RescheduleAppointment {
+    async fn run(self, cx: &Ctx<'_>) -> Outcome {
+        let patient = match cx.verified(&self.identity).await {
+            Ok(p) => p,
+            Err(refused) => return refused,
+        };
+        let who = vec![patient.id.clone()];
+        let start = self.date.to_datetime(self.time);
+        let checked = cx
+            .not_too_soon(start)
+            .and_then(|()| cx.bookable_date(start.date()));
+        if let Err(refused) = checked {
+            return refused.about(who);
+        }
+        let id = &self.appointment;
+        let key = WriteKey::Reschedule {
+            appointment: id.clone(),
+            start,
+        };
+        if let Some(again) = cx.made_before(&key, "reschedule", &who) {
+            return again;
+        }
+        let appointment = match own_appointment(cx, &patient, id).await {
+            Ok(a) if a.status.holds_slot() => a,
+            Ok(a) => {
+                return Outcome::failed(
+                    format!(
+                        "The appointment on {} was cancelled; book a new one instead.",
+                        words::when(a.start)
+                    ),
+                    "appointment cancelled",
+                    who,
+                );
+            }
+            Err(refused) => return refused,
+        };
+        let providers = match cx.providers(self.provider.as_ref()).await {
+            Ok(p) => p,
+            Err(refused) => return refused.about(who),
+        };
+        let provider = self
+            .provider
+            .unwrap_or_else(|| appointment.provider_id.clone());
+        let length = appointment.length_minutes;
+        let taken = take_slot(cx, start, length, Some(provider), Some(id), &providers).await;
+        let (slot, lock) = match taken {
+            Ok(taken) => taken,
+            Err(refused) => return refused.about(who),
+        };
+        let summary = format!(
+            "move {} to {} with {}",
+            words::when(appointment.start),
+            words::when(start),
+            name_of(&providers, &slot.provider_id)
+        );
+        let to = Reschedule {
+            provider_id: slot.provider_id.clone(),
+            operatory_id: Some(slot.operatory_id.clone()),
+            start,
+            length_minutes: length,
+        };
+        if let Err(refused) = cx.intend(Tool::RescheduleAppointment, &who).await {
+            return refused;
+        }
+        let writeback = match cx.practice.pms.reschedule(id, to).await {
+            Ok(w) => w,
+            Err(e) => return Outcome::pms(&e, who),
+        };
+        let hold = held(&slot, length);
+        cx.desk.writebacks.record(
+            cx.account(),
+            key,
+            &writeback,
+            patient.id.clone(),
+            Some(hold),
+            summary.clone(),
+        );
+        drop(lock);
+        let what = Written {
+            tool: Tool::RescheduleAppointment,
+            verb: "Rescheduled",
+            summary: &summary,
+        };
+        cx.report(&patient, writeback, what).await
+    }
+}
+
+impl Work for GetAppointments {
+    async fn run(self, cx: &Ctx<'_>) -> Outcome {
+        let patient = match cx.verified(&self.identity).await {
+            Ok(p) => p,
+            Err(refused) => return refused,
+        };
+        let who = vec![patient.id.clone()];
+        let now = cx.now().datetime();
+        let pms = &cx.practice.pms;
+        let (appointments, providers) =
+            match tokio::try_join!(pms.appointments_for_patient(&patient.id), pms.providers()) {
+                Ok(both) => both,
+                Err(e) => return Outcome::pms(&e, who),
+            };
+        let mut upcoming: Vec<&Appointment> = appointments
+            .iter()
+            .filter(|a| a.start >= now && a.status.holds_slot())
+            .collect();
+        upcoming.sort_by_key(|a| a.start);
+        upcoming.truncate(6);
+        let pending = cx
+            .desk
+            .writebacks
+            .ledger()
+            .pending_for(cx.account(), &patient.id);
+        let body = json!({
+            "patient_id": patient.id,
+            "first_name": patient.first_name.expose(),
+            "appointments": upcoming.iter().map(|a| json!({
+                "appointment_id": a.id,
+                "date": a.start.date().to_string(),
+                "day": words::day(a.start.date()),
+                "time": words::hhmm(a.start.time()),
+                "length_minutes": a.length_minutes,
+                "provider": name_of(&providers, &a.provider_id),
+                "description": a.description.as_ref().map(|d| d.expose().as_str()),
+            })).collect::<Vec<_>>(),
+            "pending_requests": pending.iter().map(|e| json!({"reference": e.reference, "summary": e.summary})).collect::<Vec<_>>(),
+        });
+        Outcome::ok(body.to_string(), who)
+    }
+}

@@ -1,0 +1,300 @@
+//! The tools' work, one module per group, each request type beside what it does:
+//! [`availability`] (free times), [`booking`] (book, cancel, reschedule, a patient's visits),
+//! [`patients`] (identify the caller, read, register, update) and [`front_desk`] (providers,
+//! transfer). What they share is here: [`Ctx`], a tool call being answered, with the rules every
+//! tool applies (verification, dates that can be booked, known providers, the audited intent of
+//! a write and the truthful report of its outcome).
+//!
+//! A new tool is a request type with a [`Work`] impl in one of these modules and a line in
+//! `tool.rs`'s `tools!` list; the HTTP side adds its arguments and its route.
+
+pub mod availability;
+pub mod booking;
+pub mod front_desk;
+pub mod patients;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use jiff::{
+    ToSpan, ZonedDateTime,
+    civil::{Date, DateTime},
+};
+
+use super::{
+    CallInfo, Identity, Outcome, Receptionist, Tool, Verdict, WriteKey, slots::Busy, slots::Slot,
+    verify, words, writebacks::LedgerEntry,
+};
+use crate::{
+    pms::{AccountId, Patient, PatientId, Provider, ProviderId, Writeback, WritebackState},
+    practices::Practice,
+};
+
+/// What a tool does with its request.
+pub(crate) trait Work {
+    async fn run(self, cx: &Ctx<'_>) -> Outcome;
+}
+
+/// A tool call being answered: the receptionist, the practice the call is bound to, and the
+/// call.
+pub struct Ctx<'a> {
+    pub(crate) desk: &'a Receptionist,
+    pub(crate) practice: &'a Arc<Practice>,
+    pub(crate) call: &'a CallInfo,
+}
+
+impl Ctx<'_> {
+    pub fn account(&self) -> &AccountId {
+        &self.practice.profile.account_id
+    }
+
+    /// Now at the practice, in its time zone.
+    pub fn now(&self) -> ZonedDateTime {
+        self.desk.now_at(self.practice)
+    }
+
+    /// The caller, verified as the patient `identity` names (see `verify`), or the refusal.
+    pub async fn verified(&self, identity: &Identity) -> Result<Patient, Outcome> {
+        match self.verdict(identity).await? {
+            Verdict::Verified(patient) => Ok(*patient),
+            verdict => Err(Outcome::denied(verdict.refusal(), "caller not verified")),
+        }
+    }
+
+    /// What verification says of the caller and `identity`.
+    pub async fn verdict(&self, identity: &Identity) -> Result<Verdict, Outcome> {
+        verify::verify(
+            self.practice.pms.as_ref(),
+            &self.desk.sessions,
+            self.call.session(self.account()),
+            self.call.caller.as_ref(),
+            identity,
+        )
+        .await
+        .map_err(|err| Outcome::pms(&err, Vec::new()))
+    }
+
+    /// Remembers, for the rest of the call, that the caller is `patient`.
+    pub fn remember_verified(&self, patient: &PatientId) {
+        self.desk
+            .sessions
+            .remember(self.call.session(self.account()), patient);
+    }
+
+    /// Records, durably, that `tool` is about to write; `Err` is the answer when it cannot be,
+    /// and then the write must not be attempted.
+    pub async fn intend(&self, tool: Tool, patients: &[PatientId]) -> Result<(), Outcome> {
+        self.desk
+            .intend(self.practice, self.call, tool, patients)
+            .await
+    }
+
+    /// The practice's providers, when `provider` (if given) is one of its active ones.
+    pub async fn providers(&self, provider: Option<&ProviderId>) -> Result<Vec<Provider>, Outcome> {
+        let providers = self
+            .practice
+            .pms
+            .providers()
+            .await
+            .map_err(|e| Outcome::pms(&e, Vec::new()))?;
+        if let Some(id) = provider
+            && !providers.iter().any(|p| &p.id == id && p.active)
+        {
+            return Err(Outcome::failed(
+                format!(
+                    "There is no provider with provider_id {id:?}. Call list_providers for the valid ids, or leave provider_id out."
+                ),
+                "unknown provider",
+                Vec::new(),
+            ));
+        }
+        Ok(providers)
+    }
+
+    /// Checks that a date is one the caller may book: not before today, within the horizon.
+    pub fn bookable_date(&self, date: Date) -> Result<(), Outcome> {
+        let today = self.now().date();
+        if date < today {
+            return Err(Outcome::failed(
+                format!(
+                    "{} is in the past; today is {}. Ask the caller for a future date.",
+                    words::day(date),
+                    words::day(today)
+                ),
+                "date in the past",
+                Vec::new(),
+            ));
+        }
+        let horizon = self.practice.profile.booking.horizon_days;
+        if date > today + i64::from(horizon).days() {
+            return Err(Outcome::failed(
+                format!(
+                    "Appointments can only be booked up to {horizon} days ahead. Ask for an earlier date."
+                ),
+                "date beyond the booking horizon",
+                Vec::new(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a start that has passed or is within the practice's minimum notice.
+    pub fn not_too_soon(&self, start: DateTime) -> Result<(), Outcome> {
+        let earliest = self.now().datetime()
+            + i64::from(self.practice.profile.booking.min_notice_minutes).minutes();
+        if start >= earliest {
+            return Ok(());
+        }
+        Err(Outcome::failed(
+            format!(
+                "{} has passed or is too soon to book. Ask the caller for a later time.",
+                words::when(start)
+            ),
+            "start too soon",
+            Vec::new(),
+        ))
+    }
+
+    /// This gateway's held slots from `date` through the days alternatives may be sought on.
+    pub fn held_from(&self, date: Date) -> Vec<Busy> {
+        let days = i64::from(self.practice.profile.booking.search_days) + 1;
+        self.desk
+            .writebacks
+            .ledger()
+            .busy(self.account(), date, date + days.days())
+    }
+
+    /// The write already made under `key`, if any, answered again.
+    pub fn made_before(&self, key: &WriteKey, what: &str, who: &[PatientId]) -> Option<Outcome> {
+        let entry = self.desk.writebacks.ledger().get(self.account(), key)?;
+        Some(repeat_answer(what, &entry, who.to_vec()))
+    }
+
+    /// Waits, within the confirm budget, for the practice to apply a write, then says
+    /// truthfully what happened, following it up if it is still pending.
+    pub async fn report(
+        &self,
+        patient: &Patient,
+        writeback: Writeback,
+        what: Written<'_>,
+    ) -> Outcome {
+        let settled = self.desk.writebacks.wait(self.practice, writeback).await;
+        let Written {
+            tool,
+            verb,
+            summary,
+        } = what;
+        let who = vec![patient.id.clone()];
+        let first = patient.first_name.expose();
+        match &settled.state {
+            WritebackState::Applied { created_id } => {
+                let reference = created_id.clone().unwrap_or_else(|| settled.id.to_string());
+                Outcome::ok(
+                    format!(
+                        "{verb} and confirmed by the practice's system for {first}: {summary}. Reference {reference}."
+                    ),
+                    who,
+                )
+            }
+            WritebackState::Pending => {
+                self.follow(tool, &settled, patient.id.clone());
+                Outcome::pending(
+                    format!(
+                        "Sent to the practice's system for {first}: {summary}, but it is not confirmed yet. Tell the caller it is pending confirmation and the office will confirm. Reference {}.",
+                        settled.id
+                    ),
+                    who,
+                )
+            }
+            WritebackState::Failed { reason } => Outcome::failed(
+                format!(
+                    "The practice's system did not accept this ({summary}): {reason}. Nothing was changed. Apologise and offer another option."
+                ),
+                "writeback failed",
+                who,
+            ),
+        }
+    }
+
+    /// Keeps following a write still pending when the caller got the answer.
+    pub fn follow(&self, tool: Tool, writeback: &Writeback, patient: PatientId) {
+        self.desk.writebacks.follow(
+            self.practice.clone(),
+            tool,
+            self.call.actor(),
+            writeback,
+            patient,
+        );
+    }
+}
+
+/// What a write was, for its answer: "Booked … Tuesday, December 1 at 9:00 AM with Dr. Lee".
+pub struct Written<'a> {
+    pub tool: Tool,
+    pub verb: &'a str,
+    pub summary: &'a str,
+}
+
+/// The answer for a write this gateway already made (same business key).
+fn repeat_answer(what: &str, entry: &LedgerEntry, who: Vec<PatientId>) -> Outcome {
+    match &entry.state {
+        WritebackState::Applied { .. } => Outcome::ok(
+            format!(
+                "This {what} was already made and confirmed: {}. Reference {}. Nothing new was done.",
+                entry.summary, entry.reference
+            ),
+            who,
+        ),
+        _ => Outcome::pending(
+            format!(
+                "This {what} was already requested: {}; it is still pending confirmation by the practice's system. Reference {}. Nothing new was done.",
+                entry.summary, entry.reference
+            ),
+            who,
+        ),
+    }
+}
+
+/// The display name of provider `id`.
+pub fn name_of<'a>(providers: &'a [Provider], id: &ProviderId) -> &'a str {
+    providers
+        .iter()
+        .find(|p| &p.id == id)
+        .map_or("the provider", |p| p.display_name.as_str())
+}
+
+/// The names of the providers who can be offered: the active ones.
+pub fn provider_names(providers: &[Provider]) -> BTreeMap<&str, &str> {
+    providers
+        .iter()
+        .filter(|p| p.active)
+        .map(|p| (p.id.as_str(), p.display_name.as_str()))
+        .collect()
+}
+
+/// The slot a booking takes, held in the ledger until the practice's records show it.
+pub fn held(slot: &Slot, length: u32) -> Busy {
+    Busy {
+        provider_id: slot.provider_id.clone(),
+        operatory_id: Some(slot.operatory_id.clone()),
+        start: slot.start,
+        end: slot.start + i64::from(length).minutes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inactive_provider_is_never_named() {
+        let p = |id: &str, active| Provider {
+            id: ProviderId::new(id),
+            display_name: format!("Dr. {id}"),
+            role: "dentist".into(),
+            active,
+        };
+        let providers = [p("A", true), p("B", false)];
+        let names = provider_names(&providers);
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), [("A", "Dr. A")]);
+    }
+}
