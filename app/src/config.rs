@@ -5,7 +5,7 @@
 use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use crate::clock::{self, Clock};
-use crate::practices::Secret;
+use crate::secret::Secret;
 use crate::vapi::auth::{self, AuthMode};
 
 /// Listen address when `HOST` is not set: loopback, so a laptop never exposes the gateway.
@@ -42,6 +42,8 @@ pub const DEFAULT_SIKKA_RECONCILE: Duration = Duration::from_secs(300);
 /// The marketplace registrations file's name, next to the credentials file, when
 /// `SIKKA_REGISTRATIONS_FILE` is not set.
 pub const DEFAULT_SIKKA_REGISTRATIONS_NAME: &str = "sikka-registrations.json";
+/// A Sikka call gives up this long before its tool's budget ends, so the tool can still answer.
+pub const SIKKA_CALL_MARGIN: Duration = Duration::from_millis(500);
 /// How often a write is polled while the caller waits for it to be confirmed.
 pub const DEFAULT_CONFIRM_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a write still pending after its call is followed in the background.
@@ -119,63 +121,98 @@ impl Default for ReceptionistSettings {
     }
 }
 
+/// Every setting, grouped by the part of the gateway it configures.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub profile: Profile,
     /// The gateway's one clock: the system's, or (local profile only) one started at
     /// `GATEWAY_NOW`.
     pub clock: Clock,
+    /// JSON log lines (`LOG_FORMAT=json`, the default) or text.
+    pub json_logs: bool,
+    pub server: ServerSettings,
+    pub vapi: VapiSettings,
+    pub audit: AuditSettings,
+    pub sikka: SikkaSettings,
+    pub sandbox: SandboxSettings,
+    pub receptionist: ReceptionistSettings,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
     pub host: IpAddr,
     pub port: u16,
     /// The URL Vapi uses to reach this gateway (for `{url}` in HMAC payloads and the banner).
     pub public_base_url: Option<String>,
-    pub vapi_auth: Option<AuthMode>,
+    /// Header-read, body-read and idle deadlines of every connection.
+    pub deadlines: crate::api::connection::Deadlines,
+    /// The budget of one Vapi request: its calls share it in order, each still within the
+    /// receptionist's tool budget.
+    pub request_budget: Duration,
+}
+
+/// How Vapi's requests are verified.
+#[derive(Debug, Clone)]
+pub struct VapiSettings {
+    /// `None`: no secret configured; the Vapi routes answer 503.
+    pub auth: Option<AuthMode>,
     pub secret_source: SecretSource,
     /// The secret generated for this run (local profile only), to print in the banner.
     pub generated_secret: Option<String>,
-    pub audit_dir: PathBuf,
-    pub audit_fsync: bool,
+}
+
+/// The audit spool.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub dir: PathBuf,
+    pub fsync: bool,
     /// MiB of synced zeros the audit spool keeps ready ahead of its data (0: append instead).
-    pub audit_prealloc_mib: u64,
+    pub prealloc_mib: u64,
     /// MiB at which the active audit file is rotated into a numbered segment (0: never).
-    pub audit_segment_mib: u64,
+    pub segment_mib: u64,
     /// MiB of free space the audit directory's filesystem must keep for `/readyz` to pass.
-    pub audit_min_free_mib: u64,
+    pub min_free_mib: u64,
     /// The deadline of one audit write.
-    pub audit_write_timeout: Duration,
-    pub tool_budget: Duration,
-    /// The budget of one Vapi request: its calls share it in order, each still within
-    /// `tool_budget`.
-    pub request_budget: Duration,
-    pub confirm_wait: Duration,
-    pub practices_file: Option<PathBuf>,
-    pub sandbox_write_delay: Duration,
-    pub sandbox_extra_patients: Option<PathBuf>,
-    /// A JSON weekly schedule for the sandbox practice instead of its own.
-    pub sandbox_schedule: Option<PathBuf>,
-    pub json_logs: bool,
+    pub write_timeout: Duration,
+}
+
+/// Sikka: the API, the application's credentials, onboarding and its webhooks.
+#[derive(Debug, Clone)]
+pub struct SikkaSettings {
     /// Sikka's API root (`SIKKA_BASE_URL`; an emulator's in tests).
-    pub sikka_base_url: String,
+    pub base_url: String,
     /// The application's Sikka credentials, needed when any practice is served through Sikka.
-    pub sikka_app_id: Option<String>,
-    pub sikka_app_key: Option<String>,
+    pub app_id: Option<String>,
+    pub app_key: Option<String>,
     /// The client-side request budget per practice per minute (under the Sikka plan's limit).
-    pub sikka_requests_per_minute: u32,
+    pub requests_per_minute: u32,
     /// Where the local profile keeps practices' Sikka credentials.
     pub credentials_file: PathBuf,
     /// The `callback-key` Sikka sends with its webhooks (`SIKKA_CALLBACK_KEY`); `None`: the
     /// Sikka webhook routes answer 503.
-    pub sikka_callback_key: Option<Secret>,
+    pub callback_key: Option<Secret>,
     /// The secret the marketplace purchase/cancel notifications carry in
     /// `x-marketplace-secret` (`SIKKA_MARKETPLACE_SECRET`); `None`: those routes answer 503.
-    pub sikka_marketplace_secret: Option<Secret>,
+    pub marketplace_secret: Option<Secret>,
     /// How often the reconciler polls `authorized_practices` (`SIKKA_RECONCILE_SECONDS`, `0`:
     /// never); `None` when off.
-    pub sikka_reconcile: Option<Duration>,
+    pub reconcile: Option<Duration>,
     /// Where marketplace registrations are recorded (local profile).
-    pub sikka_registrations_file: PathBuf,
-    /// Header-read, body-read and idle deadlines of every connection.
-    pub deadlines: crate::api::connection::Deadlines,
+    pub registrations_file: PathBuf,
+}
+
+/// The local profile's practices and its sandbox practice system.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// The practices and their routes; the embedded demo practice when `None`.
+    pub practices_file: Option<PathBuf>,
+    /// How long the sandbox takes to apply a write.
+    pub write_delay: Duration,
+    /// Patients added to the sandbox's own.
+    pub extra_patients: Option<PathBuf>,
+    /// A JSON weekly schedule for the sandbox practice instead of its own.
+    pub schedule: Option<PathBuf>,
 }
 
 impl Settings {
@@ -189,106 +226,159 @@ impl Settings {
             Some("aws") => Profile::Aws,
             Some(other) => return Err(invalid("PROFILE", other, "local or aws")),
         };
-        let clock = match non_empty(get(clock::GATEWAY_NOW)) {
-            None => Clock::system(),
-            Some(raw) if profile == Profile::Aws => {
-                return Err(invalid(
-                    clock::GATEWAY_NOW,
-                    &raw,
-                    "nothing on the aws profile: a pinned clock is for the local profile and tests",
-                ));
-            }
-            Some(raw) => Clock::starting_at(clock::parse_start(&raw).map_err(|_| {
-                invalid(
-                    clock::GATEWAY_NOW,
-                    &raw,
-                    "an instant with its offset, such as 2027-03-14T09:55:00-07:00 (optionally with [Zone/Name]), or a shift from the real clock such as +36h or -7d",
-                )
-            })?),
-        };
-        let (mut vapi_auth, mut secret_source) = match auth::from_env(get)? {
-            Some(mode) => (Some(mode), SecretSource::Environment),
-            None => (None, SecretSource::Missing),
-        };
-        let mut generated_secret = None;
-        if profile == Profile::Local && get("VAPI_WEBHOOK_SECRET").is_none() {
-            let secret = format!("local-{}", uuid::Uuid::new_v4().simple());
-            let with_secret = |name: &str| match name {
-                "VAPI_WEBHOOK_SECRET" => Some(secret.clone()),
-                other => get(other),
-            };
-            vapi_auth = auth::from_env(&with_secret)?;
-            secret_source = SecretSource::Generated;
-            generated_secret = Some(secret);
-        }
-        let credentials_file: PathBuf = non_empty(get("CREDENTIALS_FILE"))
-            .map_or_else(|| DEFAULT_CREDENTIALS_FILE.into(), PathBuf::from);
-        let sikka_registrations_file = non_empty(get("SIKKA_REGISTRATIONS_FILE")).map_or_else(
-            || credentials_file.with_file_name(DEFAULT_SIKKA_REGISTRATIONS_NAME),
-            PathBuf::from,
-        );
-        let defaults = crate::api::connection::Deadlines::default();
-        let deadlines = crate::api::connection::Deadlines {
-            header_read: millis(get, "HTTP_HEADER_TIMEOUT_MS")?.unwrap_or(defaults.header_read),
-            body_read: millis(get, "HTTP_BODY_TIMEOUT_MS")?.unwrap_or(defaults.body_read),
-            idle: millis(get, "HTTP_IDLE_TIMEOUT_MS")?.unwrap_or(defaults.idle),
-        };
+        let clock = clock_from(get, profile)?;
+        let sikka = SikkaSettings::from_lookup(get)?;
         Ok(Self {
             profile,
             clock,
-            deadlines,
+            json_logs: match get("LOG_FORMAT").as_deref() {
+                None | Some("") | Some("json") => true,
+                Some("text") => false,
+                Some(other) => return Err(invalid("LOG_FORMAT", other, "json or text")),
+            },
+            server: ServerSettings::from_lookup(get)?,
+            vapi: VapiSettings::from_lookup(get, profile)?,
+            audit: AuditSettings::from_lookup(get)?,
+            sandbox: SandboxSettings::from_lookup(get)?,
+            receptionist: ReceptionistSettings {
+                tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
+                confirm_wait: millis(get, "BOOKING_CONFIRM_WAIT_MS")?
+                    .unwrap_or(DEFAULT_CONFIRM_WAIT),
+                // A share of each practice's Sikka budget settles writes in the background.
+                settle_polls_per_minute: (sikka.requests_per_minute / SETTLE_SHARE_OF_REQUESTS)
+                    .max(1),
+                clock,
+                ..Default::default()
+            },
+            sikka,
+        })
+    }
+}
+
+/// The clock: `GATEWAY_NOW` pins it on the local profile; the aws profile refuses it.
+fn clock_from(
+    get: &dyn Fn(&str) -> Option<String>,
+    profile: Profile,
+) -> Result<Clock, ConfigError> {
+    Ok(match non_empty(get(clock::GATEWAY_NOW)) {
+        None => Clock::system(),
+        Some(raw) if profile == Profile::Aws => {
+            return Err(invalid(
+                clock::GATEWAY_NOW,
+                &raw,
+                "nothing on the aws profile: a pinned clock is for the local profile and tests",
+            ));
+        }
+        Some(raw) => Clock::starting_at(clock::parse_start(&raw).map_err(|_| {
+            invalid(
+                clock::GATEWAY_NOW,
+                &raw,
+                "an instant with its offset, such as 2027-03-14T09:55:00-07:00 (optionally with [Zone/Name]), or a shift from the real clock such as +36h or -7d",
+            )
+        })?),
+    })
+}
+
+impl ServerSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = crate::api::connection::Deadlines::default();
+        Ok(Self {
             host: parse(get, "HOST", "an IP address such as 127.0.0.1 or 0.0.0.0")?
                 .unwrap_or_else(|| DEFAULT_HOST.parse().expect("valid default")),
             port: parse(get, "PORT", "a TCP port number between 0 and 65535")?
                 .unwrap_or(DEFAULT_PORT),
             public_base_url: non_empty(get("PUBLIC_BASE_URL"))
                 .map(|u| u.trim_end_matches('/').to_owned()),
-            vapi_auth,
-            secret_source,
-            generated_secret,
-            audit_dir: non_empty(get("AUDIT_DIR"))
+            deadlines: crate::api::connection::Deadlines {
+                header_read: millis(get, "HTTP_HEADER_TIMEOUT_MS")?.unwrap_or(defaults.header_read),
+                body_read: millis(get, "HTTP_BODY_TIMEOUT_MS")?.unwrap_or(defaults.body_read),
+                idle: millis(get, "HTTP_IDLE_TIMEOUT_MS")?.unwrap_or(defaults.idle),
+            },
+            request_budget: millis(get, "REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET),
+        })
+    }
+}
+
+impl VapiSettings {
+    fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+        profile: Profile,
+    ) -> Result<Self, ConfigError> {
+        if profile == Profile::Local && get("VAPI_WEBHOOK_SECRET").is_none() {
+            let secret = format!("local-{}", uuid::Uuid::new_v4().simple());
+            let with_secret = |name: &str| match name {
+                "VAPI_WEBHOOK_SECRET" => Some(secret.clone()),
+                other => get(other),
+            };
+            return Ok(Self {
+                auth: auth::from_env(&with_secret)?,
+                secret_source: SecretSource::Generated,
+                generated_secret: Some(secret),
+            });
+        }
+        let auth = auth::from_env(get)?;
+        Ok(Self {
+            secret_source: match auth {
+                Some(_) => SecretSource::Environment,
+                None => SecretSource::Missing,
+            },
+            auth,
+            generated_secret: None,
+        })
+    }
+}
+
+impl AuditSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dir: non_empty(get("AUDIT_DIR"))
                 .map_or_else(|| DEFAULT_AUDIT_DIR.into(), PathBuf::from),
-            audit_fsync: parse_bool(get, "AUDIT_FSYNC")?.unwrap_or(true),
-            audit_prealloc_mib: parse(
+            fsync: parse_bool(get, "AUDIT_FSYNC")?.unwrap_or(true),
+            prealloc_mib: parse(
                 get,
                 "AUDIT_PREALLOC_MIB",
                 "a whole number of MiB (0 turns preallocation off)",
             )?
             .unwrap_or(DEFAULT_AUDIT_PREALLOC_MIB),
-            audit_segment_mib: parse(
+            segment_mib: parse(
                 get,
                 "AUDIT_SEGMENT_MIB",
                 "a whole number of MiB (0: never rotate)",
             )?
             .unwrap_or(DEFAULT_AUDIT_SEGMENT_MIB),
-            audit_min_free_mib: parse(get, "AUDIT_MIN_FREE_MIB", "a whole number of MiB")?
+            min_free_mib: parse(get, "AUDIT_MIN_FREE_MIB", "a whole number of MiB")?
                 .unwrap_or(DEFAULT_AUDIT_MIN_FREE_MIB),
-            audit_write_timeout: millis(get, "AUDIT_WRITE_TIMEOUT_MS")?
+            write_timeout: millis(get, "AUDIT_WRITE_TIMEOUT_MS")?
                 .unwrap_or(DEFAULT_AUDIT_WRITE_TIMEOUT),
-            tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
-            request_budget: millis(get, "REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET),
-            confirm_wait: millis(get, "BOOKING_CONFIRM_WAIT_MS")?.unwrap_or(DEFAULT_CONFIRM_WAIT),
-            practices_file: non_empty(get("PRACTICES_FILE")).map(PathBuf::from),
-            sandbox_write_delay: millis(get, "SANDBOX_WRITE_DELAY_MS")?
-                .unwrap_or(DEFAULT_SANDBOX_WRITE_DELAY),
-            sandbox_extra_patients: non_empty(get("SANDBOX_EXTRA_PATIENTS")).map(PathBuf::from),
-            sandbox_schedule: non_empty(get("SANDBOX_SCHEDULE")).map(PathBuf::from),
-            sikka_base_url: non_empty(get("SIKKA_BASE_URL")).map_or_else(
+        })
+    }
+}
+
+impl SikkaSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let credentials_file: PathBuf = non_empty(get("CREDENTIALS_FILE"))
+            .map_or_else(|| DEFAULT_CREDENTIALS_FILE.into(), PathBuf::from);
+        Ok(Self {
+            base_url: non_empty(get("SIKKA_BASE_URL")).map_or_else(
                 || crate::pms::sikka::DEFAULT_BASE_URL.to_owned(),
                 |u| u.trim_end_matches('/').to_owned(),
             ),
-            sikka_app_id: non_empty(get("SIKKA_APP_ID")),
-            sikka_app_key: non_empty(get("SIKKA_APP_KEY")),
-            sikka_requests_per_minute: parse(
+            app_id: non_empty(get("SIKKA_APP_ID")),
+            app_key: non_empty(get("SIKKA_APP_KEY")),
+            requests_per_minute: parse(
                 get,
                 "SIKKA_REQUESTS_PER_MINUTE",
                 "a whole number of requests per minute",
             )?
             .unwrap_or(DEFAULT_SIKKA_REQUESTS_PER_MINUTE),
+            registrations_file: non_empty(get("SIKKA_REGISTRATIONS_FILE")).map_or_else(
+                || credentials_file.with_file_name(DEFAULT_SIKKA_REGISTRATIONS_NAME),
+                PathBuf::from,
+            ),
             credentials_file,
-            sikka_callback_key: non_empty(get("SIKKA_CALLBACK_KEY")).map(Secret::new),
-            sikka_marketplace_secret: non_empty(get("SIKKA_MARKETPLACE_SECRET")).map(Secret::new),
-            sikka_reconcile: match parse::<u64>(
+            callback_key: non_empty(get("SIKKA_CALLBACK_KEY")).map(Secret::new),
+            marketplace_secret: non_empty(get("SIKKA_MARKETPLACE_SECRET")).map(Secret::new),
+            reconcile: match parse::<u64>(
                 get,
                 "SIKKA_RECONCILE_SECONDS",
                 "a whole number of seconds (0 turns the reconciler off)",
@@ -297,12 +387,18 @@ impl Settings {
                 Some(0) => None,
                 Some(n) => Some(Duration::from_secs(n)),
             },
-            sikka_registrations_file,
-            json_logs: match get("LOG_FORMAT").as_deref() {
-                None | Some("") | Some("json") => true,
-                Some("text") => false,
-                Some(other) => return Err(invalid("LOG_FORMAT", other, "json or text")),
-            },
+        })
+    }
+}
+
+impl SandboxSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            practices_file: non_empty(get("PRACTICES_FILE")).map(PathBuf::from),
+            write_delay: millis(get, "SANDBOX_WRITE_DELAY_MS")?
+                .unwrap_or(DEFAULT_SANDBOX_WRITE_DELAY),
+            extra_patients: non_empty(get("SANDBOX_EXTRA_PATIENTS")).map(PathBuf::from),
+            schedule: non_empty(get("SANDBOX_SCHEDULE")).map(PathBuf::from),
         })
     }
 }
@@ -379,25 +475,28 @@ mod tests {
     #[test]
     fn defaults_serve_loopback_8080_with_a_generated_secret() {
         let s = settings(&[]).unwrap();
-        assert_eq!((s.host.to_string(), s.port), ("127.0.0.1".to_owned(), 8080));
-        assert_eq!(s.secret_source, SecretSource::Generated);
-        assert!(s.vapi_auth.is_some());
+        assert_eq!(
+            (s.server.host.to_string(), s.server.port),
+            ("127.0.0.1".to_owned(), 8080)
+        );
+        assert_eq!(s.vapi.secret_source, SecretSource::Generated);
+        assert!(s.vapi.auth.is_some());
     }
 
     #[test]
     fn an_empty_secret_means_no_secret() {
         let s = settings(&[("VAPI_WEBHOOK_SECRET", "")]).unwrap();
-        assert_eq!(s.secret_source, SecretSource::Missing);
-        assert!(s.vapi_auth.is_none());
+        assert_eq!(s.vapi.secret_source, SecretSource::Missing);
+        assert!(s.vapi.auth.is_none());
     }
 
     #[test]
     fn sikka_onboarding_settings() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.sikka_reconcile, Some(DEFAULT_SIKKA_RECONCILE));
-        assert!(s.sikka_callback_key.is_none() && s.sikka_marketplace_secret.is_none());
+        assert_eq!(s.sikka.reconcile, Some(DEFAULT_SIKKA_RECONCILE));
+        assert!(s.sikka.callback_key.is_none() && s.sikka.marketplace_secret.is_none());
         assert_eq!(
-            s.sikka_registrations_file,
+            s.sikka.registrations_file,
             PathBuf::from("var/sikka-registrations.json")
         );
         let s = settings(&[
@@ -406,10 +505,10 @@ mod tests {
             ("CREDENTIALS_FILE", "/x/creds.json"),
         ])
         .unwrap();
-        assert_eq!(s.sikka_reconcile, None);
-        assert_eq!(s.sikka_callback_key.unwrap().expose(), "cb");
+        assert_eq!(s.sikka.reconcile, None);
+        assert_eq!(s.sikka.callback_key.unwrap().expose(), "cb");
         assert_eq!(
-            s.sikka_registrations_file,
+            s.sikka.registrations_file,
             PathBuf::from("/x/sikka-registrations.json")
         );
         let err = settings(&[("SIKKA_RECONCILE_SECONDS", "5m")]).unwrap_err();

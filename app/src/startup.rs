@@ -17,14 +17,15 @@ use crate::{
         denials::Denials,
         spool::{Spool, SpoolOptions},
     },
-    config::{Profile, ReceptionistSettings, SecretSource, Settings},
+    config::{Profile, SecretSource, Settings},
     pms::sandbox::SeedPatient,
     pms::sikka::{SikkaClient, SikkaConfig},
     practices::{
-        CredentialStore, LocalCredentialFile, LocalDirectory, LocalOptions, Secret,
-        onboarding::Onboarding, registrations::RegistrationFile,
+        CredentialStore, LocalCredentialFile, LocalDirectory, LocalOptions, onboarding::Onboarding,
+        registrations::RegistrationFile,
     },
     receptionist::{MemoryLedger, Receptionist},
+    secret::Secret,
     vapi::{auth::AuthMode, replay::SeenSignatures},
 };
 
@@ -44,7 +45,7 @@ impl Application {
                 "PROFILE=aws is not available in this build yet: the AWS-backed stores arrive with the AWS issue. Use PROFILE=local."
             );
         }
-        let extra: Vec<SeedPatient> = match &settings.sandbox_extra_patients {
+        let extra: Vec<SeedPatient> = match &settings.sandbox.extra_patients {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| {
                     format!("SANDBOX_EXTRA_PATIENTS: cannot read {}", path.display())
@@ -58,28 +59,30 @@ impl Application {
             }
             None => Vec::new(),
         };
-        let sikka = match (&settings.sikka_app_id, &settings.sikka_app_key) {
+        let sikka = match (&settings.sikka.app_id, &settings.sikka.app_key) {
             (Some(id), Some(key)) => {
                 let mut config = SikkaConfig::new(id.clone(), Secret::new(key.clone()));
-                config.base_url = settings.sikka_base_url.clone();
-                config.requests_per_minute = settings.sikka_requests_per_minute;
+                config.base_url = settings.sikka.base_url.clone();
+                config.requests_per_minute = settings.sikka.requests_per_minute;
                 config.clock = settings.clock;
                 config.call_timeout = settings
+                    .receptionist
                     .tool_budget
-                    .saturating_sub(std::time::Duration::from_millis(500));
+                    .saturating_sub(crate::config::SIKKA_CALL_MARGIN);
                 Some(SikkaClient::new(config).context("building the Sikka client")?)
             }
             _ => None,
         };
-        let credentials: Arc<dyn CredentialStore> =
-            Arc::new(LocalCredentialFile::new(settings.credentials_file.clone()));
+        let credentials: Arc<dyn CredentialStore> = Arc::new(LocalCredentialFile::new(
+            settings.sikka.credentials_file.clone(),
+        ));
         let options = LocalOptions {
-            write_delay: settings.sandbox_write_delay,
+            write_delay: settings.sandbox.write_delay,
             extra_patients: extra,
             sikka: sikka.clone(),
             credentials: credentials.clone(),
             clock: settings.clock,
-            schedule: match &settings.sandbox_schedule {
+            schedule: match &settings.sandbox.schedule {
                 Some(path) => {
                     let text = std::fs::read_to_string(path).with_context(|| {
                         format!("SANDBOX_SCHEDULE: cannot read {}", path.display())
@@ -95,10 +98,10 @@ impl Application {
             },
         };
         let directory = Arc::new(
-            LocalDirectory::load(settings.practices_file.as_deref(), &options)
+            LocalDirectory::load(settings.sandbox.practices_file.as_deref(), &options)
                 .context("loading the local practices")?,
         );
-        let spool_path = settings.audit_dir.join("audit.jsonl");
+        let spool_path = settings.audit.dir.join("audit.jsonl");
         let audit = Arc::new(
             Spool::open(spool_path.clone(), spool_options(&settings))
                 .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
@@ -111,7 +114,7 @@ impl Application {
             directory.clone(),
             sink.clone(),
         ));
-        let practice_auth = match &settings.vapi_auth {
+        let practice_auth = match &settings.vapi.auth {
             Some(mode) => directory
                 .vapi_secrets()
                 .iter()
@@ -123,39 +126,31 @@ impl Application {
             directory,
             sink,
             Arc::new(MemoryLedger::default()),
-            ReceptionistSettings {
-                tool_budget: settings.tool_budget,
-                confirm_wait: settings.confirm_wait,
-                clock: settings.clock,
-                // A share of the practice's Sikka budget for settling writes in the background.
-                settle_polls_per_minute: (settings.sikka_requests_per_minute
-                    / crate::config::SETTLE_SHARE_OF_REQUESTS)
-                    .max(1),
-                ..Default::default()
-            },
+            settings.receptionist.clone(),
         ));
         let state = Arc::new(AppState {
             receptionist,
-            auth: settings.vapi_auth.clone(),
+            auth: settings.vapi.auth.clone(),
             seen_signatures: SeenSignatures::new(
                 settings
-                    .vapi_auth
+                    .vapi
+                    .auth
                     .as_ref()
                     .map_or(std::time::Duration::from_secs(300), AuthMode::max_skew),
             ),
             practice_auth,
-            public_base_url: settings.public_base_url.clone(),
+            public_base_url: settings.server.public_base_url.clone(),
             sikka: SikkaHooks {
-                callback_key: settings.sikka_callback_key.clone(),
-                marketplace_secret: settings.sikka_marketplace_secret.clone(),
+                callback_key: settings.sikka.callback_key.clone(),
+                marketplace_secret: settings.sikka.marketplace_secret.clone(),
                 onboarding: onboarding.clone(),
                 registrations: Arc::new(
-                    RegistrationFile::new(settings.sikka_registrations_file.clone())
+                    RegistrationFile::new(settings.sikka.registrations_file.clone())
                         .with_clock(settings.clock),
                 ),
             },
-            deadlines: settings.deadlines,
-            request_budget: settings.request_budget,
+            deadlines: settings.server.deadlines,
+            request_budget: settings.server.request_budget,
         });
         Ok(Self {
             state,
@@ -165,7 +160,7 @@ impl Application {
     }
 
     pub async fn serve(self) -> anyhow::Result<()> {
-        let addr = SocketAddr::new(self.settings.host, self.settings.port);
+        let addr = SocketAddr::new(self.settings.server.host, self.settings.server.port);
         let listener = TcpListener::bind(addr);
         let acceptor = listener
             .into_acceptor()
@@ -179,7 +174,7 @@ impl Application {
             .unwrap_or(addr);
         self.banner(local);
         // The Sikka reconciler: onboards authorized practices, marks withdrawn ones revoked.
-        let reconciler = self.settings.sikka_reconcile.and_then(|every| {
+        let reconciler = self.settings.sikka.reconcile.and_then(|every| {
             let task = self.state.sikka.onboarding.spawn_reconciler(every);
             if task.is_some() {
                 tracing::info!(every_seconds = every.as_secs(), "sikka reconciler started");
@@ -187,7 +182,7 @@ impl Application {
             task
         });
         let app = routes(self.state.clone());
-        let deadlines = self.settings.deadlines;
+        let deadlines = self.settings.server.deadlines;
         Server::new_with_acceptor(WithDeadlines::new(acceptor, deadlines))
             .idle_timeout(deadlines.idle)
             .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
@@ -209,17 +204,17 @@ impl Application {
     fn banner(&self, addr: SocketAddr) {
         let s = &self.settings;
         let base = format!("http://{addr}");
-        let secret = match (&s.secret_source, &s.vapi_auth) {
+        let secret = match (&s.vapi.secret_source, &s.vapi.auth) {
             (SecretSource::Generated, Some(_)) => format!(
                 "generated for this run (set VAPI_WEBHOOK_SECRET to choose one):\n    export VAPI_WEBHOOK_SECRET={}",
-                s.generated_secret.as_deref().unwrap_or_default()
+                s.vapi.generated_secret.as_deref().unwrap_or_default()
             ),
             (SecretSource::Environment, Some(mode)) => {
                 format!("from VAPI_WEBHOOK_SECRET ({} mode)", mode.describe())
             }
             _ => "NONE: VAPI_WEBHOOK_SECRET is empty, so every Vapi route answers 503".into(),
         };
-        if let Some(AuthMode::Hmac(config)) = &s.vapi_auth
+        if let Some(AuthMode::Hmac(config)) = &s.vapi.auth
             && !config.is_timed()
         {
             tracing::warn!(
@@ -232,21 +227,21 @@ impl Application {
         eprintln!(
             "\nPractice gateway ({profile:?} profile) listening on {base}\n  API docs:      {base}/docs  (spec: {base}/openapi.json)\n  Vapi secret:   {secret}\n  Audit spool:   {audit}\n  Try a signed tool call:\n    body='{{\"message\":{{\"type\":\"tool-calls\",\"toolCallList\":[{{\"id\":\"call_1\",\"function\":{{\"name\":\"list_providers\",\"arguments\":{{}}}}}}],\"call\":{{\"phoneNumberId\":\"pn_demo\"}},\"assistant\":{{\"metadata\":{{\"accountId\":\"acct_demo\"}}}}}}}}'\n    ts=$(date +%s); sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$VAPI_WEBHOOK_SECRET\" -hex | sed 's/^.* //')\n    curl -s {base}/vapi/tools/list_providers -H 'content-type: application/json' -H \"x-timestamp: $ts\" -H \"x-signature: $sig\" -d \"$body\"\n",
             profile = s.profile,
-            audit = s.audit_dir.join("audit.jsonl").display(),
+            audit = s.audit.dir.join("audit.jsonl").display(),
         );
     }
 }
 
 fn spool_options(settings: &Settings) -> SpoolOptions {
-    let ahead = settings.audit_prealloc_mib << 20;
+    let ahead = settings.audit.prealloc_mib << 20;
     SpoolOptions {
-        fsync: settings.audit_fsync,
+        fsync: settings.audit.fsync,
         prealloc_ahead: ahead,
         prealloc_step: (ahead / 4).clamp(1 << 20, 8 << 20),
         clock: settings.clock,
-        segment_bytes: settings.audit_segment_mib << 20,
-        write_timeout: settings.audit_write_timeout,
-        min_free_bytes: settings.audit_min_free_mib << 20,
+        segment_bytes: settings.audit.segment_mib << 20,
+        write_timeout: settings.audit.write_timeout,
+        min_free_bytes: settings.audit.min_free_mib << 20,
         ..Default::default()
     }
 }

@@ -22,9 +22,9 @@ use poem_openapi::{
 use super::{ApiTags, AppState, RequestMeta, problem::ProblemJson, spec::Validators};
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome};
 use crate::pms::{AccountId, OfficeId};
-use crate::practices::Secret;
 use crate::practices::onboarding::{OnboardError, Onboarded, Onboarding, Origin};
 use crate::practices::registrations::{Registration, RegistrationFile, RegistrationState};
+use crate::secret::Secret;
 use crate::secret::same as same_secret;
 
 /// The header Sikka's webhooks carry their agreed secret in.

@@ -8,13 +8,14 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::CredentialStore;
 use super::{BookingPolicy, DirectoryError, Practice, PracticeDirectory, PracticeProfile};
-use super::{CredentialStore, Secret};
 use crate::pms::{
     AccountId, E164, OfficeId,
     sandbox::{SandboxConfig, SandboxPractice, SeedPatient},
     sikka::{SikkaClient, SikkaPractice, SikkaPracticeConfig},
 };
+use crate::secret::Secret;
 
 /// The embedded demo practice of the local profile.
 pub const DEMO_PRACTICES: &str = include_str!("local.json");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use credentials::{
-    CredentialStore, LocalCredentialFile, MemoryCredentials, Secret, SikkaCredentials, StoreError,
+    CredentialStore, LocalCredentialFile, MemoryCredentials, SikkaCredentials, StoreError,
 };
 pub use local::{LocalDirectory, LocalOptions, LocalPracticeFile, PmsBinding, PracticeEntry};
 pub use profile::{BookingPolicy, PracticeProfile};

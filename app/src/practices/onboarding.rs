@@ -24,7 +24,7 @@ use super::{
 use crate::audit::{AuditAction, AuditActor, AuditError, AuditEvent, AuditOutcome, AuditSink};
 use crate::pms::sikka::{SikkaClient, SikkaError};
 use crate::pms::{AccountId, OfficeId};
-use crate::practices::Secret;
+use crate::secret::Secret;
 
 /// Which account each Sikka office belongs to, as the practices store says.
 #[async_trait]

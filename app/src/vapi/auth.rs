@@ -148,7 +148,7 @@ pub enum SignatureEncoding {
     Base64,
 }
 
-pub use crate::secret::Secret;
+use crate::secret::Secret;
 
 /// What verification needs of the request besides its headers.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,8 @@
 
 use base64::Engine as _;
 
-use super::auth::{AuthMode, HmacAlgorithm, HmacConfig, Secret, SignatureEncoding};
+use super::auth::{AuthMode, HmacAlgorithm, HmacConfig, SignatureEncoding};
+use crate::secret::Secret;
 
 /// A `VAPI_*` variable holds something unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,9 +9,12 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 
 use super::auth::{
-    AuthFailure, AuthMode, HmacAlgorithm, HmacConfig, RequestParts, Secret, SignatureEncoding,
+    AuthFailure, AuthMode, HmacAlgorithm, HmacConfig, RequestParts, SignatureEncoding,
 };
-use crate::fuzz::{BODY_CASES, byte_edit, edit_bytes};
+use crate::{
+    fuzz::{BODY_CASES, byte_edit, edit_bytes},
+    secret::Secret,
+};
 
 const NOW_MS: i64 = 1_790_000_000_000;
 

@@ -16,7 +16,7 @@ use super::limiter::Limiter;
 use super::transport::{Answer, Auth, Call, RetryPolicy, Transport};
 use super::wire::{self, AuthorizedPracticeItem, ListEnvelope, RequestKeyAnswer};
 use crate::pms::OfficeId;
-use crate::practices::Secret;
+use crate::secret::Secret;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.sikkasoft.com/v4";
 
@@ -49,9 +49,10 @@ impl SikkaConfig {
             base_url: DEFAULT_BASE_URL.into(),
             app_id: app_id.into(),
             app_key,
-            call_timeout: Duration::from_secs(8),
+            call_timeout: crate::config::DEFAULT_TOOL_BUDGET
+                .saturating_sub(crate::config::SIKKA_CALL_MARGIN),
             retry: RetryPolicy::default(),
-            requests_per_minute: 240,
+            requests_per_minute: crate::config::DEFAULT_SIKKA_REQUESTS_PER_MINUTE,
             token_margin: Duration::from_secs(5 * 60),
             cache_ttl: Duration::from_secs(10 * 60),
             page_size: 500,

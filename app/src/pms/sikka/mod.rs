@@ -2,15 +2,16 @@
 //! onboarding calls) and [`SikkaPractice`] (one practice, implementing [`PracticeSystem`]).
 //! Layers, inside out: `wire` (Sikka's envelopes and items), `convert` and `schedule` (items → domain types),
 //! `error` ([`SikkaError`] → [`PmsError`]), `limiter` and `transport` (one exchange under a
-//! deadline, retries), `tokens` (single-flight request-key renewal through the
-//! [`CredentialStore`]), `writes` (writeback bodies), `practice` (the port's calls).
+//! deadline, retries), `credentials` (the [`CredentialStore`] port the adapter needs, which
+//! `practices` implements), `tokens` (single-flight request-key renewal through it), `writes`
+//! (writeback bodies), `practice` (the port's calls).
 //!
 //! [`PracticeSystem`]: crate::pms::PracticeSystem
 //! [`PmsError`]: crate::pms::PmsError
-//! [`CredentialStore`]: crate::practices::CredentialStore
 
 mod client;
 mod convert;
+mod credentials;
 mod error;
 mod limiter;
 mod lost;
@@ -29,6 +30,7 @@ mod tests;
 mod wire_fuzz;
 
 pub use client::{AuthorizedPractice, DEFAULT_BASE_URL, IssuedKey, SikkaClient, SikkaConfig};
+pub use credentials::{CredentialStore, SikkaCredentials, StoreError};
 pub use error::SikkaError;
 pub use practice::{SikkaPractice, SikkaPracticeConfig};
 pub use transport::RetryPolicy;

@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use super::CredentialStore;
 use super::client::SikkaClient;
 use super::convert;
 use super::error::SikkaError;
@@ -30,7 +31,6 @@ use crate::pms::{
     Operatory, Patient, PatientId, PatientQuery, PatientUpdate, Phi, PmsError, PmsResult,
     PracticeSystem, Provider, Reschedule, Writeback, WritebackId,
 };
-use crate::practices::CredentialStore;
 
 /// Who the practice is at Sikka, and per-practice options.
 #[derive(Debug, Clone)]

@@ -10,13 +10,15 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+use super::{CredentialStore, SikkaCredentials};
 use super::{RetryPolicy, SikkaClient, SikkaConfig, SikkaPractice, SikkaPracticeConfig};
 use crate::pms::{
     AccountId, AppointmentId, E164, NewAppointment, OfficeId, OperatoryId, PatientId, PatientQuery,
     PatientUpdate, Phi, PmsError, PracticeSystem, ProviderId, Reschedule, WritebackId,
     WritebackState,
 };
-use crate::practices::{CredentialStore, MemoryCredentials, Secret, SikkaCredentials};
+use crate::practices::MemoryCredentials;
+use crate::secret::Secret;
 
 const ACCOUNT: &str = "acct-1";
 

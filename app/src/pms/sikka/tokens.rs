@@ -12,8 +12,9 @@ use tokio::time::Instant;
 
 use super::client::{IssuedKey, SikkaClient};
 use super::error::SikkaError;
+use super::{CredentialStore, SikkaCredentials};
 use crate::pms::{AccountId, OfficeId};
-use crate::practices::{CredentialStore, Secret, SikkaCredentials};
+use crate::secret::Secret;
 
 /// A request key and the generation it belongs to (bumped at every renewal).
 #[derive(Clone)]

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::error::SikkaError;
 use super::limiter::{Limiter, WouldExceedDeadline};
 use super::wire::Message;
-use crate::practices::Secret;
+use crate::secret::Secret;
 
 /// How reads are retried.
 #[derive(Debug, Clone)]
