@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::sikka::lock;
-use crate::sikka::seed::Db;
 use crate::sikka::wire::{self, Reply};
 use crate::sikka::writeback::{self, text};
 
@@ -29,13 +28,34 @@ pub(super) struct KeyRecord {
     request_count: u64,
 }
 
-/// The request and refresh keys issued so far.
-#[derive(Default)]
+/// The offices that authorized the application, and the request and refresh keys issued so far.
 pub(super) struct Keys {
+    /// `(office id, secret key)` of each office that authorized the application, in the order
+    /// they did: listed by `authorized_practices`, and the only offices granted request keys.
+    offices: Vec<(String, String)>,
     /// request key → its record.
     request: HashMap<String, KeyRecord>,
     /// refresh key → office id.
     refresh: HashMap<String, String>,
+}
+
+impl Keys {
+    /// One office, `office_id`, has authorized the application with `secret_key`.
+    pub(super) fn new(office_id: &str, secret_key: &str) -> Self {
+        Self {
+            offices: vec![(office_id.to_owned(), secret_key.to_owned())],
+            request: HashMap::new(),
+            refresh: HashMap::new(),
+        }
+    }
+
+    /// The secret key of `office`, while it authorizes the application.
+    fn secret_of(&self, office: &str) -> Option<&str> {
+        self.offices
+            .iter()
+            .find(|(o, _)| o == office)
+            .map(|(_, secret)| secret.as_str())
+    }
 }
 
 fn datetime_text(t: Timestamp) -> String {
@@ -48,6 +68,36 @@ impl Shared {
         for k in lock(&self.state).keys.request.values_mut() {
             k.end = k.end.min(now);
         }
+    }
+
+    /// `office_id` authorizes the application with `secret_key` (replacing the secret of an
+    /// office that already does).
+    pub(in crate::sikka) fn authorize_office(&self, office_id: &str, secret_key: &str) {
+        let offices = &mut lock(&self.state).keys.offices;
+        match offices.iter_mut().find(|(o, _)| o == office_id) {
+            Some((_, secret)) => *secret = secret_key.to_owned(),
+            None => offices.push((office_id.to_owned(), secret_key.to_owned())),
+        }
+    }
+
+    /// `office_id` withdraws its authorization: it is no longer listed, and its grants and the
+    /// calls made with its keys answer `API2007`.
+    pub(in crate::sikka) fn withdraw_office(&self, office_id: &str) {
+        lock(&self.state)
+            .keys
+            .offices
+            .retain(|(o, _)| o != office_id);
+    }
+
+    /// Every request and refresh key issued so far.
+    pub(in crate::sikka) fn issued_keys(&self) -> Vec<String> {
+        let st = lock(&self.state);
+        st.keys
+            .request
+            .keys()
+            .chain(st.keys.refresh.keys())
+            .cloned()
+            .collect()
     }
 
     fn new_secret(st: &mut State, kind: &str) -> String {
@@ -124,7 +174,7 @@ impl Shared {
                 let Some(secret) = get("secret_key") else {
                     return wire::missing_secret_key();
                 };
-                if office != self.opts.office_id || secret != self.opts.secret_key {
+                if st.keys.secret_of(&office) != Some(secret.as_str()) {
                     return wire::practice_not_authorized();
                 }
                 let refresh = Self::new_secret(st, "refresh");
@@ -138,6 +188,9 @@ impl Shared {
                 let Some(office) = st.keys.refresh.get(&refresh).cloned() else {
                     return wire::invalid_parameter("refresh_key is invalid or deleted");
                 };
+                if st.keys.secret_of(&office).is_none() {
+                    return wire::practice_not_authorized();
+                }
                 (office, refresh, true)
             }
             _ => {
@@ -153,7 +206,7 @@ impl Shared {
             .checked_add(jiff::SignedDuration::try_from(lifetime).unwrap_or_default())
             .unwrap_or(start);
         let record = KeyRecord {
-            office_id: office,
+            office_id: office.clone(),
             start,
             end,
             revoked: false,
@@ -169,41 +222,49 @@ impl Shared {
                 c.refresh_grants += 1;
             } else {
                 c.request_key_grants += 1;
+                c.granted_offices.push(office);
             }
         }
         Reply::json(StatusCode::OK, answer).header("Request-Key-Expires", wire::http_date(end))
     }
 
-    pub(super) fn authorized_practices(&self, db: &Db, q: &Params) -> Reply {
+    /// One item per office that authorizes the application, each the emulated practice.
+    pub(super) fn authorized_practices(&self, st: &State, q: &Params) -> Reply {
         let o = &self.opts;
         let today = writeback::now_stamp(&self.opts.clock);
-        let item = json!({
-            "href": format!("{}/authorized_practices/{}", self.base_url, o.office_id),
-            "city": "Los Angeles",
-            "state": "CA",
-            "practice_id": o.practice_id,
-            "address": "100 Main Street",
-            "zip": "90012",
-            "office_id": o.office_id,
-            "domain": "Dental",
-            "secret_key": o.secret_key,
-            "practice_name": db.practice_name,
-            "practice_management_system": o.pms,
-            "financial_system": "",
-            "practice_management_system_refresh_date": wire::sikka_datetime(today),
-            "data_synchronization_date": wire::sikka_datetime(today),
-            "data_insert_date": wire::sikka_datetime(today),
-            "practice_management_system_version": "G7.2",
-            "practice_management_system_refresh_date_time_zone": "Pacific Standard Time",
-            "partner_id": "",
-            "financial_system_refresh_date": "",
-            "financial_system_version": "",
-            "difference_in_minutes": "0",
-        });
+        let item = |office_id: &str, secret_key: &str| {
+            json!({
+                "href": format!("{}/authorized_practices/{office_id}", self.base_url),
+                "city": "Los Angeles",
+                "state": "CA",
+                "practice_id": o.practice_id,
+                "address": "100 Main Street",
+                "zip": "90012",
+                "office_id": office_id,
+                "domain": "Dental",
+                "secret_key": secret_key,
+                "practice_name": st.db.practice_name,
+                "practice_management_system": o.pms,
+                "financial_system": "",
+                "practice_management_system_refresh_date": wire::sikka_datetime(today),
+                "data_synchronization_date": wire::sikka_datetime(today),
+                "data_insert_date": wire::sikka_datetime(today),
+                "practice_management_system_version": "G7.2",
+                "practice_management_system_refresh_date_time_zone": "Pacific Standard Time",
+                "partner_id": "",
+                "financial_system_refresh_date": "",
+                "financial_system_version": "",
+                "difference_in_minutes": "0",
+            })
+        };
         let items = if self.ours(q)
             && param(q, "practice_management_system").is_none_or(|p| p.eq_ignore_ascii_case(&o.pms))
         {
-            vec![item]
+            st.keys
+                .offices
+                .iter()
+                .map(|(office, secret)| item(office, secret))
+                .collect()
         } else {
             Vec::new()
         };
@@ -237,6 +298,11 @@ impl Shared {
             return Err(wire::missing_request_key());
         };
         let now = self.opts.clock.now();
+        let withdrawn = st
+            .keys
+            .request
+            .get(&key)
+            .is_some_and(|k| st.keys.secret_of(&k.office_id).is_none());
         let Some(record) = st.keys.request.get_mut(&key).filter(|k| !k.revoked) else {
             return Err(wire::missing_request_key());
         };
@@ -248,6 +314,9 @@ impl Shared {
         }
         if now >= record.end {
             return Err(wire::expired_request_key().header("Request-Key-Expires", expires));
+        }
+        if withdrawn {
+            return Err(wire::practice_not_authorized().header("Request-Key-Expires", expires));
         }
         record.request_count += 1;
         if method == "DELETE" && segs == ["request_key"] {

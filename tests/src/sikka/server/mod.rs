@@ -57,12 +57,13 @@ impl Shared {
             rate_limit_per_minute: opts.rate_limit_per_minute,
             writeback_status_shape: opts.writeback_status_shape,
         };
+        let keys = keys::Keys::new(&opts.office_id, &opts.secret_key);
         Self {
             opts,
             base_url,
             state: Mutex::new(State {
                 db,
-                keys: keys::Keys::default(),
+                keys,
                 writebacks: Vec::new(),
                 next_writeback: FIRST_WRITEBACK_ID,
                 seq: 0,
@@ -229,7 +230,7 @@ impl Shared {
             ("GET", ["authorized_practices"]) => {
                 return self
                     .app(h)
-                    .unwrap_or_else(|| self.authorized_practices(&st.db, q));
+                    .unwrap_or_else(|| self.authorized_practices(&st, q));
             }
             ("DELETE", ["refresh_key"]) => {
                 return self
