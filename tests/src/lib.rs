@@ -254,6 +254,16 @@ impl TestApp {
     /// practices file and a credentials file; `SANDBOX_WRITE_DELAY_MS` and
     /// `SANDBOX_EXTRA_PATIENTS` are honoured by the emulator too.
     pub async fn spawn_on(backend: Backend, env: &[(&str, &str)]) -> Self {
+        Self::spawn_on_adjusted(backend, env, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_on`], with the Sikka emulator's options changed by `adjust` first (the
+    /// practice bound to it follows them: its office, practice id and PMS).
+    pub async fn spawn_on_adjusted(
+        backend: Backend,
+        env: &[(&str, &str)],
+        adjust: impl FnOnce(&mut sikka::SikkaOptions),
+    ) -> Self {
         if backend == Backend::Sandbox {
             return Self::spawn_with(env).await;
         }
@@ -274,6 +284,7 @@ impl TestApp {
         }
         // Tests throttle on purpose (the knobs); otherwise neither side's rate limit slows them.
         options.rate_limit_per_minute = 1_000_000;
+        adjust(&mut options);
         let emulator = sikka::SikkaEmulator::start(options.clone()).await;
         let files = tempfile::tempdir().expect("temp dir");
         let practices = files.path().join("practices.json");

@@ -1,6 +1,7 @@
 //! The audit trail under attack and under failure, as an operator would see it: a flood of
 //! denied requests cannot fill the disk, a filling disk makes `/readyz` fail while calls still
-//! answer, and a write whose intent cannot be audited never reaches the practice's system.
+//! answer, a write whose intent cannot be audited never reaches the practice's system, and
+//! `gateway audit-verify` checks a directory's chain and names a segment that does not join.
 
 use gateway_tests::{Backend, Caller, TestApp, audit_entries_in, denials_represented, fixture::*};
 use serde_json::{Value, json};

@@ -1,6 +1,8 @@
 //! Every authentication mode: a valid request is served; a wrong signature, a stale timestamp, a
 //! missing header or a wrong token gets 401 with nothing in the body and an audit entry of
-//! outcome "denied"; with no secret configured the Vapi routes refuse with 503.
+//! outcome "denied"; with no secret configured the Vapi routes refuse with 503. Custom HMAC
+//! settings are honoured, a signed request is accepted once (its replay refused and audited),
+//! and a payload format without a timestamp needs an explicit opt-in and warns.
 
 use gateway_tests::{Caller, TestApp, gateway_bin, unique};
 use serde_json::json;

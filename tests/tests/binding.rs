@@ -1,7 +1,8 @@
 //! Which practice a call belongs to comes from what the gateway binds (the Vapi number called,
 //! else the assistant of a web call), never from what the body claims; a practice with its own
 //! Vapi secret is reached only with that secret; and nothing one practice verified carries over
-//! to another, nor can the model claim a caller id.
+//! to another, nor can the model claim a caller id (nor does registering a patient verify anyone
+//! when several records match).
 
 use gateway_tests::{Caller, TestApp, fixture::*, fresh_timestamp, unique};
 use hmac::{Hmac, Mac};

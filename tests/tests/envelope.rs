@@ -1,5 +1,7 @@
-//! Every envelope variant Vapi sends, the webhook's server messages, and what happens to
-//! requests that are too large or malformed.
+//! Every envelope variant Vapi sends (several calls answered in order, the legacy function
+//! call), how a call finds its practice, the webhook's server messages (the transfer destination
+//! included), unknown tools and unusable arguments, and what happens to requests that are too
+//! large, malformed or sent with an unsupported method.
 
 use gateway_tests::{Caller, TestApp, fixture::*};
 use serde_json::{Value, json};

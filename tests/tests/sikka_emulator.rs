@@ -1,6 +1,7 @@
 //! The Sikka emulator against Sikka's own documentation: the documented example requests
 //! replayed with the same answer shapes, then pagination, 204, the error envelope, key expiry
-//! and refresh, rate limits, the offline agent, and writebacks applied (or failing) later.
+//! and refresh, offices authorizing and withdrawing the application, rate limits, the offline
+//! agent, and writebacks applied (or failing) later.
 
 use std::time::Duration;
 
@@ -971,4 +972,119 @@ async fn stop_frees_the_port() {
     let addr = sikka.addr();
     sikka.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn offices_authorize_and_withdraw_the_application() {
+    let sikka = SikkaEmulator::start(options()).await;
+    sikka.knobs().authorize_office("D200", "secret-200");
+    let c = Client::new(&sikka);
+    let app = [("App-Id", DEFAULT_APP_ID), ("App-Key", DEFAULT_APP_KEY)];
+    let listed = |a: Answer| -> Vec<(String, String)> {
+        a.json()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| {
+                (
+                    i["office_id"].as_str().unwrap().to_owned(),
+                    i["secret_key"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let a = c
+        .send(reqwest::Method::GET, "/authorized_practices", &app, None)
+        .await;
+    assert_eq!(
+        listed(a),
+        [
+            (DEFAULT_OFFICE_ID.to_owned(), DEFAULT_SECRET_KEY.to_owned()),
+            ("D200".to_owned(), "secret-200".to_owned())
+        ]
+    );
+    let grant = |office: &str, secret: &str| {
+        json!({"grant_type": "request_key", "office_id": office, "secret_key": secret,
+               "app_id": DEFAULT_APP_ID, "app_key": DEFAULT_APP_KEY})
+    };
+    let wrong = c
+        .send(
+            reqwest::Method::POST,
+            "/request_key",
+            &[],
+            Some(grant("D200", DEFAULT_SECRET_KEY)),
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (401, "API2007".into()),
+        "another office's secret"
+    );
+    let granted = c
+        .send(
+            reqwest::Method::POST,
+            "/request_key",
+            &[],
+            Some(grant("D200", "secret-200")),
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let granted = granted.json();
+    assert_eq!(granted["issued_to"], "D200");
+    assert_eq!(sikka.knobs().granted_offices(), ["D200"]);
+    let mut issued = sikka.knobs().issued_keys();
+    issued.sort();
+    let mut expected = [
+        granted["request_key"].as_str().unwrap(),
+        granted["refresh_key"].as_str().unwrap(),
+    ];
+    expected.sort();
+    assert_eq!(issued, expected);
+    let mut d200 = Client::new(&sikka);
+    d200.key = Some(granted["request_key"].as_str().unwrap().to_owned());
+    assert_eq!(d200.get("/practices").await.status, 200);
+
+    // D200 withdraws: no longer listed, no new key, its key and refresh key refused.
+    sikka.knobs().withdraw_office("D200");
+    let a = c
+        .send(reqwest::Method::GET, "/authorized_practices", &app, None)
+        .await;
+    assert_eq!(
+        listed(a),
+        [(DEFAULT_OFFICE_ID.to_owned(), DEFAULT_SECRET_KEY.to_owned())]
+    );
+    let again = c
+        .send(
+            reqwest::Method::POST,
+            "/request_key",
+            &[],
+            Some(grant("D200", "secret-200")),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (401, "API2007".into()));
+    let call = d200.get("/practices").await;
+    assert_eq!((call.status, call.code()), (401, "API2007".into()));
+    let refresh = json!({"grant_type": "refresh_key", "refresh_key": granted["refresh_key"],
+                         "app_id": DEFAULT_APP_ID, "app_key": DEFAULT_APP_KEY});
+    let refreshed = c
+        .send(reqwest::Method::POST, "/request_key", &[], Some(refresh))
+        .await;
+    assert_eq!(
+        (refreshed.status, refreshed.code()),
+        (401, "API2007".into())
+    );
+    assert_eq!(
+        sikka.knobs().granted_offices(),
+        ["D200"],
+        "nothing more was granted"
+    );
+    // The office that still authorizes the application is served as before.
+    assert_eq!(
+        Client::authorized(&sikka)
+            .await
+            .get("/practices")
+            .await
+            .status,
+        200
+    );
 }

@@ -1,7 +1,11 @@
 //! The gateway in front of the Sikka emulator when Sikka misbehaves the ways it documents: a
 //! request key that expires mid-call (and a hundred calls waiting on one refresh), a 429 with
-//! its reset, an offline sync agent, a writeback that fails, and one still pending when the
-//! caller's answer is due — settled afterwards in the background.
+//! its reset (and an absurd reset), an offline sync agent, a writeback that fails, one still
+//! pending when the caller's answer is due — settled afterwards in the background, by one poller
+//! per practice within a share of its Sikka budget — and a booking whose answer was lost. Also:
+//! a booking Sikka refuses as a clash with the same patient's booking at that time is that
+//! booking, and an unproven secret sent to the authorize webhook never revokes working
+//! credentials.
 
 use std::{sync::Arc, time::Duration};
 

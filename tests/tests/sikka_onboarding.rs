@@ -1,17 +1,16 @@
-//! Sikka onboarding, black box: the real gateway against a minimal fake of the two Sikka
-//! endpoints onboarding needs (`GET /authorized_practices`, `POST /request_key`). Every route
-//! with a missing, a wrong and the right secret; repeated deliveries; an unmapped office; the
-//! marketplace purchase and cancel; the reconciler onboarding a bound office and marking a
-//! withdrawn one revoked; and no secret in the process output or the audit trail.
+//! Sikka onboarding, black box: the real gateway in front of the Sikka emulator, whose offices
+//! D100, D200 and D999 have authorized the application (D100 and D200 are bound to practices
+//! here, D999 to none). Every Sikka route of the gateway with a missing, a wrong and the right
+//! secret; repeated deliveries; an unmapped office; the marketplace purchase and cancel; the
+//! reconciler onboarding a bound office and marking a withdrawn one revoked; and no secret (nor
+//! any key Sikka issued) in the process output or the audit trail.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gateway_tests::sikka::{SikkaEmulator, SikkaOptions};
 use gateway_tests::{Caller, TestApp};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const APP_ID: &str = "app-onboard-test";
 const APP_KEY: &str = "canary-app-key-71c3";
@@ -20,138 +19,31 @@ const MARKETPLACE_SECRET: &str = "canary-marketplace-secret-4d2f";
 const SECRET_A: &str = "canary-office-secret-a-55e0";
 const SECRET_B: &str = "canary-office-secret-b-8b17";
 const SECRET_UNMAPPED: &str = "canary-office-secret-x-0c94";
-/// Request and refresh keys the fake mints all start with this.
-const MINTED: &str = "canary-minted";
+/// A secret no office has.
+const SECRET_WRONG: &str = "canary-office-secret-wrong-3f61";
+/// The sync agent's installation key a marketplace purchase carries.
+const SPU_KEY: &str = "canary-spu-installation-key-e2a7";
 
-// ---------------------------------------------------------------------------------------------
-// A minimal fake Sikka: one request per connection, HTTP/1.1, `connection: close`.
-
-#[derive(Default)]
-struct FakeState {
-    /// What `GET /authorized_practices` lists.
-    authorized: Vec<Value>,
-    /// office → the secret that mints a key.
-    secrets: HashMap<String, String>,
-    /// Offices answered `API2007`.
-    revoked: HashSet<String>,
-    /// Offices a key was minted for, in order.
-    grants: Vec<String>,
-}
-
-struct FakeSikka {
-    base: String,
-    state: Arc<Mutex<FakeState>>,
-}
-
-impl FakeSikka {
-    async fn start(state: FakeState) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(state));
-        let shared = state.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(handle(socket, shared.clone()));
-            }
-        });
-        Self { base, state }
-    }
-
-    fn grants(&self) -> Vec<String> {
-        self.state.lock().unwrap().grants.clone()
-    }
-}
-
-async fn handle(mut socket: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let Ok(n) = socket.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
+/// The Sikka emulator for application `APP_ID`/`APP_KEY`, authorized by office D100 (`SECRET_A`)
+/// and by `others` with their secrets.
+async fn sikka(others: &[(&str, &str)]) -> SikkaEmulator {
+    let options = SikkaOptions {
+        app_id: APP_ID.into(),
+        app_key: APP_KEY.into(),
+        office_id: "D100".into(),
+        secret_key: SECRET_A.into(),
+        ..SikkaOptions::default()
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
+    let sikka = SikkaEmulator::start(options).await;
+    for (office, secret) in others {
+        sikka.knobs().authorize_office(office, secret);
     }
-    let body = &buf[head_end..];
-    let request_line = head.lines().next().unwrap_or_default().to_owned();
-    let app_ok = head
-        .to_ascii_lowercase()
-        .contains(&format!("app-id: {}", APP_ID.to_ascii_lowercase()))
-        && head.contains(APP_KEY);
-    let (status, answer) = answer(&request_line, app_ok, body, &state);
-    let text = answer.to_string();
-    let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let _ = socket.write_all(response.as_bytes()).await;
-    let _ = socket.shutdown().await;
+    sikka
 }
 
-fn message(status: u16, code: &str) -> (u16, Value) {
-    (
-        status,
-        json!({"http_code": status.to_string(), "error_code": code, "short_message": "", "long_message": "", "more_information": ""}),
-    )
-}
-
-fn answer(request_line: &str, app_ok: bool, body: &[u8], state: &Mutex<FakeState>) -> (u16, Value) {
-    let mut state = state.lock().unwrap();
-    if request_line.starts_with("GET /authorized_practices") {
-        if !app_ok {
-            return message(401, "API2003");
-        }
-        let items = state.authorized.clone();
-        return (
-            200,
-            json!({"offset": "0", "limit": "500", "total_count": items.len().to_string(), "execution_time": "1",
-                   "pagination": {"next": ""}, "items": items}),
-        );
-    }
-    if request_line.starts_with("POST /request_key") {
-        let Ok(grant) = serde_json::from_slice::<Value>(body) else {
-            return message(400, "API2019");
-        };
-        if grant["app_id"] != APP_ID || grant["app_key"] != APP_KEY {
-            return message(401, "API2003");
-        }
-        let office = grant["office_id"].as_str().unwrap_or_default().to_owned();
-        if state.revoked.contains(&office) {
-            return message(401, "API2007");
-        }
-        if state.secrets.get(&office).map(String::as_str) != grant["secret_key"].as_str() {
-            return message(400, "API1005");
-        }
-        state.grants.push(office.clone());
-        let n = state.grants.len();
-        return (
-            200,
-            json!({"request_key": format!("{MINTED}-rk-{office}-{n}"), "refresh_key": format!("{MINTED}-ref-{office}-{n}"),
-                   "expires_in": "85603 second(s)", "issued_to": office, "status": "active"}),
-        );
-    }
-    message(404, "API2009")
+/// D100, D200 and D999 authorize the application.
+async fn three_offices() -> SikkaEmulator {
+    sikka(&[("D200", SECRET_B), ("D999", SECRET_UNMAPPED)]).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,7 +51,7 @@ fn answer(request_line: &str, app_ok: bool, body: &[u8], state: &Mutex<FakeState
 
 struct Rig {
     app: TestApp,
-    sikka: FakeSikka,
+    sikka: SikkaEmulator,
     dir: tempfile::TempDir,
 }
 
@@ -185,21 +77,29 @@ impl Rig {
         req.send().await.expect("request")
     }
 
-    /// Every secret this test uses, and every key the fake minted, is absent from the process's
+    /// Calls to Sikka's `POST /request_key` so far: each one sends Sikka an office's secret.
+    fn request_key_calls(&self) -> u64 {
+        self.sikka.knobs().requests_to("/v4/request_key")
+    }
+
+    /// Every secret this test uses, and every key Sikka issued, is absent from the process's
     /// output and the audit trail.
     fn assert_no_secret_leaked(&self) {
         let output = self.app.output();
         let audit = std::fs::read_to_string(self.app.audit_dir.path().join("audit.jsonl"))
             .unwrap_or_default();
-        for secret in [
+        let issued = self.sikka.knobs().issued_keys();
+        let fixed = [
             APP_KEY,
             CALLBACK_KEY,
             MARKETPLACE_SECRET,
             SECRET_A,
             SECRET_B,
             SECRET_UNMAPPED,
-            MINTED,
-        ] {
+            SECRET_WRONG,
+            SPU_KEY,
+        ];
+        for secret in fixed.into_iter().chain(issued.iter().map(String::as_str)) {
             assert!(
                 !output.contains(secret),
                 "{secret} appears in the process output"
@@ -225,8 +125,7 @@ fn sikka_practice(account: &str, office: &str) -> Value {
            "pms": {"kind": "sikka", "office_id": office, "practice_id": "1", "pms_type": "Dentrix"}})
 }
 
-async fn rig(fake: FakeState, env: &[(&str, &str)]) -> Rig {
-    let sikka = FakeSikka::start(fake).await;
+async fn rig(sikka: SikkaEmulator, env: &[(&str, &str)]) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let practices = dir.path().join("practices.json");
     std::fs::write(
@@ -243,7 +142,7 @@ async fn rig(fake: FakeState, env: &[(&str, &str)]) -> Rig {
     let mut all: Vec<(&str, &str)> = vec![
         ("PRACTICES_FILE", practices.to_str().unwrap()),
         ("CREDENTIALS_FILE", credentials.to_str().unwrap()),
-        ("SIKKA_BASE_URL", &sikka.base),
+        ("SIKKA_BASE_URL", sikka.base_url()),
         ("SIKKA_APP_ID", APP_ID),
         ("SIKKA_APP_KEY", APP_KEY),
         ("SIKKA_CALLBACK_KEY", CALLBACK_KEY),
@@ -256,17 +155,6 @@ async fn rig(fake: FakeState, env: &[(&str, &str)]) -> Rig {
     }
     let app = TestApp::spawn_with(&all).await;
     Rig { app, sikka, dir }
-}
-
-fn fake() -> FakeState {
-    FakeState {
-        secrets: HashMap::from([
-            ("D100".to_owned(), SECRET_A.to_owned()),
-            ("D200".to_owned(), SECRET_B.to_owned()),
-            ("D999".to_owned(), SECRET_UNMAPPED.to_owned()),
-        ]),
-        ..FakeState::default()
-    }
 }
 
 fn authorize(office: &str, secret: &str) -> Value {
@@ -295,7 +183,7 @@ const DATA: &str = "/pms/sikka/webhook/data";
 
 #[tokio::test]
 async fn authorize_needs_the_callback_key_and_onboards_once() {
-    let r = rig(fake(), &[]).await;
+    let r = rig(three_offices().await, &[]).await;
     let body = authorize("D100", SECRET_A);
 
     let missing = r.post(AUTHORIZE, None, body.clone()).await;
@@ -320,7 +208,7 @@ async fn authorize_needs_the_callback_key_and_onboards_once() {
         .await;
     assert_eq!(resp.status().as_u16(), 401);
     assert_eq!(r.app.denials(Some(AUTHORIZE), 3).await, 3);
-    assert!(r.sikka.grants().is_empty(), "nothing reached Sikka");
+    assert_eq!(r.request_key_calls(), 0, "nothing reached Sikka");
     assert_eq!(r.credentials(), Value::Null, "nothing was stored");
 
     let ok = r
@@ -352,7 +240,7 @@ async fn authorize_needs_the_callback_key_and_onboards_once() {
     assert_eq!(again.status().as_u16(), 200);
     let ack: Value = again.json().await.unwrap();
     assert_eq!(ack["status"], "unchanged");
-    assert_eq!(r.sikka.grants(), vec!["D100".to_owned()]);
+    assert_eq!(r.sikka.knobs().granted_offices(), vec!["D100".to_owned()]);
     assert_eq!(
         std::fs::metadata(r.credentials_path())
             .unwrap()
@@ -384,7 +272,7 @@ async fn authorize_needs_the_callback_key_and_onboards_once() {
         .post(
             AUTHORIZE,
             Some(("callback-key", CALLBACK_KEY)),
-            authorize("D200", "canary-minted-wrong"),
+            authorize("D200", SECRET_WRONG),
         )
         .await;
     assert_eq!(bad.status().as_u16(), 422, "{}", r.app.output());
@@ -402,7 +290,7 @@ async fn authorize_needs_the_callback_key_and_onboards_once() {
 
 #[tokio::test]
 async fn an_unmapped_office_or_a_foreign_account_is_refused_and_audited() {
-    let r = rig(fake(), &[]).await;
+    let r = rig(three_offices().await, &[]).await;
     let key = Some(("callback-key", CALLBACK_KEY));
     let resp = r
         .post(AUTHORIZE, key, authorize("D999", SECRET_UNMAPPED))
@@ -425,7 +313,7 @@ async fn an_unmapped_office_or_a_foreign_account_is_refused_and_audited() {
         let resp = r.post(AUTHORIZE, key, body).await;
         assert_eq!(resp.status().as_u16(), 422, "{account}");
     }
-    assert!(r.sikka.grants().is_empty(), "no secret was tried");
+    assert_eq!(r.request_key_calls(), 0, "no secret was tried");
     assert_eq!(r.credentials(), Value::Null);
     let refusals = r
         .app
@@ -454,7 +342,7 @@ async fn an_unmapped_office_or_a_foreign_account_is_refused_and_audited() {
 
 #[tokio::test]
 async fn data_webhooks_need_the_callback_key_and_answer_200() {
-    let r = rig(fake(), &[]).await;
+    let r = rig(three_offices().await, &[]).await;
     let event = json!({"event": "appointments", "office_id": "D100", "practice_id": 1, "generated_time": "2025-01-01 10:00:00"});
     assert_eq!(
         r.post(DATA, None, event.clone()).await.status().as_u16(),
@@ -499,9 +387,9 @@ async fn data_webhooks_need_the_callback_key_and_answer_200() {
 
 #[tokio::test]
 async fn marketplace_purchase_and_cancel_are_recorded() {
-    let r = rig(fake(), &[]).await;
+    let r = rig(three_offices().await, &[]).await;
     let purchase = json!({
-        "Source": "Sikka", "MasterCustomerID": "D100", "SPUInstallationKey": "canary-minted-spu",
+        "Source": "Sikka", "MasterCustomerID": "D100", "SPUInstallationKey": SPU_KEY,
         "PartnerRegistrationID": 4711, "PracticeName": "Bright Smile", "EmailAddress": "owner@example.org",
         "FirstName": "Ada", "LastName": "Owner", "Status": "Active", "PurchaseDate": "2025-01-02",
         "Order#": "SO-1", "PartnerServiceName": "Receptionist", "SomethingNew": {"x": 1}
@@ -595,7 +483,7 @@ async fn marketplace_purchase_and_cancel_are_recorded() {
 #[tokio::test]
 async fn without_configured_secrets_the_routes_refuse_with_503() {
     let r = rig(
-        fake(),
+        three_offices().await,
         &[("SIKKA_CALLBACK_KEY", ""), ("SIKKA_MARKETPLACE_SECRET", "")],
     )
     .await;
@@ -622,20 +510,15 @@ async fn without_configured_secrets_the_routes_refuse_with_503() {
             assert_eq!(resp.status().as_u16(), 503, "{path} {value:?}");
         }
     }
-    assert!(r.sikka.grants().is_empty());
+    assert_eq!(r.request_key_calls(), 0, "nothing reached Sikka");
     assert_eq!(r.credentials(), Value::Null);
 }
 
 #[tokio::test]
 async fn the_reconciler_onboards_bound_offices_and_marks_withdrawn_ones_revoked() {
-    let mut state = fake();
-    state.authorized = vec![
-        json!({"office_id": "D999", "secret_key": SECRET_UNMAPPED, "practice_id": "1", "practice_name": "Not ours"}),
-        json!({"office_id": "D100", "secret_key": SECRET_A, "practice_id": "1", "practice_name": "A"}),
-    ];
+    let sikka = three_offices().await;
     // D200 was onboarded before and has since withdrawn: not listed, and Sikka says API2007.
-    state.revoked.insert("D200".into());
-    let sikka = FakeSikka::start(state).await;
+    sikka.knobs().withdraw_office("D200");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("credentials.json"),
@@ -683,7 +566,7 @@ async fn the_reconciler_onboards_bound_offices_and_marks_withdrawn_ones_revoked(
     let passes = |app: &TestApp| app.output().matches("sikka reconciler pass").count();
     let seen = passes(&r.app);
     assert!(eventually(Duration::from_secs(10), || passes(&r.app) >= seen + 2).await);
-    assert_eq!(r.sikka.grants(), vec!["D100".to_owned()]);
+    assert_eq!(r.sikka.knobs().granted_offices(), vec!["D100".to_owned()]);
     let changes: Vec<Value> = r
         .app
         .audit_entries()
@@ -706,7 +589,7 @@ async fn the_reconciler_onboards_bound_offices_and_marks_withdrawn_ones_revoked(
     r.assert_no_secret_leaked();
 }
 
-async fn spawn_for(sikka: &FakeSikka, dir: &tempfile::TempDir, reconcile: &str) -> TestApp {
+async fn spawn_for(sikka: &SikkaEmulator, dir: &tempfile::TempDir, reconcile: &str) -> TestApp {
     let practices = dir.path().join("practices.json");
     std::fs::write(
         &practices,
@@ -718,7 +601,7 @@ async fn spawn_for(sikka: &FakeSikka, dir: &tempfile::TempDir, reconcile: &str) 
     TestApp::spawn_with(&[
         ("PRACTICES_FILE", practices.to_str().unwrap()),
         ("CREDENTIALS_FILE", credentials.to_str().unwrap()),
-        ("SIKKA_BASE_URL", &sikka.base),
+        ("SIKKA_BASE_URL", sikka.base_url()),
         ("SIKKA_APP_ID", APP_ID),
         ("SIKKA_APP_KEY", APP_KEY),
         ("SIKKA_CALLBACK_KEY", CALLBACK_KEY),

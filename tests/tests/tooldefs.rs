@@ -1,6 +1,7 @@
 //! The Vapi tool definitions made from the OpenAPI document: one per tool, each valid against
 //! Vapi's own `CreateFunctionToolDTO` schema, with the caller's number passed as a static
-//! parameter the model never sees.
+//! parameter the model never sees; and the committed `openapi/openapi.json` is what the gateway
+//! generates today.
 
 use std::process::Command;
 

@@ -1,5 +1,11 @@
-//! Every tool through its own route against the sandbox practice: the success path, the
-//! unverified caller, and bad arguments, with what the assistant would hear.
+//! Every tool through its own route, each scenario run twice with the same expectations: against
+//! the sandbox practice and against the Sikka adapter in front of the Sikka emulator seeded with
+//! that practice (`both!`). Availability in the practice's zone, booking (confirmed with a
+//! reference, idempotent, refused when taken or overlapping, pending when slow, one answer for
+//! two copies of one call), cancelling and rescheduling only the caller's own visits, caller
+//! verification (caller id, a shared family phone, name and birth date), registration and
+//! contact updates, providers and transfer, an unknown line, and bad arguments — each with what
+//! the assistant would hear. Only the missing transfer number runs on the sandbox alone.
 
 use gateway_tests::{Backend, Caller, TestApp, both, fixture::*, unique};
 use serde_json::{Value, json};

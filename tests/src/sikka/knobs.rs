@@ -31,6 +31,8 @@ pub struct Counters {
     pub requests: BTreeMap<(String, String), u64>,
     /// Successful `grant_type=request_key` grants.
     pub request_key_grants: u64,
+    /// The office of each successful `grant_type=request_key` grant, in order.
+    pub granted_offices: Vec<String>,
     /// Successful `grant_type=refresh_key` grants.
     pub refresh_grants: u64,
     /// Writebacks accepted (201/200 answers to writes).
@@ -104,6 +106,24 @@ impl Knobs {
         self.shared.expire_all_keys();
     }
 
+    /// Another office authorizes the application with `secret_key` (or an authorized office's
+    /// secret changes): it is listed by `GET /authorized_practices` after the others, and
+    /// `POST /request_key` grants keys for it. Its data is the emulated practice's.
+    pub fn authorize_office(&self, office_id: &str, secret_key: &str) {
+        self.shared.authorize_office(office_id, secret_key);
+    }
+
+    /// The office withdraws its authorization of the application: it is no longer listed, and
+    /// a grant for it, a refresh of its keys and a call made with its keys answer 401 `API2007`.
+    pub fn withdraw_office(&self, office_id: &str) {
+        self.shared.withdraw_office(office_id);
+    }
+
+    /// Every request key and refresh key issued so far (to check none of them leaks).
+    pub fn issued_keys(&self) -> Vec<String> {
+        self.shared.issued_keys()
+    }
+
     /// How long after acceptance later writebacks are applied.
     pub fn set_writeback_delay(&self, delay: Duration) {
         self.set(|k| k.writeback_delay = delay);
@@ -142,6 +162,11 @@ impl Knobs {
 
     pub fn request_key_grants(&self) -> u64 {
         self.counters().request_key_grants
+    }
+
+    /// The office of each successful `grant_type=request_key` grant, in order.
+    pub fn granted_offices(&self) -> Vec<String> {
+        self.counters().granted_offices
     }
 
     pub fn refresh_grants(&self) -> u64 {

@@ -19,7 +19,8 @@
 //!   last page) and HTTP 204 with an empty body when nothing matches;
 //! - the message/error envelope with Sikka's codes; `Request-Key-Expires` on every answer to a
 //!   call made with a request key; `X-Rate-Limit-*` on every answer and 429 over the limit;
-//! - application calls (`App-Id`/`App-Key`), request/refresh keys, the data reads a
+//! - application calls (`App-Id`/`App-Key`), the offices that authorized the application (one,
+//!   more through the knobs, each of which may withdraw), request/refresh keys, the data reads a
 //!   receptionist needs, and writebacks queued and applied by a simulated sync agent.
 //!
 //! The practice is seeded from the gateway's sandbox fixture ([`gateway::pms::sandbox`]) for a
