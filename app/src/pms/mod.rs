@@ -1,5 +1,6 @@
 //! The practice-system port. [`PracticeSystem`] is what the receptionist needs from a PMS; the
-//! adapters are `sandbox` (an in-memory demo practice) and, later, `sikka`.
+//! adapters are `sandbox` (an in-memory demo practice) and `sikka` (a practice's own system
+//! through Sikka's API).
 
 mod ids;
 mod phi;

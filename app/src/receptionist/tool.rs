@@ -94,26 +94,6 @@ pub struct Identity {
     pub birth_date: Option<Phi<Date>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartOfDay {
-    Morning,
-    Afternoon,
-    Any,
-}
-
-impl PartOfDay {
-    pub fn window(self) -> Option<(Time, Time)> {
-        match self {
-            Self::Morning => Some((Time::midnight(), jiff::civil::time(12, 0, 0, 0))),
-            Self::Afternoon => Some((
-                jiff::civil::time(12, 0, 0, 0),
-                jiff::civil::time(23, 59, 0, 0),
-            )),
-            Self::Any => None,
-        }
-    }
-}
-
 /// A model-readable complaint about one argument.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Invalid argument `{field}`: {problem}. Ask the caller and call the tool again.")]

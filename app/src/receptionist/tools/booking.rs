@@ -110,26 +110,14 @@ impl Work for BookAppointment {
                 note: None,
             })
             .await;
-        let writeback = match written {
-            Ok(w) => w,
-            Err(e) => return Outcome::pms(&e, who),
-        };
-        let hold = held(&slot, length);
-        cx.desk.writebacks.record(
-            cx.account(),
-            key,
-            &writeback,
-            patient.id.clone(),
-            Some(hold),
-            summary.clone(),
-        );
-        drop(lock);
         let what = Written {
             tool: Tool::BookAppointment,
             verb: "Booked",
             summary: &summary,
+            key: Some(key),
+            hold: Some(held(&slot, length)),
         };
-        cx.report(&patient, writeback, what).await
+        cx.sent(&patient, written, what, Some(lock)).await
     }
 }
 
@@ -312,20 +300,15 @@ impl Work for CancelAppointment {
         if let Err(refused) = cx.intend(Tool::CancelAppointment, &who).await {
             return refused;
         }
-        let writeback = match cx.practice.pms.cancel(id, self.reason).await {
-            Ok(w) => w,
-            Err(e) => return Outcome::pms(&e, who),
-        };
-        let (account, patient_id) = (cx.account(), patient.id.clone());
-        cx.desk
-            .writebacks
-            .record(account, key, &writeback, patient_id, None, summary.clone());
+        let written = cx.practice.pms.cancel(id, self.reason).await;
         let what = Written {
             tool: Tool::CancelAppointment,
             verb: "Cancellation done",
             summary: &summary,
+            key: Some(key),
+            hold: None,
         };
-        cx.report(&patient, writeback, what).await
+        cx.sent(&patient, written, what, None).await
     }
 }
 
@@ -393,26 +376,15 @@ impl Work for RescheduleAppointment {
         if let Err(refused) = cx.intend(Tool::RescheduleAppointment, &who).await {
             return refused;
         }
-        let writeback = match cx.practice.pms.reschedule(id, to).await {
-            Ok(w) => w,
-            Err(e) => return Outcome::pms(&e, who),
-        };
-        let hold = held(&slot, length);
-        cx.desk.writebacks.record(
-            cx.account(),
-            key,
-            &writeback,
-            patient.id.clone(),
-            Some(hold),
-            summary.clone(),
-        );
-        drop(lock);
+        let written = cx.practice.pms.reschedule(id, to).await;
         let what = Written {
             tool: Tool::RescheduleAppointment,
             verb: "Rescheduled",
             summary: &summary,
+            key: Some(key),
+            hold: Some(held(&slot, length)),
         };
-        cx.report(&patient, writeback, what).await
+        cx.sent(&patient, written, what, Some(lock)).await
     }
 }
 

@@ -25,7 +25,9 @@ use super::{
     verify, words, writebacks::LedgerEntry,
 };
 use crate::{
-    pms::{AccountId, Patient, PatientId, Provider, ProviderId, Writeback, WritebackState},
+    pms::{
+        AccountId, Patient, PatientId, PmsResult, Provider, ProviderId, Writeback, WritebackState,
+    },
     practices::Practice,
 };
 
@@ -169,20 +171,34 @@ impl Ctx<'_> {
         Some(repeat_answer(what, &entry, who.to_vec()))
     }
 
-    /// Waits, within the confirm budget, for the practice to apply a write, then says
-    /// truthfully what happened, following it up if it is still pending.
-    pub async fn report(
+    /// What became of a write just sent: recorded under its business key (holding its slot,
+    /// if it takes one) before `lock` is released; then, within the confirm budget, the
+    /// truthful answer of whether the practice's system applied it.
+    pub async fn sent(
         &self,
         patient: &Patient,
-        writeback: Writeback,
+        written: PmsResult<Writeback>,
         what: Written<'_>,
+        lock: Option<tokio::sync::OwnedMutexGuard<()>>,
     ) -> Outcome {
-        let settled = self.desk.writebacks.wait(self.practice, writeback).await;
+        let writeback = match written {
+            Ok(writeback) => writeback,
+            Err(e) => return Outcome::pms(&e, vec![patient.id.clone()]),
+        };
         let Written {
             tool,
             verb,
             summary,
+            key,
+            hold,
         } = what;
+        if let Some(key) = key {
+            let (account, id) = (self.account(), patient.id.clone());
+            let summary = summary.to_owned();
+            (self.desk.writebacks).record(account, key, &writeback, id, hold, summary);
+        }
+        drop(lock);
+        let settled = self.desk.writebacks.wait(self.practice, writeback).await;
         let who = vec![patient.id.clone()];
         let first = patient.first_name.expose();
         match &settled.state {
@@ -227,11 +243,14 @@ impl Ctx<'_> {
     }
 }
 
-/// What a write was, for its answer: "Booked … Tuesday, December 1 at 9:00 AM with Dr. Lee".
+/// What a write was: for its answer ("Booked … Tuesday, December 1 at 9:00 AM with Dr. Lee"),
+/// and for the ledger (its business key and the slot it takes).
 pub struct Written<'a> {
     pub tool: Tool,
     pub verb: &'a str,
     pub summary: &'a str,
+    pub key: Option<WriteKey>,
+    pub hold: Option<Busy>,
 }
 
 /// The answer for a write this gateway already made (same business key).

@@ -266,15 +266,14 @@ impl Work for UpdatePatient {
         if let Err(refused) = cx.intend(Tool::UpdatePatient, &who).await {
             return refused;
         }
-        let writeback = match cx.practice.pms.update_patient(&patient.id, update).await {
-            Ok(w) => w,
-            Err(e) => return Outcome::pms(&e, who.to_vec()),
-        };
+        let written = cx.practice.pms.update_patient(&patient.id, update).await;
         let what = Written {
             tool: Tool::UpdatePatient,
             verb: "Updated",
             summary: "contact details",
+            key: None,
+            hold: None,
         };
-        cx.report(&patient, writeback, what).await
+        cx.sent(&patient, written, what, None).await
     }
 }
