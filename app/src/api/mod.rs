@@ -2,18 +2,14 @@
 //! module that knows HTTP. [`openapi_document`] is the spec that is served, committed under
 //! `openapi/` and turned into Vapi tool definitions.
 
-mod calls;
 pub mod connection;
-mod envelope;
-mod guard;
 mod health;
 mod json;
+mod middleware;
+mod openapi;
 mod problem;
 pub mod sikka;
-mod spec;
-mod tool_args;
-mod tools;
-mod webhook;
+mod vapi;
 
 use std::sync::Arc;
 
@@ -69,8 +65,8 @@ fn service(
     state: Arc<AppState>,
 ) -> OpenApiService<
     (
-        tools::ToolsApi,
-        webhook::WebhookApi,
+        vapi::tools::ToolsApi,
+        vapi::webhook::WebhookApi,
         health::HealthApi,
         sikka::SikkaApi,
     ),
@@ -78,10 +74,10 @@ fn service(
 > {
     OpenApiService::new(
         (
-            tools::ToolsApi {
+            vapi::tools::ToolsApi {
                 state: state.clone(),
             },
-            webhook::WebhookApi {
+            vapi::webhook::WebhookApi {
                 state: state.clone(),
             },
             health::HealthApi {
@@ -101,12 +97,12 @@ fn service(
     )
 }
 
-/// The OpenAPI document: poem-openapi's, completed by [`spec::complete`].
+/// The OpenAPI document: poem-openapi's, completed by [`openapi::complete`].
 pub fn openapi_document(state: Arc<AppState>) -> String {
     let generated = service(state).spec();
     let mut doc: serde_json::Value =
         serde_json::from_str(&generated).expect("poem-openapi emits JSON");
-    spec::complete(&mut doc);
+    openapi::complete(&mut doc);
     sikka::document(&mut doc);
     serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
 }
@@ -117,7 +113,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = service(state.clone());
     // The UI embeds the spec: swap in the document with its security schemes.
     let ui = api.swagger_ui_html().replace(&api.spec(), &document);
-    let validators: Arc<spec::Validators> = Arc::new(spec::Validators::new(
+    let validators: Arc<openapi::Validators> = Arc::new(openapi::Validators::new(
         &serde_json::from_str(&document).expect("the document is JSON"),
     ));
     let guarded_state = state;
@@ -133,7 +129,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .at("/docs", make_sync(move |_| Html(ui.clone())))
         .nest("/", api)
         .data(validators)
-        .around(move |next, req| guard::around(guarded_state.clone(), next, req))
+        .around(move |next, req| middleware::around(guarded_state.clone(), next, req))
 }
 
 /// The OpenAPI document without a running gateway (for `gateway openapi` and the tool export).

@@ -9,11 +9,10 @@ use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
-    ApiTags, AppState,
-    calls::{ToolResultItem, answer_all, call_info, check_signer},
-    envelope::{ServerMessageBody, VapiBody},
-    problem::ProblemJson,
+    body::{ServerMessageBody, VapiBody},
+    dispatch::{ToolResultItem, answer_all, call_info, check_signer},
 };
+use crate::api::{ApiTags, AppState, problem::ProblemJson};
 use crate::{
     practices::Binding,
     vapi::{envelope::MessageKind, results::one_line},

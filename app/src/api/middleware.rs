@@ -197,7 +197,7 @@ async fn guard(
 }
 
 /// Audits a request refused for its credentials (outcome denied) and answers 401, no detail.
-pub(super) async fn deny(
+pub(in crate::api) async fn deny(
     state: &AppState,
     resource: String,
     request_id: Option<String>,

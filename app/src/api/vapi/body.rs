@@ -12,7 +12,8 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{problem::ProblemJson, spec::Validators, tool_args::*};
+use super::args::*;
+use crate::api::{openapi::Validators, problem::ProblemJson};
 use crate::vapi::envelope::{self, MessageKind, ServerMessage};
 
 /// Why a `tool-calls` message without calls is refused.
@@ -58,7 +59,7 @@ impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
         if let Some(validators) = request.data::<Arc<Validators>>() {
             let mut value: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|e| refuse(e.to_string()))?;
-            super::spec::strip_nulls(&mut value);
+            crate::api::openapi::strip_nulls(&mut value);
             if let Err(detail) = validators.check(&S::Schema::name(), &value) {
                 if message.tool_calls.is_empty() && message.kind == MessageKind::ToolCalls {
                     return Err(refuse(NO_TOOL_CALL.to_owned()));
@@ -109,7 +110,7 @@ macro_rules! body_extractor {
         }
     };
 }
-pub(super) use body_extractor;
+pub(in crate::api) use body_extractor;
 
 body_extractor!(VapiBody<S>, S: EnvelopeSchema);
 

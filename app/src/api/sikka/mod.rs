@@ -19,7 +19,7 @@ use poem_openapi::{
     types::{ParseFromJSON, Type},
 };
 
-use super::{ApiTags, AppState, RequestMeta, problem::ProblemJson, spec::Validators};
+use super::{ApiTags, AppState, RequestMeta, openapi::Validators, problem::ProblemJson};
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome};
 use crate::pms::{AccountId, OfficeId};
 use crate::practices::Secret;
@@ -109,7 +109,7 @@ impl<T: Type + ParseFromJSON> ParsePayload for Checked<T> {
     }
 }
 
-super::envelope::body_extractor!(Checked<T>, T: Type + ParseFromJSON);
+super::vapi::body_extractor!(Checked<T>, T: Type + ParseFromJSON);
 
 /// Sikka's `app.authorized` notification: a practice authorized the application. Its `Debug`
 /// never shows `secret_key`.

@@ -8,12 +8,10 @@ use poem::Request;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{
-    ApiTags, AppState,
-    calls::{ToolResults, answer_all, check_signer},
-    envelope::*,
-    json::JsonBody,
-    problem::ProblemJson,
+    body::*,
+    dispatch::{ToolResults, answer_all, check_signer},
 };
+use crate::api::{ApiTags, AppState, json::JsonBody, problem::ProblemJson};
 use crate::receptionist::Tool;
 
 /// Every status a tool route can answer.

@@ -4,7 +4,8 @@
 use poem::Request;
 use poem_openapi::Object;
 
-use super::{AppState, RequestMeta, tool_args::*};
+use super::args::*;
+use crate::api::{AppState, RequestMeta};
 use crate::{
     practices::{Binding, PracticeKey},
     receptionist::{ArgError, CallInfo, Tool, ToolRequest},
@@ -83,7 +84,7 @@ pub async fn check_signer(
     match (own_secret, signed_by) {
         (None, None) => Ok(()),
         (Some(own), Some(signer)) if own == signer => Ok(()),
-        _ => Err(super::guard::deny(
+        _ => Err(crate::api::middleware::deny(
             state,
             req.uri().path().to_owned(),
             info.request_id,
