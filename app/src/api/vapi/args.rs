@@ -1,18 +1,68 @@
 //! The arguments of each tool, as the language model sends them. These types are the JSON
 //! Schema of the OpenAPI document (and so of the Vapi tool definitions): every field carries a
-//! description a model can follow. Each converts into the receptionist's typed request, or into
-//! an [`ArgError`] that says what is wrong and what is expected.
+//! description a model can follow. Each is a [`ToolArgs`]: it converts into the receptionist's
+//! typed request, or into an [`ArgError`] that says what is wrong and what is expected, and it
+//! names the request body schema of its route (made by one `envelope_schema!` invocation).
+//!
+//! A new tool needs, here, its arguments type (or an existing one) and a line in [`parser`]'s
+//! list; and a route in `tools.rs`.
 
-use poem_openapi::Object;
+use poem_openapi::{Object, types::Type};
 use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
 
+use super::body::envelope_schema;
 use crate::{
     pms::{AppointmentId, PatientId, ProviderId},
     receptionist::{
-        ArgError, Identity, ToolRequest,
+        ArgError, Identity, Tool, ToolRequest,
         request::{self, PartOfDay},
     },
 };
+
+/// A tool's arguments type.
+pub trait ToolArgs: Type + DeserializeOwned + Send + 'static {
+    /// The request body of a route taking these arguments: a `tool-calls` message carrying them.
+    type Body: Type;
+    /// The receptionist's request for `tool` (a tool taking these arguments), or what is wrong.
+    fn parse(self, tool: Tool) -> Result<ToolRequest, ArgError>;
+}
+
+/// Parses one call's arguments for `tool`: deserialised as the arguments type, then parsed.
+pub type Parser = fn(Tool, Map<String, Value>) -> Result<ToolRequest, ArgError>;
+
+/// The [`Parser`] of the tools taking `A`.
+pub fn parse_as<A: ToolArgs>(
+    tool: Tool,
+    arguments: Map<String, Value>,
+) -> Result<ToolRequest, ArgError> {
+    from_arguments::<A>(arguments)?.parse(tool)
+}
+
+/// Each arguments type with the tools that take it, listed once: the parser of a call that names
+/// its own tool (on the webhook). Exhaustive, so a tool without arguments does not compile.
+macro_rules! parsers {
+    ($($args:ty => $($tool:ident)|+;)+) => {
+        /// The parser of `tool`'s arguments.
+        pub fn parser(tool: Tool) -> Parser {
+            match tool {
+                $($(Tool::$tool)|+ => parse_as::<$args>,)+
+            }
+        }
+    };
+}
+
+parsers! {
+    CheckAvailabilityArgs => CheckAvailability;
+    BookAppointmentArgs => BookAppointment;
+    CancelAppointmentArgs => CancelAppointment;
+    RescheduleAppointmentArgs => RescheduleAppointment;
+    PatientArgs => GetAppointments | SearchPatients | GetPatientInfo;
+    CreatePatientArgs => CreatePatient;
+    UpdatePatientArgs => UpdatePatient;
+    ListProvidersArgs => ListProviders;
+    TransferToHumanArgs => TransferToHuman;
+}
 
 /// Deserialises a tool's arguments, naming the argument that is wrong.
 pub fn from_arguments<T: DeserializeOwned>(
@@ -105,8 +155,13 @@ pub enum PartOfDayArg {
     Any,
 }
 
-impl CheckAvailabilityArgs {
-    pub fn parse(self) -> Result<ToolRequest, ArgError> {
+envelope_schema! { CheckAvailabilityArgs:
+CheckAvailabilityRequest, CheckAvailabilityMessage, CheckAvailabilityCall, CheckAvailabilityFunction }
+
+impl ToolArgs for CheckAvailabilityArgs {
+    type Body = CheckAvailabilityRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
         let limit = match self.max_results {
             None => 8,
             Some(n @ 1..=20) => n as usize,
@@ -162,8 +217,13 @@ pub struct BookAppointmentArgs {
     pub reason: Option<String>,
 }
 
-impl BookAppointmentArgs {
-    pub fn parse(self) -> Result<ToolRequest, ArgError> {
+envelope_schema! { BookAppointmentArgs:
+BookAppointmentRequest, BookAppointmentMessage, BookAppointmentCall, BookAppointmentFunction }
+
+impl ToolArgs for BookAppointmentArgs {
+    type Body = BookAppointmentRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
         Ok(ToolRequest::BookAppointment {
             identity: self.identity.parse()?,
             date: request::date("date", &self.date)?,
@@ -195,8 +255,13 @@ pub struct CancelAppointmentArgs {
     pub reason: Option<String>,
 }
 
-impl CancelAppointmentArgs {
-    pub fn parse(self) -> Result<ToolRequest, ArgError> {
+envelope_schema! { CancelAppointmentArgs:
+CancelAppointmentRequest, CancelAppointmentMessage, CancelAppointmentCall, CancelAppointmentFunction }
+
+impl ToolArgs for CancelAppointmentArgs {
+    type Body = CancelAppointmentRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
         Ok(ToolRequest::CancelAppointment {
             identity: self.identity.parse()?,
             appointment: AppointmentId::new(request::id("appointment_id", &self.appointment_id)?),
@@ -228,8 +293,13 @@ pub struct RescheduleAppointmentArgs {
     pub provider_id: Option<String>,
 }
 
-impl RescheduleAppointmentArgs {
-    pub fn parse(self) -> Result<ToolRequest, ArgError> {
+envelope_schema! { RescheduleAppointmentArgs: RescheduleAppointmentRequest,
+RescheduleAppointmentMessage, RescheduleAppointmentCall, RescheduleAppointmentFunction }
+
+impl ToolArgs for RescheduleAppointmentArgs {
+    type Body = RescheduleAppointmentRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
         Ok(ToolRequest::RescheduleAppointment {
             identity: self.identity.parse()?,
             appointment: AppointmentId::new(request::id("appointment_id", &self.appointment_id)?),
@@ -248,9 +318,25 @@ pub struct PatientArgs {
     pub identity: IdentityArgs,
 }
 
-impl PatientArgs {
-    pub fn parse_identity(self) -> Result<Identity, ArgError> {
-        self.identity.parse()
+envelope_schema! { PatientArgs:
+PatientToolRequest, PatientToolMessage, PatientToolCall, PatientToolFunction }
+
+impl ToolArgs for PatientArgs {
+    type Body = PatientToolRequest;
+
+    fn parse(self, tool: Tool) -> Result<ToolRequest, ArgError> {
+        let identity = self.identity.parse()?;
+        Ok(match tool {
+            Tool::GetAppointments => ToolRequest::GetAppointments { identity },
+            Tool::GetPatientInfo => ToolRequest::GetPatientInfo { identity },
+            Tool::SearchPatients => ToolRequest::SearchPatients { identity },
+            other => {
+                return Err(ArgError::new(
+                    "arguments",
+                    format!("{} takes more than a patient's identity", other.name()),
+                ));
+            }
+        })
     }
 }
 
@@ -277,8 +363,13 @@ pub struct CreatePatientArgs {
     pub caller_number: Option<String>,
 }
 
-impl CreatePatientArgs {
-    pub fn parse(self) -> Result<ToolRequest, ArgError> {
+envelope_schema! { CreatePatientArgs:
+CreatePatientRequest, CreatePatientMessage, CreatePatientCall, CreatePatientFunction }
+
+impl ToolArgs for CreatePatientArgs {
+    type Body = CreatePatientRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
         Ok(ToolRequest::CreatePatient {
             first_name: request::name("first_name", &self.first_name)?,
             last_name: request::name("last_name", &self.last_name)?,
@@ -312,8 +403,13 @@ pub struct UpdatePatientArgs {
     pub preferred_name: Option<String>,
 }
 
-impl UpdatePatientArgs {
-    pub fn parse(self) -> Result<ToolRequest, ArgError> {
+envelope_schema! { UpdatePatientArgs:
+UpdatePatientRequest, UpdatePatientMessage, UpdatePatientCall, UpdatePatientFunction }
+
+impl ToolArgs for UpdatePatientArgs {
+    type Body = UpdatePatientRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
         Ok(ToolRequest::UpdatePatient {
             identity: self.identity.parse()?,
             phone: self
@@ -349,4 +445,28 @@ pub struct TransferToHumanArgs {
     /// The caller's phone number. Filled in by the system; never ask for it.
     #[oai(validator(max_length = 32))]
     pub caller_number: Option<String>,
+}
+
+envelope_schema! { ListProvidersArgs:
+ListProvidersRequest, ListProvidersMessage, ListProvidersCall, ListProvidersFunction }
+
+impl ToolArgs for ListProvidersArgs {
+    type Body = ListProvidersRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
+        Ok(ToolRequest::ListProviders)
+    }
+}
+
+envelope_schema! { TransferToHumanArgs:
+TransferToHumanRequest, TransferToHumanMessage, TransferToHumanCall, TransferToHumanFunction }
+
+impl ToolArgs for TransferToHumanArgs {
+    type Body = TransferToHumanRequest;
+
+    fn parse(self, _: Tool) -> Result<ToolRequest, ArgError> {
+        Ok(ToolRequest::TransferToHuman {
+            reason: self.reason,
+        })
+    }
 }

@@ -1,118 +1,74 @@
-//! The request bodies of the Vapi routes: their schemas (per tool, so each operation carries its
-//! tool's argument schema) and their parsing, which is tolerant of every envelope variant Vapi
-//! sends (see `vapi::envelope`) rather than bound to the schema's exact shape.
+//! The request bodies of the Vapi routes: [`VapiBody`], a server message checked against its
+//! documented schema then read by the tolerant envelope parser (`vapi::envelope`, which takes
+//! every variant Vapi sends rather than the schema's exact shape), and the schemas that document
+//! it — per tool (each operation carries its tool's argument schema, made by [`envelope_schema!`]
+//! from the arguments type) and for the webhook ([`ServerMessageRequest`]).
 
-use std::{marker::PhantomData, sync::Arc};
+use std::marker::PhantomData;
 
-use poem::{Request, RequestBody};
-use poem_openapi::{
-    Object,
-    payload::{ParsePayload, Payload},
-    registry::{MetaSchemaRef, Registry},
-    types::Type,
+use poem_openapi::{Object, types::Type};
+use serde_json::Value;
+
+use super::args::ToolArgs;
+use crate::api::{
+    checked::{Checked, FromChecked},
+    problem::ProblemJson,
 };
-
-use super::args::*;
-use crate::api::{openapi::Validators, problem::ProblemJson};
 use crate::vapi::envelope::{self, MessageKind, ServerMessage};
 
 /// Why a `tool-calls` message without calls is refused.
 pub const NO_TOOL_CALL: &str = "The message has no tool call: expected a non-empty toolCallList, toolCalls or toolWithToolCallList.";
 
-/// A request body schema: which envelope type documents it.
-pub trait EnvelopeSchema: Send + Sync + 'static {
+/// A Vapi request body: a server message, documented by `S`'s schema (a tool's arguments type,
+/// or [`ServerMessageRequest`] for the webhook).
+pub type VapiBody<S> = Checked<Envelope<S>>;
+
+/// What documents a Vapi request body.
+pub trait EnvelopeSchema: Send + 'static {
     type Schema: Type;
 }
 
+/// A tool route's body is documented by the `tool-calls` message carrying its arguments.
+impl<A: ToolArgs> EnvelopeSchema for A {
+    type Schema = A::Body;
+}
+
 /// A parsed Vapi server message, documented by `S`.
-pub struct VapiBody<S> {
+pub struct Envelope<S> {
     pub message: ServerMessage,
-    _schema: PhantomData<S>,
+    _schema: PhantomData<fn() -> S>,
 }
 
-impl<S: EnvelopeSchema> Payload for VapiBody<S> {
-    const CONTENT_TYPE: &'static str = "application/json";
+impl<S: EnvelopeSchema> FromChecked for Envelope<S> {
+    type Schema = S::Schema;
 
-    fn schema_ref() -> MetaSchemaRef {
-        S::Schema::schema_ref()
+    fn not_json(error: serde_json::Error) -> String {
+        envelope::invalid_json(error).to_string()
     }
 
-    fn register(registry: &mut Registry) {
-        S::Schema::register(registry);
+    fn drop_nulls(value: &mut Value) {
+        strip_nulls(value);
     }
-}
 
-impl<S: EnvelopeSchema> ParsePayload for VapiBody<S> {
-    const IS_REQUIRED: bool = true;
-
-    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let refuse = |detail: String| {
-            poem::Error::from_response(ProblemJson::bad_request(detail).response())
-        };
-        let bytes = body
-            .take()?
-            .into_bytes()
-            .await
-            .map_err(|e| refuse(format!("The request body could not be read: {e}")))?;
-        let message = envelope::parse(&bytes).map_err(|e| refuse(e.to_string()))?;
+    fn read(value: Value, verdict: Result<(), String>) -> Result<Self, String> {
+        let message = envelope::parse_value(&value).map_err(|e| e.to_string())?;
         // The documented schema is the contract: a body it rejects is refused, with the place.
-        if let Some(validators) = request.data::<Arc<Validators>>() {
-            let mut value: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|e| refuse(e.to_string()))?;
-            crate::api::openapi::strip_nulls(&mut value);
-            if let Err(detail) = validators.check(&S::Schema::name(), &value) {
-                if message.tool_calls.is_empty() && message.kind == MessageKind::ToolCalls {
-                    return Err(refuse(NO_TOOL_CALL.to_owned()));
-                }
-                return Err(refuse(detail));
+        if let Err(detail) = verdict {
+            if message.tool_calls.is_empty() && message.kind == MessageKind::ToolCalls {
+                return Err(NO_TOOL_CALL.to_owned());
             }
+            return Err(detail);
         }
         Ok(Self {
             message,
             _schema: PhantomData,
         })
     }
+
+    fn refuse(detail: String) -> poem::Error {
+        poem::Error::from_response(ProblemJson::bad_request(detail).response())
+    }
 }
-
-/// Makes a payload type a request-body extractor whose content type is not checked: Vapi and
-/// Sikka always send JSON, and a missing or odd header on an otherwise valid body must not cost
-/// a patient their answer (the body is still parsed and checked against its schema).
-macro_rules! body_extractor {
-    ($ty:ty, $($bounds:tt)*) => {
-        impl<'a, $($bounds)*> poem_openapi::ApiExtractor<'a> for $ty {
-            const TYPES: &'static [poem_openapi::ApiExtractorType] =
-                &[poem_openapi::ApiExtractorType::RequestObject];
-            type ParamType = ();
-            type ParamRawType = ();
-
-            fn register(registry: &mut poem_openapi::registry::Registry) {
-                <Self as poem_openapi::payload::Payload>::register(registry);
-            }
-
-            fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
-                Some(poem_openapi::registry::MetaRequest {
-                    description: None,
-                    content: vec![poem_openapi::registry::MetaMediaType {
-                        content_type: <Self as poem_openapi::payload::Payload>::CONTENT_TYPE,
-                        schema: <Self as poem_openapi::payload::Payload>::schema_ref(),
-                    }],
-                    required: true,
-                })
-            }
-
-            async fn from_request(
-                request: &'a poem::Request,
-                body: &mut poem::RequestBody,
-                _: poem_openapi::ExtractParamOptions<()>,
-            ) -> poem::Result<Self> {
-                <Self as poem_openapi::payload::ParsePayload>::from_request(request, body).await
-            }
-        }
-    };
-}
-pub(in crate::api) use body_extractor;
-
-body_extractor!(VapiBody<S>, S: EnvelopeSchema);
 
 /// The call, as Vapi describes it (only the fields the gateway reads).
 #[derive(Debug, Object)]
@@ -175,16 +131,18 @@ pub struct AssistantMetadata {
     pub account_id: Option<String>,
 }
 
-macro_rules! tool_envelope {
-    ($marker:ident, $args:ty, $request:ident, $message:ident, $call:ident, $function:ident) => {
+/// The request body schema of a tool route, from its arguments type: `envelope_schema! { Args:
+/// Request, Message, Call, Function }` names the four schema types of the document.
+macro_rules! envelope_schema {
+    ($args:ty: $request:ident, $message:ident, $call:ident, $function:ident) => {
         /// A Vapi `tool-calls` server message.
-        #[derive(Debug, Object)]
+        #[derive(Debug, poem_openapi::Object)]
         pub struct $request {
             pub message: $message,
         }
 
         /// The message: the tool calls to answer, in order, and who is calling whom.
-        #[derive(Debug, Object)]
+        #[derive(Debug, poem_openapi::Object)]
         pub struct $message {
             /// `tool-calls`.
             #[oai(rename = "type", validator(max_length = 64))]
@@ -192,15 +150,15 @@ macro_rules! tool_envelope {
             /// The calls to answer, in order.
             #[oai(rename = "toolCallList", validator(min_items = 1, max_items = 16))]
             pub tool_call_list: Vec<$call>,
-            pub call: Option<CallObject>,
-            pub customer: Option<CustomerObject>,
+            pub call: Option<$crate::api::vapi::body::CallObject>,
+            pub customer: Option<$crate::api::vapi::body::CustomerObject>,
             #[oai(rename = "phoneNumber")]
-            pub phone_number: Option<PhoneNumberObject>,
-            pub assistant: Option<AssistantObject>,
+            pub phone_number: Option<$crate::api::vapi::body::PhoneNumberObject>,
+            pub assistant: Option<$crate::api::vapi::body::AssistantObject>,
         }
 
         /// One tool call.
-        #[derive(Debug, Object)]
+        #[derive(Debug, poem_openapi::Object)]
         pub struct $call {
             /// Echoed back as `toolCallId`.
             #[oai(validator(max_length = 128))]
@@ -209,93 +167,15 @@ macro_rules! tool_envelope {
         }
 
         /// The function called and the model's arguments.
-        #[derive(Debug, Object)]
+        #[derive(Debug, poem_openapi::Object)]
         pub struct $function {
             #[oai(validator(max_length = 64))]
             pub name: String,
             pub arguments: $args,
         }
-
-        pub struct $marker;
-
-        impl EnvelopeSchema for $marker {
-            type Schema = $request;
-        }
     };
 }
-
-tool_envelope!(
-    CheckAvailabilityBody,
-    CheckAvailabilityArgs,
-    CheckAvailabilityRequest,
-    CheckAvailabilityMessage,
-    CheckAvailabilityCall,
-    CheckAvailabilityFunction
-);
-tool_envelope!(
-    BookAppointmentBody,
-    BookAppointmentArgs,
-    BookAppointmentRequest,
-    BookAppointmentMessage,
-    BookAppointmentCall,
-    BookAppointmentFunction
-);
-tool_envelope!(
-    CancelAppointmentBody,
-    CancelAppointmentArgs,
-    CancelAppointmentRequest,
-    CancelAppointmentMessage,
-    CancelAppointmentCall,
-    CancelAppointmentFunction
-);
-tool_envelope!(
-    RescheduleAppointmentBody,
-    RescheduleAppointmentArgs,
-    RescheduleAppointmentRequest,
-    RescheduleAppointmentMessage,
-    RescheduleAppointmentCall,
-    RescheduleAppointmentFunction
-);
-tool_envelope!(
-    PatientBody,
-    PatientArgs,
-    PatientToolRequest,
-    PatientToolMessage,
-    PatientToolCall,
-    PatientToolFunction
-);
-tool_envelope!(
-    CreatePatientBody,
-    CreatePatientArgs,
-    CreatePatientRequest,
-    CreatePatientMessage,
-    CreatePatientCall,
-    CreatePatientFunction
-);
-tool_envelope!(
-    UpdatePatientBody,
-    UpdatePatientArgs,
-    UpdatePatientRequest,
-    UpdatePatientMessage,
-    UpdatePatientCall,
-    UpdatePatientFunction
-);
-tool_envelope!(
-    ListProvidersBody,
-    ListProvidersArgs,
-    ListProvidersRequest,
-    ListProvidersMessage,
-    ListProvidersCall,
-    ListProvidersFunction
-);
-tool_envelope!(
-    TransferToHumanBody,
-    TransferToHumanArgs,
-    TransferToHumanRequest,
-    TransferToHumanMessage,
-    TransferToHumanCall,
-    TransferToHumanFunction
-);
+pub(super) use envelope_schema;
 
 /// Any Vapi server message sent to the webhook URL.
 #[derive(Debug, Object)]
@@ -350,8 +230,24 @@ pub struct LegacyFunctionCall {
     pub parameters: Option<serde_json::Value>,
 }
 
-pub struct ServerMessageBody;
+impl EnvelopeSchema for ServerMessageRequest {
+    type Schema = Self;
+}
 
-impl EnvelopeSchema for ServerMessageBody {
-    type Schema = ServerMessageRequest;
+/// Null means absent in the envelope: every `null` member of an object is dropped before the
+/// body is validated (OpenAPI 3.0's `nullable` is not JSON Schema; the validator ignores it), so a
+/// required field sent as null is still missing. Tool arguments are left as they were sent.
+pub fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            for (key, v) in map.iter_mut() {
+                if key != "arguments" && key != "parameters" {
+                    strip_nulls(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }

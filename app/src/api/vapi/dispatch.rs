@@ -1,44 +1,26 @@
 //! Answering the tool calls of one Vapi message: who is calling about which practice, each
-//! call's arguments parsed for its tool, and the results in the order of the calls.
+//! call's arguments parsed for its tool (by the route's arguments type, or on the webhook by the
+//! tool each call names), and the results in the order of the calls.
 
 use poem::Request;
-use poem_openapi::Object;
 
-use super::args::*;
-use crate::api::{AppState, RequestMeta};
+use super::args::{Parser, parser};
+use crate::api::{AppState, RequestMeta, middleware::deny_and_audit};
 use crate::{
     practices::{Binding, PracticeKey},
-    receptionist::{ArgError, CallInfo, Tool, ToolRequest},
+    receptionist::{ArgError, CallInfo, Tool},
     vapi::{
-        envelope::{ServerMessage, ToolCall},
-        results::one_line,
+        envelope::ServerMessage,
+        results::{ToolResult, one_line},
     },
 };
 
-/// The answer to a `tool-calls` message: one result per call, in the same order.
-#[derive(Debug, Object, serde::Serialize)]
-pub struct ToolResults {
-    pub results: Vec<ToolResultItem>,
-}
+/// The tool of a `/vapi/tools/{tool}` route and the parser of its arguments type.
+pub type Route = (Tool, Parser);
 
-/// One tool call's outcome: exactly one of `result` and `error`, each a single line.
-#[derive(Debug, Object, serde::Serialize)]
-pub struct ToolResultItem {
-    /// The tool's name.
-    pub name: String,
-    /// The `id` of the call this answers.
-    #[oai(rename = "toolCallId")]
-    #[serde(rename = "toolCallId")]
-    pub tool_call_id: String,
-    /// What the assistant should know or say (compact JSON text for structured data).
-    #[oai(skip_serializing_if_is_none)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<String>,
-    /// What went wrong and what the assistant should do about it.
-    #[oai(skip_serializing_if_is_none)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// A request refused for its credentials (already audited): answer 401, no detail.
+#[derive(Debug)]
+pub struct Denied;
 
 /// Builds the receptionist's view of the call from the message and the HTTP request. The caller
 /// is the call's own customer number only: nothing in the tool arguments can claim one.
@@ -67,7 +49,7 @@ pub async fn check_signer(
     state: &AppState,
     req: &Request,
     message: &ServerMessage,
-) -> Result<(), poem::Response> {
+) -> Result<(), Denied> {
     let meta = req.extensions().get::<RequestMeta>();
     let signed_by = meta.and_then(|m| m.signed_by.as_ref());
     if signed_by.is_none() && state.practice_auth.is_empty() {
@@ -84,65 +66,28 @@ pub async fn check_signer(
     match (own_secret, signed_by) {
         (None, None) => Ok(()),
         (Some(own), Some(signer)) if own == signer => Ok(()),
-        _ => Err(crate::api::middleware::deny(
-            state,
-            req.uri().path().to_owned(),
-            info.request_id,
-            info.source_ip,
-            "signed with a credential that is not the practice's own".into(),
-        )
-        .await),
-    }
-}
-
-/// Parses a call's arguments for `tool`.
-pub fn parse_request(tool: Tool, call: &ToolCall) -> Result<ToolRequest, ArgError> {
-    let args = call
-        .arguments
-        .clone()
-        .map_err(|why| ArgError::new("arguments", why))?;
-    match tool {
-        Tool::CheckAvailability => from_arguments::<CheckAvailabilityArgs>(args)?.parse(),
-        Tool::BookAppointment => from_arguments::<BookAppointmentArgs>(args)?.parse(),
-        Tool::CancelAppointment => from_arguments::<CancelAppointmentArgs>(args)?.parse(),
-        Tool::RescheduleAppointment => from_arguments::<RescheduleAppointmentArgs>(args)?.parse(),
-        Tool::GetAppointments => Ok(ToolRequest::GetAppointments {
-            identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
-        }),
-        Tool::SearchPatients => Ok(ToolRequest::SearchPatients {
-            identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
-        }),
-        Tool::GetPatientInfo => Ok(ToolRequest::GetPatientInfo {
-            identity: from_arguments::<PatientArgs>(args)?.parse_identity()?,
-        }),
-        Tool::CreatePatient => from_arguments::<CreatePatientArgs>(args)?.parse(),
-        Tool::UpdatePatient => from_arguments::<UpdatePatientArgs>(args)?.parse(),
-        Tool::ListProviders => {
-            from_arguments::<ListProvidersArgs>(args)?;
-            Ok(ToolRequest::ListProviders)
-        }
-        Tool::TransferToHuman => {
-            let args = from_arguments::<TransferToHumanArgs>(args)?;
-            Ok(ToolRequest::TransferToHuman {
-                reason: args.reason,
-            })
+        _ => {
+            let reason = "signed with a credential that is not the practice's own";
+            deny_and_audit(state, req, "vapi", reason.into()).await;
+            Err(Denied)
         }
     }
 }
 
-/// Answers every call in order. `route_tool` is the tool of a `/vapi/tools/{tool}` route; on
-/// the webhook each call names its own tool.
+/// Answers every call in order. `route` is the tool of a `/vapi/tools/{tool}` route and its
+/// arguments' parser; on the webhook each call names its own tool.
 pub async fn answer_all(
     state: &AppState,
     req: &Request,
-    message: &ServerMessage,
-    route_tool: Option<Tool>,
-) -> Vec<ToolResultItem> {
-    let info = call_info(message, req);
+    message: ServerMessage,
+    route: Option<Route>,
+) -> Vec<ToolResult> {
+    let route_tool = route.map(|(tool, _)| tool);
+    let info = call_info(&message, req);
     // One budget for the whole request, shared by its calls in order.
     let deadline = tokio::time::Instant::now() + state.request_budget;
     let mut results = Vec::with_capacity(message.tool_calls.len());
-    for call in &message.tool_calls {
+    for call in message.tool_calls {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let named = Tool::from_name(&call.name);
         let tool = route_tool.or(named);
@@ -176,22 +121,18 @@ pub async fn answer_all(
                     .join(", ")
             )),
             Some(tool) => {
+                let parse = route.map_or_else(|| parser(tool), |(_, parse)| parse);
+                let request = call
+                    .arguments
+                    .map_err(|why| ArgError::new("arguments", why))
+                    .and_then(|arguments| parse(tool, arguments));
                 state
                     .receptionist
-                    .answer(&info, tool, &call.id, parse_request(tool, call), left)
+                    .answer(&info, tool, &call.id, request, left)
                     .await
             }
         };
-        let (result, error) = match answer {
-            Ok(text) => (Some(one_line(&text)), None),
-            Err(text) => (None, Some(one_line(&text))),
-        };
-        results.push(ToolResultItem {
-            name,
-            tool_call_id: call.id.clone(),
-            result,
-            error,
-        });
+        results.push(ToolResult::new(name, call.id, answer));
     }
     results
 }

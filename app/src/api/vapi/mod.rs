@@ -7,5 +7,3 @@ mod body;
 mod dispatch;
 pub(super) mod tools;
 pub(super) mod webhook;
-
-pub(super) use body::body_extractor;
