@@ -2,7 +2,8 @@
 //! and for the Vapi routes the body limit and the check that Vapi sent the request (HMAC over the
 //! raw body, a secret header, or a bearer token; a signature already accepted is a replay). A
 //! request that fails the check is audited as denied and answered 401 with no detail; none of
-//! them reaches a tool.
+//! them reaches a tool. Every refusal for credentials, here or in a route (a practice's own
+//! signer, the Sikka secrets), is audited by the one [`deny_and_audit`].
 
 use std::{sync::Arc, time::Instant};
 
