@@ -2,7 +2,7 @@
 //! request's headers must arrive in full within [`Deadlines::header_read`] of its first byte
 //! (a client trickling a header a byte at a time cannot hold a connection open), and a
 //! connection silent for [`Deadlines::idle`] is closed (by the server, see `startup`). The body
-//! has its own deadline and size limit in the guard.
+//! has its own deadline and size limit in the middleware.
 
 use std::{
     io,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{ApiTags, AppState};
@@ -27,9 +28,7 @@ pub enum ReadyResponse {
     NotReady(Json<Health>),
 }
 
-pub struct HealthApi {
-    pub state: Arc<AppState>,
-}
+pub struct HealthApi;
 
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
@@ -50,11 +49,11 @@ impl HealthApi {
     /// entries (open, not stopped by a failed sync) and its filesystem has more free space than
     /// `AUDIT_MIN_FREE_MIB`. A 503 says which of these is missing.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
-    async fn readyz(&self) -> ReadyResponse {
-        let problem = if self.state.auth.is_none() {
+    async fn readyz(&self, Data(state): Data<&Arc<AppState>>) -> ReadyResponse {
+        let problem = if state.auth.is_none() {
             Some("VAPI_WEBHOOK_SECRET is not set".to_owned())
         } else {
-            self.state.receptionist.audit().ready().err()
+            state.receptionist.audit().ready().err()
         };
         match problem {
             None => ReadyResponse::Ready(Json(Health {

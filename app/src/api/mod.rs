@@ -1,24 +1,25 @@
-//! The HTTP surface (poem + poem-openapi): the tool routes, the Vapi webhook and health. The only
-//! module that knows HTTP. [`openapi_document`] is the spec that is served, committed under
-//! `openapi/` and turned into Vapi tool definitions.
+//! The HTTP surface (poem + poem-openapi): the Vapi routes (`vapi/`: a route per tool and the
+//! webhook), the Sikka routes (`sikka/`) and health; in front of them the middleware (request id,
+//! access log, body limit, Vapi verification) and the one body extractor (`checked.rs`). The only
+//! module that knows HTTP. The route types are zero-sized: they reach the application's state
+//! through `poem::web::Data<&Arc<AppState>>`, so the OpenAPI document ([`spec`], `openapi.rs`) is
+//! built from the code alone — it is served, committed under `openapi/` and turned into Vapi tool
+//! definitions.
 
-mod calls;
+mod checked;
 pub mod connection;
-mod envelope;
-mod guard;
 mod health;
 mod json;
+mod middleware;
+mod openapi;
 mod problem;
 pub mod sikka;
-mod spec;
-mod tool_args;
-mod tools;
-mod webhook;
+mod vapi;
 
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::Tags;
 
 use crate::{
     receptionist::Receptionist,
@@ -56,7 +57,7 @@ pub struct AppState {
     pub request_budget: std::time::Duration,
 }
 
-/// Set on each request by the guard.
+/// Set on each request by the middleware.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
     pub request_id: String,
@@ -65,62 +66,16 @@ pub struct RequestMeta {
     pub signed_by: Option<crate::pms::AccountId>,
 }
 
-fn service(
-    state: Arc<AppState>,
-) -> OpenApiService<
-    (
-        tools::ToolsApi,
-        webhook::WebhookApi,
-        health::HealthApi,
-        sikka::SikkaApi,
-    ),
-    (),
-> {
-    OpenApiService::new(
-        (
-            tools::ToolsApi {
-                state: state.clone(),
-            },
-            webhook::WebhookApi {
-                state: state.clone(),
-            },
-            health::HealthApi {
-                state: state.clone(),
-            },
-            sikka::SikkaApi { state },
-        ),
-        "Practice gateway",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "Answers a Vapi voice receptionist's tool calls for a dental practice: availability, \
-         bookings, cancellations and patient records through the practice's management system. \
-         Every Vapi route requires the configured authentication (HMAC signature over the body, \
-         a secret header, or a bearer token) and answers tool calls with HTTP 200 and a result or \
-         an error string per call.",
-    )
-}
-
-/// The OpenAPI document: poem-openapi's, completed by [`spec::complete`].
-pub fn openapi_document(state: Arc<AppState>) -> String {
-    let generated = service(state).spec();
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&generated).expect("poem-openapi emits JSON");
-    spec::complete(&mut doc);
-    sikka::document(&mut doc);
-    serde_json::to_string_pretty(&doc).expect("serialisable") + "\n"
-}
-
-/// Every route: the API, `/openapi.json`, and the docs UI at `/docs`.
+/// Every route: the API, `/openapi.json`, and the docs UI at `/docs`. The routes reach `state`
+/// through `poem::web::Data`; the middleware stands in front of them all.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
-    let document = openapi_document(state.clone());
-    let api = service(state.clone());
-    // The UI embeds the spec: swap in the document with its security schemes.
+    let document = openapi::document();
+    let api = openapi::service();
+    // The UI embeds the spec: swap in the completed document.
     let ui = api.swagger_ui_html().replace(&api.spec(), &document);
-    let validators: Arc<spec::Validators> = Arc::new(spec::Validators::new(
-        &serde_json::from_str(&document).expect("the document is JSON"),
-    ));
-    let guarded_state = state;
+    // Compiled now rather than on the first request.
+    std::sync::LazyLock::force(&checked::VALIDATORS);
+    let guarded = state.clone();
     Route::new()
         .at(
             "/openapi.json",
@@ -132,65 +87,11 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(ui.clone())))
         .nest("/", api)
-        .data(validators)
-        .around(move |next, req| guard::around(guarded_state.clone(), next, req))
+        .data(state)
+        .around(move |next, req| middleware::around(guarded.clone(), next, req))
 }
 
-/// The OpenAPI document without a running gateway (for `gateway openapi` and the tool export).
+/// The OpenAPI document (for `gateway openapi` and the tool export): made from the code alone.
 pub fn spec() -> String {
-    struct NoAudit;
-
-    #[async_trait::async_trait]
-    impl crate::audit::AuditSink for NoAudit {
-        async fn record(
-            &self,
-            _: crate::audit::AuditEvent,
-        ) -> Result<crate::audit::AuditReceipt, crate::audit::AuditError> {
-            Err(crate::audit::AuditError::Closed)
-        }
-
-        async fn close(&self) {}
-    }
-
-    let options = crate::practices::LocalOptions {
-        write_delay: std::time::Duration::ZERO,
-        extra_patients: Vec::new(),
-        sikka: None,
-        credentials: Arc::new(crate::practices::MemoryCredentials::default()),
-        clock: crate::clock::Clock::system(),
-        schedule: None,
-    };
-    let directory = Arc::new(
-        crate::practices::LocalDirectory::load(None, &options)
-            .expect("the embedded demo practice loads"),
-    );
-    let sikka = sikka::SikkaHooks {
-        callback_key: None,
-        marketplace_secret: None,
-        onboarding: Arc::new(crate::practices::onboarding::Onboarding::new(
-            None,
-            options.credentials.clone(),
-            directory.clone(),
-            Arc::new(NoAudit),
-        )),
-        registrations: Arc::new(crate::practices::registrations::RegistrationFile::new(
-            "sikka-registrations.json",
-        )),
-    };
-    let receptionist = Arc::new(Receptionist::new(
-        directory,
-        Arc::new(NoAudit),
-        Arc::new(crate::receptionist::MemoryLedger::default()),
-        Default::default(),
-    ));
-    openapi_document(Arc::new(AppState {
-        receptionist,
-        auth: None,
-        seen_signatures: SeenSignatures::new(std::time::Duration::from_secs(300)),
-        practice_auth: Vec::new(),
-        public_base_url: None,
-        sikka,
-        deadlines: Default::default(),
-        request_budget: crate::config::DEFAULT_REQUEST_BUDGET,
-    }))
+    openapi::document()
 }

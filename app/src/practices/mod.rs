@@ -4,6 +4,7 @@
 mod credentials;
 mod json_file;
 mod local;
+pub mod marketplace;
 pub mod onboarding;
 mod profile;
 pub mod registrations;

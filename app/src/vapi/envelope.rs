@@ -115,12 +115,27 @@ pub enum EnvelopeError {
 /// Parses a server-message body. Fails only when there is no message to act on; anything
 /// unknown or oddly typed inside the message is ignored.
 pub fn parse(body: &[u8]) -> Result<ServerMessage, EnvelopeError> {
-    let root: Root<RawMessage<'_>> =
-        serde_json::from_slice(body).map_err(|e| EnvelopeError::InvalidJson {
-            line: e.line(),
-            column: e.column(),
-            detail: e.to_string(),
-        })?;
+    let root: Root<RawMessage<'_>> = serde_json::from_slice(body).map_err(invalid_json)?;
+    from_root(root)
+}
+
+/// [`parse`] for a body already parsed into a JSON value (the HTTP layer parses a body once, to
+/// check it against its schema and to read it): the same message, read the same lenient way.
+pub fn parse_value(body: &Value) -> Result<ServerMessage, EnvelopeError> {
+    let root: Root<RawMessage<'_>> = Root::deserialize(body).map_err(invalid_json)?;
+    from_root(root)
+}
+
+/// Why a body is not JSON, as [`EnvelopeError::InvalidJson`].
+pub fn invalid_json(e: serde_json::Error) -> EnvelopeError {
+    EnvelopeError::InvalidJson {
+        line: e.line(),
+        column: e.column(),
+        detail: e.to_string(),
+    }
+}
+
+fn from_root(root: Root<RawMessage<'_>>) -> Result<ServerMessage, EnvelopeError> {
     let root = match root {
         Root::Object(message) => message,
         Root::Other(kind) => return Err(EnvelopeError::NotAnObject(kind)),

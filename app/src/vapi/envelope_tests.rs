@@ -3,8 +3,16 @@
 use super::*;
 use serde_json::json;
 
+/// Parses `value`'s text, and checks that [`parse_value`] reads the very same message from the
+/// value itself, so every test below holds for both entry points.
 fn parse_json(value: Value) -> ServerMessage {
-    parse(value.to_string().as_bytes()).expect("parses")
+    let message = parse(value.to_string().as_bytes()).expect("parses");
+    assert_eq!(
+        parse_value(&value).expect("parse_value parses"),
+        message,
+        "parse_value and parse disagree on {value}"
+    );
+    message
 }
 
 fn args(call: &ToolCall) -> &Map<String, Value> {
@@ -260,6 +268,20 @@ fn bodies_that_are_not_messages_are_rejected_with_a_precise_reason() {
         parse(b"{} x"),
         Err(EnvelopeError::InvalidJson { .. })
     ));
+    // The same refusals from a body already parsed into a value.
+    let json_but_no_message: [&[u8]; 6] = [
+        b"[1]",
+        b"\"hi\"",
+        b"{}",
+        b"{\"message\": \"text\"}",
+        b"{\"message\": {}}",
+        b"{\"message\": {\"type\": true}}",
+    ];
+    for body in json_but_no_message {
+        let value: Value = serde_json::from_slice(body).expect("JSON");
+        assert_eq!(parse_value(&value), parse(body));
+        assert!(parse_value(&value).is_err());
+    }
 }
 
 #[test]

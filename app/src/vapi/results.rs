@@ -1,53 +1,67 @@
-//! What the gateway answers Vapi for each tool call: one [`ToolResult`] per call, serialised as
-//! `{"name", "toolCallId", "result"}` or `{"name", "toolCallId", "error"}`. Result and error texts
-//! are read aloud by the model mid-call, so they are always a single short line ([`one_line`]).
+//! What the gateway answers Vapi for tool calls: `{"results": [...]}` ([`ToolResults`]) with one
+//! [`ToolResult`] per call, serialised as `{"name", "toolCallId", "result"}` or `{"name",
+//! "toolCallId", "error"}`. Result and error texts are read aloud by the model mid-call, so they
+//! are always a single short line ([`one_line`]).
+//!
+//! These types also derive their OpenAPI schemas (poem-openapi's `Object`: the document's
+//! `ToolResults` and `ToolResultItem`), so what is documented and what is sent are one type.
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
+use poem_openapi::Object;
+use serde::Serialize;
 
 /// The most characters a result or error may carry (Vapi reads them into the live conversation).
 /// A safety net: the receptionist keeps its answers well under it (a 20-slot availability list
 /// is about 900 characters), so structured answers are never cut into invalid JSON.
 pub const MAX_CHARS: usize = 3_000;
 
-/// The answer to one tool call. `outcome` is `Ok(result)` or `Err(error)`, both already
-/// single-line when built through [`ToolResult::ok`] / [`ToolResult::err`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The answer to a `tool-calls` message: one result per call, in the same order.
+#[derive(Debug, Object, Serialize)]
+pub struct ToolResults {
+    pub results: Vec<ToolResult>,
+}
+
+/// One tool call's outcome: exactly one of `result` and `error`, each a single line.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
+#[oai(rename = "ToolResultItem")]
 pub struct ToolResult {
-    pub name: String,
-    pub tool_call_id: String,
-    pub outcome: Result<String, String>,
+    /// The tool's name.
+    name: String,
+    /// The `id` of the call this answers.
+    #[oai(rename = "toolCallId")]
+    #[serde(rename = "toolCallId")]
+    tool_call_id: String,
+    /// What the assistant should know or say (compact JSON text for structured data).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<String>,
+    /// What went wrong and what the assistant should do about it.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 impl ToolResult {
-    /// A successful result; `text` is folded onto one line and capped.
-    pub fn ok(name: impl Into<String>, tool_call_id: impl Into<String>, text: &str) -> Self {
+    /// `outcome`'s text, as a result (`Ok`) or an error (`Err`), folded onto one line and capped.
+    pub fn new(
+        name: impl Into<String>,
+        tool_call_id: impl Into<String>,
+        outcome: Result<String, String>,
+    ) -> Self {
+        let (result, error) = match outcome {
+            Ok(text) => (Some(one_line(&text)), None),
+            Err(text) => (None, Some(one_line(&text))),
+        };
         Self {
             name: name.into(),
             tool_call_id: tool_call_id.into(),
-            outcome: Ok(one_line(text)),
+            result,
+            error,
         }
     }
 
-    /// An error the model will see (and usually paraphrase to the caller); folded and capped.
-    pub fn err(name: impl Into<String>, tool_call_id: impl Into<String>, text: &str) -> Self {
-        Self {
-            name: name.into(),
-            tool_call_id: tool_call_id.into(),
-            outcome: Err(one_line(text)),
-        }
-    }
-}
-
-impl Serialize for ToolResult {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("ToolResult", 3)?;
-        s.serialize_field("name", &self.name)?;
-        s.serialize_field("toolCallId", &self.tool_call_id)?;
-        match &self.outcome {
-            Ok(text) => s.serialize_field("result", text)?,
-            Err(text) => s.serialize_field("error", text)?,
-        }
-        s.end()
+    /// The result, or the error: the one line there is.
+    pub fn into_text(self) -> String {
+        self.result.or(self.error).unwrap_or_default()
     }
 }
 
@@ -143,8 +157,8 @@ mod tests {
 
     #[test]
     fn results_and_errors_serialise_in_vapis_shape() {
-        let ok = ToolResult::ok("book_appointment", "call_1", "Booked\nTuesday.");
-        let err = ToolResult::err("cancel_appointment", "call_2", "Not\tfound.");
+        let ok = ToolResult::new("book_appointment", "call_1", Ok("Booked\nTuesday.".into()));
+        let err = ToolResult::new("cancel_appointment", "call_2", Err("Not\tfound.".into()));
         assert_eq!(
             serde_json::to_value([&ok, &err]).unwrap(),
             json!([
@@ -152,5 +166,24 @@ mod tests {
                 {"name": "cancel_appointment", "toolCallId": "call_2", "error": "Not found."}
             ])
         );
+        assert_eq!(ok.into_text(), "Booked Tuesday.");
+        assert_eq!(err.into_text(), "Not found.");
+    }
+
+    #[test]
+    fn results_build_the_same_json_through_serde_and_the_documented_schema() {
+        use poem_openapi::types::ToJSON;
+        let results = ToolResults {
+            results: vec![
+                ToolResult::new("list_providers", "c1", Ok("[{\"id\":\"DDS1\"}]".into())),
+                ToolResult::new("book_appointment", "c2", Err("Not\nnow.".into())),
+            ],
+        };
+        let expected = json!({"results": [
+            {"name": "list_providers", "toolCallId": "c1", "result": "[{\"id\":\"DDS1\"}]"},
+            {"name": "book_appointment", "toolCallId": "c2", "error": "Not now."}
+        ]});
+        assert_eq!(serde_json::to_value(&results).unwrap(), expected);
+        assert_eq!(results.to_json(), Some(expected));
     }
 }

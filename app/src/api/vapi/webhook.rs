@@ -5,18 +5,20 @@
 
 use std::sync::Arc;
 
-use poem::Request;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
-    ApiTags, AppState,
-    calls::{ToolResultItem, answer_all, call_info, check_signer},
-    envelope::{ServerMessageBody, VapiBody},
-    problem::ProblemJson,
+    body::{ServerMessageRequest, VapiBody},
+    dispatch::{answer_all, call_info, check_signer},
 };
+use crate::api::{ApiTags, AppState, problem::ProblemJson};
 use crate::{
     practices::Binding,
-    vapi::{envelope::MessageKind, results::one_line},
+    vapi::{
+        envelope::{MessageKind, ServerMessage},
+        results::{ToolResult, one_line},
+    },
 };
 
 /// The answer to a server message; which fields are present depends on the message type.
@@ -24,7 +26,7 @@ use crate::{
 pub struct ServerMessageResponse {
     /// For `tool-calls`: one result per call, in order.
     #[oai(skip_serializing_if_is_none)]
-    pub results: Option<Vec<ToolResultItem>>,
+    pub results: Option<Vec<ToolResult>>,
     /// For the legacy `function-call`.
     #[oai(skip_serializing_if_is_none)]
     pub result: Option<String>,
@@ -77,9 +79,7 @@ pub enum WebhookResponse {
     NotConfigured(ProblemJson),
 }
 
-pub struct WebhookApi {
-    pub state: Arc<AppState>,
-}
+pub struct WebhookApi;
 
 #[OpenApi(tag = "ApiTags::Vapi")]
 impl WebhookApi {
@@ -88,24 +88,29 @@ impl WebhookApi {
     /// The assistant's server URL. Tool calls are dispatched by function name and answered in
     /// order; see the `/vapi/tools/*` operations for each tool's arguments.
     #[oai(path = "/vapi/webhook", method = "post", operation_id = "vapi_webhook")]
-    async fn webhook(&self, req: &Request, body: VapiBody<ServerMessageBody>) -> WebhookResponse {
-        let message = &body.message;
-        if check_signer(&self.state, req, message).await.is_err() {
+    async fn webhook(
+        &self,
+        req: &Request,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<ServerMessageRequest>,
+    ) -> WebhookResponse {
+        let message = body.0.message;
+        if check_signer(state, req, &message).await.is_err() {
             return WebhookResponse::Unauthorized;
         }
-        let reply = match &message.kind {
+        let reply = match message.kind {
             MessageKind::ToolCalls => {
                 if message.tool_calls.is_empty() {
                     return WebhookResponse::BadRequest(ProblemJson::bad_request(
                         "The tool-calls message has no tool call: expected a non-empty toolCallList.",
                     ));
                 }
-                ServerMessageResponse { results: Some(answer_all(&self.state, req, message, None).await), ..Default::default() }
+                ServerMessageResponse { results: Some(answer_all(state, req, message, None).await), ..Default::default() }
             }
             MessageKind::FunctionCall => {
-                let mut results = answer_all(&self.state, req, message, None).await;
+                let mut results = answer_all(state, req, message, None).await;
                 match results.pop() {
-                    Some(item) => ServerMessageResponse { result: item.result.or(item.error), ..Default::default() },
+                    Some(item) => ServerMessageResponse { result: Some(item.into_text()), ..Default::default() },
                     None => {
                         return WebhookResponse::BadRequest(ProblemJson::bad_request(
                             "The function-call message has no functionCall.name.",
@@ -113,7 +118,7 @@ impl WebhookApi {
                     }
                 }
             }
-            MessageKind::TransferDestinationRequest => self.transfer(req, message).await,
+            MessageKind::TransferDestinationRequest => transfer(state, req, &message).await,
             MessageKind::StatusUpdate => {
                 tracing::info!(call_id = ?message.call.call_id, status = ?message.status, "call status");
                 ServerMessageResponse::default()
@@ -133,40 +138,37 @@ impl WebhookApi {
     }
 }
 
-impl WebhookApi {
-    async fn transfer(
-        &self,
-        req: &Request,
-        message: &crate::vapi::envelope::ServerMessage,
-    ) -> ServerMessageResponse {
-        let info = call_info(message, req);
-        let error = |text: String| ServerMessageResponse {
-            error: Some(one_line(&text)),
-            ..Default::default()
-        };
-        match self.state.receptionist.practice(&info.practice).await {
-            Ok(Binding::Bound(practice)) => {
-                match self.state.receptionist.transfer_destination(&practice) {
-                    Ok(number) => ServerMessageResponse {
-                        destination: Some(TransferDestination {
-                            kind: "number".into(),
-                            number: number.as_str().to_owned(),
-                        }),
-                        message: Some(SpokenMessage {
-                            kind: "request-start".into(),
-                            content: format!(
-                                "Connecting you to the front desk at {} now.",
-                                practice.profile.name
-                            ),
-                        }),
-                        ..Default::default()
-                    },
-                    Err(words) => error(words),
-                }
-            }
-            Ok(Binding::NotSetUp) => error(crate::receptionist::NOT_SET_UP.to_owned()),
-            Ok(Binding::Disagrees) => error(crate::receptionist::NOT_THIS_PRACTICE.to_owned()),
+/// Where to transfer the caller: the bound practice's front desk.
+async fn transfer(
+    state: &AppState,
+    req: &Request,
+    message: &ServerMessage,
+) -> ServerMessageResponse {
+    let info = call_info(message, req);
+    let error = |text: String| ServerMessageResponse {
+        error: Some(one_line(&text)),
+        ..Default::default()
+    };
+    match state.receptionist.practice(&info.practice).await {
+        Ok(Binding::Bound(practice)) => match state.receptionist.transfer_destination(&practice) {
+            Ok(number) => ServerMessageResponse {
+                destination: Some(TransferDestination {
+                    kind: "number".into(),
+                    number: number.as_str().to_owned(),
+                }),
+                message: Some(SpokenMessage {
+                    kind: "request-start".into(),
+                    content: format!(
+                        "Connecting you to the front desk at {} now.",
+                        practice.profile.name
+                    ),
+                }),
+                ..Default::default()
+            },
             Err(words) => error(words),
-        }
+        },
+        Ok(Binding::NotSetUp) => error(crate::receptionist::NOT_SET_UP.to_owned()),
+        Ok(Binding::Disagrees) => error(crate::receptionist::NOT_THIS_PRACTICE.to_owned()),
+        Err(words) => error(words),
     }
 }

@@ -1,22 +1,79 @@
-//! The OpenAPI document as served and committed: poem-openapi's output, completed with what its
-//! derives cannot say — the security schemes the guard enforces, and the envelope variants Vapi
-//! really sends (`toolCalls`, `toolWithToolCallList`, flat `{id, name, parameters}` items, and
-//! arguments that are not the tool's schema, which are answered with an `error` result rather
-//! than refused). The same document validates every Vapi request body ([`Validators`]), so what
-//! the spec accepts and what the server accepts are one and the same.
+//! The OpenAPI document as served and committed, built from the code alone (no application
+//! state): poem-openapi's output of the route types ([`service`]), completed with what its derives
+//! cannot say — the security schemes the middleware and the Sikka routes enforce, the Sikka ids'
+//! schemas, and the envelope variants Vapi really sends (`toolCalls`, `toolWithToolCallList`,
+//! flat `{id, name, parameters}` items, and arguments that are not the tool's schema, which are
+//! answered with an `error` result rather than refused). The same document validates every
+//! request body (`checked::Validators`), so what the spec accepts and what the server accepts are
+//! one and the same.
 //!
 //! Liberal with the envelope, strict with tool arguments: every optional envelope field is
 //! `nullable` (Vapi sends `customer: null` on web calls, `phoneNumber: null`, …), and null means
 //! the same as absent; an empty call list falls through to the next form. Before validation the
-//! envelope's nulls are dropped ([`strip_nulls`]), which is what `nullable` on an optional field
-//! means.
+//! envelope's nulls are dropped (`checked::strip_nulls`), which is what `nullable` on an optional
+//! field means.
 
-use std::collections::HashMap;
-
+use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
 
-/// Completes poem-openapi's document.
-pub fn complete(doc: &mut Value) {
+use super::{
+    health::HealthApi,
+    sikka::{
+        CALLBACK_KEY_HEADER, MARKETPLACE_SECRET_HEADER, marketplace::MarketplaceApi,
+        webhooks::SikkaWebhooksApi,
+    },
+    vapi::{tools::ToolsApi, webhook::WebhookApi},
+};
+
+/// The routes' types, as poem-openapi serves and documents them.
+pub type Service = OpenApiService<
+    (
+        ToolsApi,
+        WebhookApi,
+        HealthApi,
+        SikkaWebhooksApi,
+        MarketplaceApi,
+    ),
+    (),
+>;
+
+/// The API, as poem-openapi knows it (its document is completed by [`document`]).
+pub fn service() -> Service {
+    OpenApiService::new(
+        (
+            ToolsApi,
+            WebhookApi,
+            HealthApi,
+            SikkaWebhooksApi,
+            MarketplaceApi,
+        ),
+        "Practice gateway",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Answers a Vapi voice receptionist's tool calls for a dental practice: availability, \
+         bookings, cancellations and patient records through the practice's management system. \
+         Every Vapi route requires the configured authentication (HMAC signature over the body, \
+         a secret header, or a bearer token) and answers tool calls with HTTP 200 and a result or \
+         an error string per call.",
+    )
+}
+
+/// The document as served at `/openapi.json` and committed under `openapi/`.
+pub fn document() -> String {
+    serde_json::to_string_pretty(&document_value()).expect("serialisable") + "\n"
+}
+
+/// The document as a JSON value: poem-openapi's, completed.
+pub fn document_value() -> Value {
+    let mut doc: Value = serde_json::from_str(&service().spec()).expect("poem-openapi emits JSON");
+    complete(&mut doc);
+    sikka(&mut doc);
+    doc
+}
+
+/// Completes poem-openapi's document for the Vapi routes.
+fn complete(doc: &mut Value) {
     security(doc);
     let envelope = envelope_schemas(doc);
     if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
@@ -197,72 +254,59 @@ fn loose_arguments(schema: &mut Value) {
     remove_required(schema, "arguments");
 }
 
-/// Null means absent in the envelope: every `null` member of an object is dropped before the
-/// body is validated (OpenAPI 3.0's `nullable` is not JSON Schema; the validator ignores it), so a
-/// required field sent as null is still missing. Tool arguments are left as they were sent.
-pub fn strip_nulls(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            for (key, v) in map.iter_mut() {
-                if key != "arguments" && key != "parameters" {
-                    strip_nulls(v);
+/// Completes the document for the Sikka routes: their security schemes, and the id fields'
+/// schemas (a string or a number; poem-openapi only knows them as any JSON value).
+fn sikka(doc: &mut Value) {
+    // Ids are a string or a number; optional fields may be null (read as absent).
+    let id = json!({"anyOf": [{"type": "string"}, {"type": "number"}]});
+    let ids: &[(&str, &[&str])] = &[
+        ("AuthorizeBody", &["practice_id"]),
+        ("DataEvent", &["office_id", "practice_id"]),
+        (
+            "MarketplaceNotice",
+            &["MasterCustomerID", "PartnerRegistrationID", "Order#"],
+        ),
+    ];
+    for (name, id_fields) in ids {
+        let schema = &mut doc["components"]["schemas"][*name];
+        let required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+        if let Some(props) = schema["properties"].as_object_mut() {
+            for (field, prop) in props.iter_mut() {
+                if id_fields.contains(&field.as_str()) {
+                    let description = prop.get("description").cloned();
+                    *prop = id.clone();
+                    if let Some(text) = description {
+                        prop["description"] = text;
+                    }
+                }
+                if !required.contains(&json!(field)) {
+                    prop["nullable"] = json!(true);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
-        _ => {}
     }
-}
-
-/// One compiled JSON Schema per Vapi request body, by schema name.
-pub struct Validators {
-    by_schema: HashMap<String, jsonschema::Validator>,
-}
-
-impl Validators {
-    pub fn new(doc: &Value) -> Self {
-        let mut by_schema = HashMap::new();
-        let components = json!({"schemas": doc["components"]["schemas"].clone()});
-        for item in doc["paths"]
-            .as_object()
-            .into_iter()
-            .flat_map(|p| p.values())
-        {
-            let Some(reference) =
-                item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-                    .as_str()
-            else {
+    // A registration is keyed by one of its two ids: at least one must be given, not blank.
+    let key = json!({"anyOf": [{"type": "string", "pattern": "\\S"}, {"type": "number"}]});
+    doc["components"]["schemas"]["MarketplaceNotice"]["anyOf"] = json!([
+        {"required": ["MasterCustomerID"], "properties": {"MasterCustomerID": key.clone()}},
+        {"required": ["PartnerRegistrationID"], "properties": {"PartnerRegistrationID": key}}
+    ]);
+    let schemes = &mut doc["components"]["securitySchemes"];
+    schemes["sikkaCallbackKey"] = json!({"type": "apiKey", "in": "header", "name": CALLBACK_KEY_HEADER,
+        "description": "The secret agreed in Sikka's portal for its webhooks (SIKKA_CALLBACK_KEY)."});
+    schemes["sikkaMarketplaceSecret"] = json!({"type": "apiKey", "in": "header", "name": MARKETPLACE_SECRET_HEADER,
+        "description": "The secret the marketplace notifications are configured to send (SIKKA_MARKETPLACE_SECRET)."});
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let scheme = if path.starts_with("/pms/sikka/webhook/") {
+                "sikkaCallbackKey"
+            } else if path.starts_with("/pms/sikka/") {
+                "sikkaMarketplaceSecret"
+            } else {
                 continue;
             };
-            let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
-            let schema = json!({"$ref": reference, "components": components});
-            let validator =
-                jsonschema::validator_for(&schema).expect("the gateway's own schemas compile");
-            by_schema.insert(name, validator);
-        }
-        Self { by_schema }
-    }
-
-    /// `Err` names the first place the body departs from the schema and what it expects there,
-    /// never the value sent (it may be a patient's name or a secret).
-    pub fn check(&self, schema: &str, body: &Value) -> Result<(), String> {
-        let Some(validator) = self.by_schema.get(schema) else {
-            return Ok(());
-        };
-        // The common case costs a plain check; errors are gathered only for a refusal.
-        if validator.is_valid(body) {
-            return Ok(());
-        }
-        match validator.iter_errors(body).next() {
-            None => Ok(()),
-            Some(err) => {
-                let at = err.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_owned() } else { at };
-                Err(format!(
-                    "The request body does not match the {schema} schema at {at}: {}",
-                    err.masked_with("the value")
-                ))
+            if let Some(op) = item.get_mut("post") {
+                op["security"] = json!([{ scheme: [] }]);
             }
         }
     }

@@ -1,20 +1,21 @@
 //! `POST /vapi/tools/{tool}`: one operation per tool, whose request schema carries the tool's
-//! arguments and whose `operationId` is the tool's Vapi function name. The OpenAPI document made
-//! from these is what the Vapi tool definitions are exported from.
+//! arguments (the route's [`VapiBody`] names the arguments type) and whose `operationId` is the
+//! tool's Vapi function name. The OpenAPI document made from these is what the Vapi tool
+//! definitions are exported from.
 
 use std::sync::Arc;
 
-use poem::Request;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{
-    ApiTags, AppState,
-    calls::{ToolResults, answer_all, check_signer},
-    envelope::*,
-    json::JsonBody,
-    problem::ProblemJson,
+    args::*,
+    body::{NO_TOOL_CALL, VapiBody},
+    dispatch::{answer_all, check_signer},
 };
+use crate::api::{ApiTags, AppState, json::JsonBody, problem::ProblemJson};
 use crate::receptionist::Tool;
+use crate::vapi::results::ToolResults;
 
 /// Every status a tool route can answer.
 #[derive(ApiResponse)]
@@ -37,22 +38,25 @@ pub enum ToolResponse {
     NotConfigured(ProblemJson),
 }
 
-pub struct ToolsApi {
-    pub state: Arc<AppState>,
-}
+pub struct ToolsApi;
 
-impl ToolsApi {
-    async fn run<S>(&self, req: &Request, tool: Tool, body: VapiBody<S>) -> ToolResponse {
-        if body.message.tool_calls.is_empty() {
-            return ToolResponse::BadRequest(ProblemJson::bad_request(NO_TOOL_CALL));
-        }
-        if check_signer(&self.state, req, &body.message).await.is_err() {
-            return ToolResponse::Unauthorized;
-        }
-        ToolResponse::Ok(JsonBody(ToolResults {
-            results: answer_all(&self.state, req, &body.message, Some(tool)).await,
-        }))
+/// Answers a tool route's message: each call as `tool`, its arguments read as `A`.
+async fn run<A: ToolArgs>(
+    state: &AppState,
+    req: &Request,
+    tool: Tool,
+    body: VapiBody<A>,
+) -> ToolResponse {
+    let message = body.0.message;
+    if message.tool_calls.is_empty() {
+        return ToolResponse::BadRequest(ProblemJson::bad_request(NO_TOOL_CALL));
     }
+    if check_signer(state, req, &message).await.is_err() {
+        return ToolResponse::Unauthorized;
+    }
+    ToolResponse::Ok(JsonBody(ToolResults {
+        results: answer_all(state, req, message, Some((tool, parse_as::<A>))).await,
+    }))
 }
 
 #[OpenApi(tag = "ApiTags::Tools")]
@@ -70,9 +74,10 @@ impl ToolsApi {
     async fn check_availability(
         &self,
         req: &Request,
-        body: VapiBody<CheckAvailabilityBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<CheckAvailabilityArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::CheckAvailability, body).await
+        run(state, req, Tool::CheckAvailability, body).await
     }
 
     /// Book an appointment for a verified patient
@@ -89,9 +94,10 @@ impl ToolsApi {
     async fn book_appointment(
         &self,
         req: &Request,
-        body: VapiBody<BookAppointmentBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<BookAppointmentArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::BookAppointment, body).await
+        run(state, req, Tool::BookAppointment, body).await
     }
 
     /// Cancel a verified patient's appointment
@@ -106,9 +112,10 @@ impl ToolsApi {
     async fn cancel_appointment(
         &self,
         req: &Request,
-        body: VapiBody<CancelAppointmentBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<CancelAppointmentArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::CancelAppointment, body).await
+        run(state, req, Tool::CancelAppointment, body).await
     }
 
     /// Move a verified patient's appointment
@@ -123,9 +130,10 @@ impl ToolsApi {
     async fn reschedule_appointment(
         &self,
         req: &Request,
-        body: VapiBody<RescheduleAppointmentBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<RescheduleAppointmentArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::RescheduleAppointment, body).await
+        run(state, req, Tool::RescheduleAppointment, body).await
     }
 
     /// List a verified patient's upcoming appointments
@@ -137,8 +145,13 @@ impl ToolsApi {
         method = "post",
         operation_id = "get_appointments"
     )]
-    async fn get_appointments(&self, req: &Request, body: VapiBody<PatientBody>) -> ToolResponse {
-        self.run(req, Tool::GetAppointments, body).await
+    async fn get_appointments(
+        &self,
+        req: &Request,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<PatientArgs>,
+    ) -> ToolResponse {
+        run(state, req, Tool::GetAppointments, body).await
     }
 
     /// Identify and verify the caller
@@ -151,8 +164,13 @@ impl ToolsApi {
         method = "post",
         operation_id = "search_patients"
     )]
-    async fn search_patients(&self, req: &Request, body: VapiBody<PatientBody>) -> ToolResponse {
-        self.run(req, Tool::SearchPatients, body).await
+    async fn search_patients(
+        &self,
+        req: &Request,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<PatientArgs>,
+    ) -> ToolResponse {
+        run(state, req, Tool::SearchPatients, body).await
     }
 
     /// Read a verified patient's details
@@ -163,8 +181,13 @@ impl ToolsApi {
         method = "post",
         operation_id = "get_patient_info"
     )]
-    async fn get_patient_info(&self, req: &Request, body: VapiBody<PatientBody>) -> ToolResponse {
-        self.run(req, Tool::GetPatientInfo, body).await
+    async fn get_patient_info(
+        &self,
+        req: &Request,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<PatientArgs>,
+    ) -> ToolResponse {
+        run(state, req, Tool::GetPatientInfo, body).await
     }
 
     /// Register a new patient
@@ -179,9 +202,10 @@ impl ToolsApi {
     async fn create_patient(
         &self,
         req: &Request,
-        body: VapiBody<CreatePatientBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<CreatePatientArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::CreatePatient, body).await
+        run(state, req, Tool::CreatePatient, body).await
     }
 
     /// Update a verified patient's contact details
@@ -196,9 +220,10 @@ impl ToolsApi {
     async fn update_patient(
         &self,
         req: &Request,
-        body: VapiBody<UpdatePatientBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<UpdatePatientArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::UpdatePatient, body).await
+        run(state, req, Tool::UpdatePatient, body).await
     }
 
     /// List the practice's providers
@@ -212,9 +237,10 @@ impl ToolsApi {
     async fn list_providers(
         &self,
         req: &Request,
-        body: VapiBody<ListProvidersBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<ListProvidersArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::ListProviders, body).await
+        run(state, req, Tool::ListProviders, body).await
     }
 
     /// Hand the call to a person
@@ -229,8 +255,9 @@ impl ToolsApi {
     async fn transfer_to_human(
         &self,
         req: &Request,
-        body: VapiBody<TransferToHumanBody>,
+        Data(state): Data<&Arc<AppState>>,
+        body: VapiBody<TransferToHumanArgs>,
     ) -> ToolResponse {
-        self.run(req, Tool::TransferToHuman, body).await
+        run(state, req, Tool::TransferToHuman, body).await
     }
 }

@@ -2,7 +2,8 @@
 //! and for the Vapi routes the body limit and the check that Vapi sent the request (HMAC over the
 //! raw body, a secret header, or a bearer token; a signature already accepted is a replay). A
 //! request that fails the check is audited as denied and answered 401 with no detail; none of
-//! them reaches a tool.
+//! them reaches a tool. Every refusal for credentials, here or in a route (a practice's own
+//! signer, the Sikka secrets), is audited by the one [`deny_and_audit`].
 
 use std::{sync::Arc, time::Instant};
 
@@ -36,7 +37,7 @@ pub async fn around<E: Endpoint>(
     let source_ip = source_ip(&req);
     req.extensions_mut().insert(RequestMeta {
         request_id: request_id.clone(),
-        source_ip: source_ip.clone(),
+        source_ip,
         signed_by: None,
     });
     let span = tracing::info_span!("request", request_id = %request_id);
@@ -46,7 +47,7 @@ pub async fn around<E: Endpoint>(
         let mut resp = if let Err(refused) = read_body(&mut req, state.deadlines.body_read).await {
             refused
         } else if path.starts_with("/vapi/") {
-            match guard(&state, &mut req, &request_id, source_ip).await {
+            match guard(&state, &mut req).await {
                 Ok(()) => next
                     .call(req)
                     .await
@@ -138,12 +139,7 @@ fn source_ip(req: &Request) -> Option<String> {
     })
 }
 
-async fn guard(
-    state: &AppState,
-    req: &mut Request,
-    request_id: &str,
-    source_ip: Option<String>,
-) -> Result<(), Response> {
+async fn guard(state: &AppState, req: &mut Request) -> Result<(), Response> {
     let Some(auth) = &state.auth else {
         return Err(ProblemJson::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -185,8 +181,8 @@ async fn guard(
         Err(failure) => {
             let reason = failure.to_string();
             tracing::warn!(reason = %reason, mode = auth.describe(), "request denied");
-            let path = req.uri().path().to_owned();
-            return Err(deny(state, path, Some(request_id.to_owned()), source_ip, reason).await);
+            deny_and_audit(state, req, "vapi", reason).await;
+            return Err(StatusCode::UNAUTHORIZED.into_response());
         }
     };
     if let Some(meta) = req.extensions_mut().get_mut::<RequestMeta>() {
@@ -196,30 +192,31 @@ async fn guard(
     Ok(())
 }
 
-/// Audits a request refused for its credentials (outcome denied) and answers 401, no detail.
-pub(super) async fn deny(
+/// The one deny-and-audit: audits a request refused for its credentials (outcome denied) — who
+/// (`actor`: `vapi`, `sikka`), which resource, its request id and source address, and why. The
+/// caller answers 401 with no detail.
+pub(in crate::api) async fn deny_and_audit(
     state: &AppState,
-    resource: String,
-    request_id: Option<String>,
-    source_ip: Option<String>,
+    req: &Request,
+    actor: &str,
     reason: String,
-) -> Response {
+) {
+    let meta = req.extensions().get::<RequestMeta>();
     let event = AuditEvent {
         action: AuditAction::Authenticate,
         outcome: AuditOutcome::Denied,
-        resource,
+        resource: req.uri().path().to_owned(),
         account_id: None,
         actor: AuditActor {
-            kind: "vapi".into(),
+            kind: actor.into(),
             ..Default::default()
         },
         patient_ids: Vec::new(),
-        request_id,
-        source_ip,
+        request_id: meta.map(|m| m.request_id.clone()),
+        source_ip: meta.and_then(|m| m.source_ip.clone()),
         reason: Some(reason),
     };
     if let Err(e) = state.receptionist.audit().record(event).await {
-        tracing::error!(error = %e, "audit entry for a denied request failed");
+        tracing::error!(error = %e, actor, "audit entry for a denied request failed");
     }
-    StatusCode::UNAUTHORIZED.into_response()
 }
