@@ -5,7 +5,7 @@
 //! names the request body schema of its route (made by one `envelope_schema!` invocation).
 //!
 //! A new tool needs, here, its arguments type (or an existing one: `appointments.rs`,
-//! `patients.rs`) and a line in [`parser`]'s list; and a route in `tools.rs`.
+//! `patients.rs`); and its route, in `tools.rs`'s list.
 
 mod appointments;
 mod patients;
@@ -39,31 +39,6 @@ pub fn parse_as<A: ToolArgs>(
     arguments: Map<String, Value>,
 ) -> Result<ToolRequest, ArgError> {
     from_arguments::<A>(arguments)?.parse(tool)
-}
-
-/// Each arguments type with the tools that take it, listed once: the parser of a call that names
-/// its own tool (on the webhook). Exhaustive, so a tool without arguments does not compile.
-macro_rules! parsers {
-    ($($args:ty => $($tool:ident)|+;)+) => {
-        /// The parser of `tool`'s arguments.
-        pub fn parser(tool: Tool) -> Parser {
-            match tool {
-                $($(Tool::$tool)|+ => parse_as::<$args>,)+
-            }
-        }
-    };
-}
-
-parsers! {
-    CheckAvailabilityArgs => CheckAvailability;
-    BookAppointmentArgs => BookAppointment;
-    CancelAppointmentArgs => CancelAppointment;
-    RescheduleAppointmentArgs => RescheduleAppointment;
-    PatientArgs => GetAppointments | SearchPatients | GetPatientInfo;
-    CreatePatientArgs => CreatePatient;
-    UpdatePatientArgs => UpdatePatient;
-    ListProvidersArgs => ListProviders;
-    TransferToHumanArgs => TransferToHuman;
 }
 
 /// Deserialises a tool's arguments, naming the argument that is wrong.
@@ -133,6 +108,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::api::vapi::tools::parser;
 
     /// The fewest arguments each tool accepts.
     fn minimal(tool: Tool) -> Map<String, Value> {

@@ -4,7 +4,7 @@
 
 use poem::Request;
 
-use super::args::{Parser, parser};
+use super::{args::Parser, tools::parser};
 use crate::api::{AppState, RequestMeta, middleware::deny_and_audit};
 use crate::{
     practices::{Binding, PracticeKey},

@@ -59,26 +59,47 @@ async fn run<A: ToolArgs>(
     }))
 }
 
-#[OpenApi(tag = "ApiTags::Tools")]
-impl ToolsApi {
+/// Every tool's route, listed once: the operation's summary and description, its function name,
+/// path and `operationId` (the Vapi function name), the tool and its arguments type. Makes the
+/// routes and [`parser`], the parser of each tool's arguments for the webhook, where each call
+/// names its own tool. A tool missing here does not compile.
+macro_rules! tool_routes {
+    ($(
+        $(#[doc = $doc:tt])*
+        $name:ident($path:tt, $id:tt) => $tool:ident($args:ty);
+    )*) => {
+        #[OpenApi(tag = "ApiTags::Tools")]
+        impl ToolsApi {
+            $(
+                $(#[doc = $doc])*
+                #[oai(path = $path, method = "post", operation_id = $id)]
+                async fn $name(
+                    &self,
+                    req: &Request,
+                    Data(state): Data<&Arc<AppState>>,
+                    body: VapiBody<$args>,
+                ) -> ToolResponse {
+                    run(state, req, Tool::$tool, body).await
+                }
+            )*
+        }
+
+        /// The parser of `tool`'s arguments.
+        pub fn parser(tool: Tool) -> Parser {
+            match tool {
+                $(Tool::$tool => parse_as::<$args>,)*
+            }
+        }
+    };
+}
+
+tool_routes! {
     /// Find open appointment times
     ///
     /// Free slots of the requested length on one day, in the practice's local time, optionally
     /// for one provider or part of the day. When the day is full, the answer lists the nearest
     /// openings on following days instead (`alternatives`). Never offers a time in the past.
-    #[oai(
-        path = "/vapi/tools/check_availability",
-        method = "post",
-        operation_id = "check_availability"
-    )]
-    async fn check_availability(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<CheckAvailabilityArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::CheckAvailability, body).await
-    }
+    check_availability("/vapi/tools/check_availability", "check_availability") => CheckAvailability(CheckAvailabilityArgs);
 
     /// Book an appointment for a verified patient
     ///
@@ -86,178 +107,58 @@ impl ToolsApi {
     /// name, last name and date of birth). Re-checks the slot first. The answer says whether the
     /// practice's system confirmed the booking, has it pending, or refused it, with a reference.
     /// Calling again with the same details does not book twice.
-    #[oai(
-        path = "/vapi/tools/book_appointment",
-        method = "post",
-        operation_id = "book_appointment"
-    )]
-    async fn book_appointment(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<BookAppointmentArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::BookAppointment, body).await
-    }
+    book_appointment("/vapi/tools/book_appointment", "book_appointment") => BookAppointment(BookAppointmentArgs);
 
     /// Cancel a verified patient's appointment
     ///
     /// Cancels one of the verified patient's own upcoming appointments (id from
     /// get_appointments). The answer says whether the practice's system confirmed it.
-    #[oai(
-        path = "/vapi/tools/cancel_appointment",
-        method = "post",
-        operation_id = "cancel_appointment"
-    )]
-    async fn cancel_appointment(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<CancelAppointmentArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::CancelAppointment, body).await
-    }
+    cancel_appointment("/vapi/tools/cancel_appointment", "cancel_appointment") => CancelAppointment(CancelAppointmentArgs);
 
     /// Move a verified patient's appointment
     ///
     /// Moves one of the verified patient's own upcoming appointments to a new free time (check it
     /// with check_availability first). Keeps the visit's length and, unless told, its provider.
-    #[oai(
-        path = "/vapi/tools/reschedule_appointment",
-        method = "post",
-        operation_id = "reschedule_appointment"
-    )]
-    async fn reschedule_appointment(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<RescheduleAppointmentArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::RescheduleAppointment, body).await
-    }
+    reschedule_appointment("/vapi/tools/reschedule_appointment", "reschedule_appointment") => RescheduleAppointment(RescheduleAppointmentArgs);
 
     /// List a verified patient's upcoming appointments
     ///
     /// The verified patient's upcoming visits (date, time, provider, appointment_id) and any
     /// requests still pending confirmation.
-    #[oai(
-        path = "/vapi/tools/get_appointments",
-        method = "post",
-        operation_id = "get_appointments"
-    )]
-    async fn get_appointments(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<PatientArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::GetAppointments, body).await
-    }
+    get_appointments("/vapi/tools/get_appointments", "get_appointments") => GetAppointments(PatientArgs);
 
     /// Identify and verify the caller
     ///
     /// Call first when a caller asks about their own records. With no arguments it checks the
     /// caller id; otherwise pass first_name, last_name and date_of_birth. Unverified callers get
     /// only a count, or the first names of a family sharing their number, and what to ask next.
-    #[oai(
-        path = "/vapi/tools/search_patients",
-        method = "post",
-        operation_id = "search_patients"
-    )]
-    async fn search_patients(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<PatientArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::SearchPatients, body).await
-    }
+    search_patients("/vapi/tools/search_patients", "search_patients") => SearchPatients(PatientArgs);
 
     /// Read a verified patient's details
     ///
     /// Name, date of birth, phones, email and usual provider of the verified patient.
-    #[oai(
-        path = "/vapi/tools/get_patient_info",
-        method = "post",
-        operation_id = "get_patient_info"
-    )]
-    async fn get_patient_info(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<PatientArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::GetPatientInfo, body).await
-    }
+    get_patient_info("/vapi/tools/get_patient_info", "get_patient_info") => GetPatientInfo(PatientArgs);
 
     /// Register a new patient
     ///
     /// Creates the patient's record (first name, last name, date of birth; phone defaults to the
     /// caller's number). If the person is already a patient, says so and creates nothing.
-    #[oai(
-        path = "/vapi/tools/create_patient",
-        method = "post",
-        operation_id = "create_patient"
-    )]
-    async fn create_patient(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<CreatePatientArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::CreatePatient, body).await
-    }
+    create_patient("/vapi/tools/create_patient", "create_patient") => CreatePatient(CreatePatientArgs);
 
     /// Update a verified patient's contact details
     ///
     /// Changes the verified patient's phone, email or preferred name. Some practice systems do
     /// not allow this by phone; the answer then says so.
-    #[oai(
-        path = "/vapi/tools/update_patient",
-        method = "post",
-        operation_id = "update_patient"
-    )]
-    async fn update_patient(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<UpdatePatientArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::UpdatePatient, body).await
-    }
+    update_patient("/vapi/tools/update_patient", "update_patient") => UpdatePatient(UpdatePatientArgs);
 
     /// List the practice's providers
     ///
     /// The dentists and hygienists who can be booked, with their provider_id.
-    #[oai(
-        path = "/vapi/tools/list_providers",
-        method = "post",
-        operation_id = "list_providers"
-    )]
-    async fn list_providers(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<ListProvidersArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::ListProviders, body).await
-    }
+    list_providers("/vapi/tools/list_providers", "list_providers") => ListProviders(ListProvidersArgs);
 
     /// Hand the call to a person
     ///
     /// When the caller asks for a person, or the request is beyond these tools. The answer gives
     /// the practice's front-desk number to transfer to, or says honestly that none is set up.
-    #[oai(
-        path = "/vapi/tools/transfer_to_human",
-        method = "post",
-        operation_id = "transfer_to_human"
-    )]
-    async fn transfer_to_human(
-        &self,
-        req: &Request,
-        Data(state): Data<&Arc<AppState>>,
-        body: VapiBody<TransferToHumanArgs>,
-    ) -> ToolResponse {
-        run(state, req, Tool::TransferToHuman, body).await
-    }
+    transfer_to_human("/vapi/tools/transfer_to_human", "transfer_to_human") => TransferToHuman(TransferToHumanArgs);
 }
