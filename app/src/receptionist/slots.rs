@@ -233,10 +233,37 @@ fn crosses_a_gap(zone: &TimeZone, start: DateTime, end: DateTime) -> bool {
     }
 }
 
-/// `slots` without those a DST gap of `zone` makes impossible.
+/// `slots` without those a DST gap of `zone` makes impossible. Most days have no transition
+/// near them, and then no slot is checked one by one.
 fn offerable(zone: &TimeZone, mut slots: Vec<Slot>) -> Vec<Slot> {
-    slots.retain(|s| !crosses_a_gap(zone, s.start, s.end()));
+    let first = slots.iter().map(|s| s.start).min();
+    let last = slots.iter().map(Slot::end).max();
+    let (Some(first), Some(last)) = (first, last) else {
+        return slots;
+    };
+    if transition_near(zone, first, last) {
+        slots.retain(|s| !crosses_a_gap(zone, s.start, s.end()));
+    }
     slots
+}
+
+/// Whether `zone` changes its offset anywhere from a day before the civil time `from` to a day
+/// after `to` (the day's margin makes the exact instants of civil times irrelevant). When it
+/// cannot tell, it says yes.
+fn transition_near(zone: &TimeZone, from: DateTime, to: DateTime) -> bool {
+    let day = Span::new().days(1);
+    let instant =
+        |dt: Option<DateTime>| dt.and_then(|dt| zone.to_ambiguous_timestamp(dt).compatible().ok());
+    match (
+        instant(from.checked_sub(day).ok()),
+        instant(to.checked_add(day).ok()),
+    ) {
+        (Some(start), Some(end)) => zone
+            .following(start)
+            .next()
+            .is_some_and(|t| t.timestamp() <= end),
+        _ => true,
+    }
 }
 
 /// The practice's providers and operatories: what the port knows that does not change from day
@@ -759,6 +786,26 @@ mod tests {
             &[],
         );
         offerable(&zone, slots)
+    }
+
+    #[test]
+    fn only_days_near_a_transition_have_their_slots_checked_one_by_one() {
+        let la = TimeZone::get("America/Los_Angeles").unwrap();
+        let at = |d: Date, h: i8| d.to_datetime(Time::constant(h, 0, 0, 0));
+        let spring = jiff::civil::date(2027, 3, 14);
+        let june = jiff::civil::date(2027, 6, 15);
+        assert!(transition_near(&la, at(spring, 8), at(spring, 17)));
+        assert!(transition_near(
+            &la,
+            at(spring.yesterday().unwrap(), 8),
+            at(spring.yesterday().unwrap(), 17)
+        ));
+        assert!(!transition_near(&la, at(june, 8), at(june, 17)));
+        assert!(!transition_near(
+            &TimeZone::UTC,
+            at(spring, 0),
+            at(spring, 23)
+        ));
     }
 
     fn times(slots: &[Slot]) -> Vec<String> {
