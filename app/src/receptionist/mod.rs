@@ -420,11 +420,6 @@ impl Receptionist {
         locks.entry(account.clone()).or_default().clone()
     }
 
-    /// Where a caller goes when they ask for a person.
-    pub fn transfer_destination(&self, practice: &Practice) -> Result<E164, String> {
-        practice.transfer_destination()
-    }
-
     /// Polls each of the practice's pending writebacks once, now (the practice's system just
     /// said its appointments changed), and settles those it reports applied or failed. Returns
     /// how many settled.

@@ -150,7 +150,7 @@ async fn transfer(
         ..Default::default()
     };
     match state.receptionist.practice(&info.practice).await {
-        Ok(Binding::Bound(practice)) => match state.receptionist.transfer_destination(&practice) {
+        Ok(Binding::Bound(practice)) => match practice.transfer_destination() {
             Ok(number) => ServerMessageResponse {
                 destination: Some(TransferDestination {
                     kind: "number".into(),
