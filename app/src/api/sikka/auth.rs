@@ -15,40 +15,63 @@ pub const CALLBACK_KEY_HEADER: &str = "callback-key";
 /// The header the marketplace notifications must carry `SIKKA_MARKETPLACE_SECRET` in.
 pub const MARKETPLACE_SECRET_HEADER: &str = "x-marketplace-secret";
 
-/// The verdict on a Sikka request's secret.
-pub enum Check {
-    Pass,
-    /// 503, saying which setting is missing.
+/// Why a Sikka request was refused for its secret. Each Sikka route's response converts it
+/// (`refusals!`): 503 saying which setting is missing, or 401.
+pub enum Refusal {
     NotConfigured(&'static str),
-    /// 401 (already audited).
+    /// Already audited.
     Denied,
 }
 
+/// The response of a refused request, for every Sikka route's response type (each has
+/// `Unavailable(ProblemJson)` and `Unauthorized`).
+macro_rules! refusals {
+    ($($response:ty),*) => {$(
+        impl From<$crate::api::sikka::auth::Refusal> for $response {
+            fn from(refusal: $crate::api::sikka::auth::Refusal) -> Self {
+                match refusal {
+                    $crate::api::sikka::auth::Refusal::NotConfigured(what) => {
+                        Self::Unavailable(super::unavailable(what))
+                    }
+                    $crate::api::sikka::auth::Refusal::Denied => Self::Unauthorized,
+                }
+            }
+        }
+    )*};
+}
+pub(super) use refusals;
+
+/// Sikka's webhooks: the `callback-key` header must carry `SIKKA_CALLBACK_KEY`.
+pub async fn callback_key(state: &AppState, req: &Request) -> Result<(), Refusal> {
+    let expected = state.sikka.callback_key.as_ref().ok_or(Refusal::NotConfigured(
+        "No Sikka callback key is configured (set SIKKA_CALLBACK_KEY), so Sikka webhooks are refused.",
+    ))?;
+    check(state, req, CALLBACK_KEY_HEADER, expected).await
+}
+
+/// The marketplace's notifications: `x-marketplace-secret` must carry
+/// `SIKKA_MARKETPLACE_SECRET`.
+pub async fn marketplace_secret(state: &AppState, req: &Request) -> Result<(), Refusal> {
+    let expected = state.sikka.marketplace_secret.as_ref().ok_or(Refusal::NotConfigured(
+        "No marketplace secret is configured (set SIKKA_MARKETPLACE_SECRET), so marketplace notifications are refused.",
+    ))?;
+    check(state, req, MARKETPLACE_SECRET_HEADER, expected).await
+}
+
 /// Checks that `header` carries `expected`; audits a refusal.
-pub async fn check(
+async fn check(
     state: &AppState,
     req: &Request,
     header: &'static str,
-    expected: Option<&Secret>,
-) -> Check {
-    let Some(expected) = expected else {
-        return Check::NotConfigured(if header == CALLBACK_KEY_HEADER {
-            "No Sikka callback key is configured (set SIKKA_CALLBACK_KEY), so Sikka webhooks are refused."
-        } else {
-            "No marketplace secret is configured (set SIKKA_MARKETPLACE_SECRET), so marketplace notifications are refused."
-        });
+    expected: &Secret,
+) -> Result<(), Refusal> {
+    let reason = match req.headers().get(header) {
+        Some(given) if expected.matches(given.as_bytes()) => return Ok(()),
+        Some(_) => format!("{header} does not match"),
+        None => format!("{header} missing"),
     };
-    match req.headers().get(header) {
-        Some(given) if expected.matches(given.as_bytes()) => Check::Pass,
-        Some(_) => {
-            deny(state, req, &format!("{header} does not match")).await;
-            Check::Denied
-        }
-        None => {
-            deny(state, req, &format!("{header} missing")).await;
-            Check::Denied
-        }
-    }
+    deny(state, req, &reason).await;
+    Err(Refusal::Denied)
 }
 
 /// Logs and audits a Sikka request refused for its credentials.

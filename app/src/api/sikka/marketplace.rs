@@ -8,7 +8,7 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
-    auth::{Check, MARKETPLACE_SECRET_HEADER, check},
+    auth::{marketplace_secret, refusals},
     id_text, origin, unavailable, unprocessable,
 };
 use crate::api::{ApiTags, AppState, checked::Checked, problem::ProblemJson};
@@ -81,6 +81,8 @@ fn bad_marketplace(e: poem::Error) -> MarketplaceResponse {
     MarketplaceResponse::BadRequest(ProblemJson::bad_request(e.to_string()))
 }
 
+refusals!(MarketplaceResponse);
+
 pub struct MarketplaceApi;
 
 #[OpenApi(tag = "ApiTags::Sikka")]
@@ -131,17 +133,8 @@ async fn notified(
     kind: Notice,
 ) -> MarketplaceResponse {
     let hooks = &state.sikka;
-    match check(
-        state,
-        req,
-        MARKETPLACE_SECRET_HEADER,
-        hooks.marketplace_secret.as_ref(),
-    )
-    .await
-    {
-        Check::Pass => {}
-        Check::NotConfigured(what) => return MarketplaceResponse::Unavailable(unavailable(what)),
-        Check::Denied => return MarketplaceResponse::Unauthorized,
+    if let Err(refused) = marketplace_secret(state, req).await {
+        return refused.into();
     }
     let ids = (
         id_text("MasterCustomerID", notice.master_customer_id.as_ref()),

@@ -10,7 +10,7 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
-    auth::{CALLBACK_KEY_HEADER, Check, check, deny},
+    auth::{callback_key, deny, refusals},
     id_text, origin, unavailable, unprocessable,
 };
 use crate::api::{ApiTags, AppState, checked::Checked, problem::ProblemJson};
@@ -141,6 +141,8 @@ fn bad_data(e: poem::Error) -> DataResponse {
     DataResponse::BadRequest(ProblemJson::bad_request(e.to_string()))
 }
 
+refusals!(AuthorizeResponse, DataResponse);
+
 pub struct SikkaWebhooksApi;
 
 #[OpenApi(tag = "ApiTags::Sikka")]
@@ -161,17 +163,8 @@ impl SikkaWebhooksApi {
         Data(state): Data<&Arc<AppState>>,
         body: Checked<AuthorizeBody>,
     ) -> AuthorizeResponse {
-        match check(
-            state,
-            req,
-            CALLBACK_KEY_HEADER,
-            state.sikka.callback_key.as_ref(),
-        )
-        .await
-        {
-            Check::Pass => {}
-            Check::NotConfigured(what) => return AuthorizeResponse::Unavailable(unavailable(what)),
-            Check::Denied => return AuthorizeResponse::Unauthorized,
+        if let Err(refused) = callback_key(state, req).await {
+            return refused.into();
         }
         let onboarding = &state.sikka.onboarding;
         let Some(app_id) = onboarding.app_id() else {
@@ -245,17 +238,8 @@ impl SikkaWebhooksApi {
         Data(state): Data<&Arc<AppState>>,
         body: Checked<DataEvent>,
     ) -> DataResponse {
-        match check(
-            state,
-            req,
-            CALLBACK_KEY_HEADER,
-            state.sikka.callback_key.as_ref(),
-        )
-        .await
-        {
-            Check::Pass => {}
-            Check::NotConfigured(what) => return DataResponse::Unavailable(unavailable(what)),
-            Check::Denied => return DataResponse::Unauthorized,
+        if let Err(refused) = callback_key(state, req).await {
+            return refused.into();
         }
         let event = body.event.clone().unwrap_or_default();
         let office = match id_text("office_id", body.office_id.as_ref())
