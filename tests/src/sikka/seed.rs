@@ -10,7 +10,7 @@ use jiff::{Span, ToSpan};
 use super::SikkaOptions;
 
 /// The sandbox numbers its fixture appointments from here (`sandbox::FIRST_APPOINTMENT_ID`,
-/// private to the app); `tests/tests/sikka_emulator.rs` checks the two still agree.
+/// private to the app); `tests/tests/sikka_emulator/` checks the two still agree.
 pub const FIRST_APPOINTMENT_ID: u64 = 50_001;
 
 /// The practice's appointment status words (its `practice_variables`, service "Appointment
