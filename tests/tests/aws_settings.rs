@@ -273,3 +273,27 @@ async fn a_secure_string_is_read_decrypted() {
     );
     assert_eq!(code, 1, "{output}");
 }
+
+#[tokio::test]
+async fn an_unreachable_parameter_store_stops_the_process_naming_the_path() {
+    // A loopback port nothing listens on: connections are refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let (env, path) = deploy_env();
+    let (status, output) = run_gateway(&[
+        ("PROFILE", "aws".into()),
+        ("DEPLOY_ENV", env),
+        ("AWS_ENDPOINT_URL", format!("http://{closed}")),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains(&format!("reading the SSM parameters under {path}/")),
+        "{output}"
+    );
+    assert!(!output.contains(LOADED), "{output}");
+}
