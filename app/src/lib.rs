@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod pms;

@@ -99,18 +99,34 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    // On the aws profile the settings come from SSM Parameter Store, overridden by the
+    // environment; elsewhere from the environment alone.
+    let env = |name: &str| std::env::var(name).ok();
+    let loaded = if env("PROFILE").as_deref() == Some("aws") {
+        runtime
+            .block_on(gateway::aws::settings::load(&env))
+            .map(|(settings, loaded)| (settings, Some(loaded)))
+            .map_err(|e| e.to_string())
+    } else {
+        Settings::from_env()
+            .map(|settings| (settings, None))
+            .map_err(|e| e.to_string())
+    };
+    let (settings, from_ssm) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("configuration error: {e}");
             return ExitCode::from(2);
         }
     };
     telemetry::init(settings.json_logs);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    if let Some(from_ssm) = &from_ssm {
+        from_ssm.log(&settings);
+    }
     let result = runtime.block_on(async {
         let app = Application::build(settings)?;
         app.serve().await

@@ -3,6 +3,7 @@
 //! answers, the audit spool, the process's output).
 
 pub mod fixture;
+pub mod moto;
 pub mod sikka;
 
 use std::{

@@ -1,14 +1,15 @@
 //! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure with a banner
-//! naming the step. Installs what it needs (rustfmt, clippy, the schemathesis venv) itself.
+//! naming the step. Installs what it needs (rustfmt, clippy, the venv with schemathesis and
+//! moto) itself.
 
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
-use crate::{banner, cargo, conformance, openapi, pinned};
+use crate::{banner, cargo, conformance, openapi, pinned, venv};
 
 pub fn ci(sh: &Shell) -> Result<()> {
     let cargo = cargo();
-    let steps: [(&str, &dyn Fn() -> Result<()>); 6] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 7] = [
         ("cargo fmt --all --check", &|| {
             ensure_component(sh, "fmt", "rustfmt")?;
             Ok(cmd!(sh, "{cargo} fmt --all --check").run()?)
@@ -27,6 +28,11 @@ pub fn ci(sh: &Shell) -> Result<()> {
         ("cargo xtask openapi --check", &|| {
             openapi::openapi(sh, true)
         }),
+        // Before the tests: the AWS tests start moto from this venv.
+        (
+            "the pinned Python tools in target/venv (schemathesis, moto)",
+            &|| venv::ensure(sh).map(drop),
+        ),
         ("tests", &|| tests(sh)),
         (
             "the tool suites with the clock pinned (cargo xtask pinned)",

@@ -1,8 +1,7 @@
-//! The OpenAPI conformance run: schemathesis (pinned, in `target/venv`) fuzzes a live gateway
-//! from its own `/openapi.json` with every check on, bounded in examples and time.
+//! The OpenAPI conformance run: schemathesis (pinned, in `target/venv`: see `venv.rs`) fuzzes a
+//! live gateway from its own `/openapi.json` with every check on, bounded in examples and time.
 
 use std::{
-    path::Path,
     process::Command,
     thread,
     time::{Duration, Instant},
@@ -17,8 +16,6 @@ use crate::{
     target_dir,
 };
 
-/// The schemathesis release this run is pinned to (its CLI flags below are checked against it).
-const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 /// Test cases per API operation and phase (was 50): about 8,700 cases over the 18 operations,
 /// which keeps the whole step (venv, build, run) under three minutes on a 2-core machine.
 const MAX_EXAMPLES: &str = "150";
@@ -28,7 +25,7 @@ const SEED: &str = "20250101";
 const RUN_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 pub fn conformance(sh: &Shell) -> Result<()> {
-    let schemathesis = install_schemathesis(sh)?;
+    let schemathesis = crate::venv::ensure(sh)?.join("bin/schemathesis");
 
     banner("building the gateway (cargo build -p gateway)");
     let cargo = cargo();
@@ -97,34 +94,6 @@ pub fn conformance(sh: &Shell) -> Result<()> {
     let status = outcome?;
     if !status.success() {
         bail!("schemathesis found problems ({status}); see its report above");
-    }
-    Ok(())
-}
-
-/// Creates `target/venv` if missing and installs the pinned schemathesis; returns its CLI path.
-fn install_schemathesis(sh: &Shell) -> Result<std::path::PathBuf> {
-    let venv = target_dir().join("venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        banner(&format!("creating a Python venv at {}", venv.display()));
-        cmd!(sh, "python3 -m venv {venv}")
-            .run()
-            .context("python3 -m venv (is python3-venv installed?)")?;
-    }
-    banner(&format!("pip install {SCHEMATHESIS}"));
-    cmd!(
-        sh,
-        "{python} -m pip install --quiet --disable-pip-version-check {SCHEMATHESIS}"
-    )
-    .run()?;
-    let cli = venv.join("bin/schemathesis");
-    ensure_exists(&cli)?;
-    Ok(cli)
-}
-
-fn ensure_exists(path: &Path) -> Result<()> {
-    if !path.exists() {
-        bail!("{} is missing after pip install", path.display());
     }
     Ok(())
 }

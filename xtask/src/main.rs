@@ -7,6 +7,7 @@ mod conformance;
 mod gateway;
 mod openapi;
 mod pinned;
+mod venv;
 
 use std::{
     path::{Path, PathBuf},
@@ -47,13 +48,16 @@ enum Task {
         #[arg(long)]
         credential_id: Option<String>,
     },
-    /// Everything CI checks: fmt, clippy, openapi --check, tests, OpenAPI conformance.
+    /// Everything CI checks: fmt, clippy, openapi --check, the Python tools, tests, OpenAPI
+    /// conformance.
     Ci,
     /// The tool suites with the clock pinned at each of the dates and times that go wrong
     /// (weekends, DST changes, year end, leap day, UTC ahead of the practice).
     Pinned,
     /// Only the OpenAPI conformance run (schemathesis against a live gateway).
     Conformance,
+    /// Create `target/venv` with the pinned Python tools the checks use (schemathesis, moto).
+    Venv,
     /// Load-test a release gateway with wrk and print a table of results.
     Bench(bench::Args),
 }
@@ -86,6 +90,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Ci => ci::ci(&sh),
         Task::Pinned => pinned::pinned(),
         Task::Conformance => conformance::conformance(&sh),
+        Task::Venv => venv::ensure(&sh).map(drop),
         Task::Bench(args) => bench::bench(&sh, &args),
     }
 }
