@@ -8,13 +8,9 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::CredentialStore;
-use super::{BookingPolicy, DirectoryError, Practice, PracticeDirectory, PracticeProfile};
-use crate::pms::{
-    AccountId, E164, OfficeId,
-    sandbox::{SandboxConfig, SandboxPractice, SeedPatient},
-    sikka::{SikkaClient, SikkaPractice, SikkaPracticeConfig},
-};
+use super::build::{PmsBinding, PracticeParts, build_practice};
+use super::{CredentialStore, DirectoryError, Practice, PracticeDirectory};
+use crate::pms::{AccountId, E164, OfficeId, sandbox::SeedPatient, sikka::SikkaClient};
 use crate::secret::Secret;
 
 /// The embedded demo practice of the local profile.
@@ -47,23 +43,6 @@ pub struct PracticeEntry {
     #[serde(default)]
     pub vapi_secret: Option<Secret>,
     pub pms: PmsBinding,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum PmsBinding {
-    Sandbox,
-    /// A practice reached through Sikka; its credentials are in the credential store.
-    Sikka {
-        office_id: OfficeId,
-        /// Sikka's `practice_id` (`"1"`, `"1-0"`).
-        practice_id: String,
-        /// `practice_management_system` (`Dentrix`, `Orthotrac`, …).
-        pms_type: String,
-        /// The appointment status a cancellation writes; looked up from Sikka when absent.
-        #[serde(default)]
-        cancel_status: Option<String>,
-    },
 }
 
 /// What the local store needs to build each practice's system.
@@ -144,72 +123,28 @@ impl LocalDirectory {
 
     fn add(&mut self, entry: PracticeEntry, options: &LocalOptions) -> Result<(), LocalStoreError> {
         let account = entry.account_id.to_string();
-        let time_zone =
-            jiff::tz::TimeZone::get(&entry.time_zone).map_err(|_| LocalStoreError::TimeZone {
-                account: account.clone(),
-                zone: entry.time_zone.clone(),
-            })?;
-        let today = options
-            .clock
-            .now()
-            .to_zoned_datetime(time_zone.clone())
-            .date();
-        let pms: Arc<dyn crate::pms::PracticeSystem> = match entry.pms {
-            PmsBinding::Sandbox => Arc::new(
-                SandboxPractice::new(SandboxConfig {
-                    today,
-                    write_delay: options.write_delay,
-                    extra_patients: options.extra_patients.clone(),
-                    schedule: options.schedule.clone(),
-                })
-                .map_err(|_| LocalStoreError::ExtraPatients)?,
-            ),
-            PmsBinding::Sikka {
-                office_id,
-                practice_id,
-                pms_type,
-                cancel_status,
-            } => {
-                let client = options
-                    .sikka
-                    .clone()
-                    .ok_or_else(|| LocalStoreError::NoSikkaApp {
-                        account: account.clone(),
-                    })?;
-                if self
-                    .by_office
-                    .insert(office_id.clone(), entry.account_id.clone())
-                    .is_some()
-                {
-                    return Err(LocalStoreError::Duplicate {
-                        account,
-                        what: format!("office {office_id}"),
-                    });
-                }
-                let mut config = SikkaPracticeConfig::new(
-                    entry.account_id.clone(),
-                    office_id,
-                    practice_id,
-                    pms_type,
-                );
-                config.cancel_status = cancel_status;
-                Arc::new(SikkaPractice::new(
-                    client,
-                    config,
-                    options.credentials.clone(),
-                ))
-            }
-        };
-        let practice = Arc::new(Practice {
-            profile: PracticeProfile {
+        let office = entry.pms.office().cloned();
+        let practice = Arc::new(build_practice(
+            PracticeParts {
                 account_id: entry.account_id.clone(),
                 name: entry.name,
-                time_zone,
+                time_zone: entry.time_zone,
                 transfer_number: entry.transfer_number,
-                booking: BookingPolicy::default(),
+                pms: entry.pms,
             },
-            pms,
-        });
+            options,
+        )?);
+        if let Some(office_id) = office
+            && self
+                .by_office
+                .insert(office_id.clone(), entry.account_id.clone())
+                .is_some()
+        {
+            return Err(LocalStoreError::Duplicate {
+                account,
+                what: format!("office {office_id}"),
+            });
+        }
         let duplicate = |what: String| LocalStoreError::Duplicate {
             account: account.clone(),
             what,

@@ -1,6 +1,7 @@
 //! Tenancy: which practice a call belongs to, each practice's profile (time zone, transfer
 //! number, booking policy) and the system that holds its records.
 
+mod build;
 mod credentials;
 mod json_file;
 mod local;
@@ -13,10 +14,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use build::{PmsBinding, PracticeParts, build_practice};
 pub use credentials::{
     CredentialStore, LocalCredentialFile, MemoryCredentials, SikkaCredentials, StoreError,
 };
-pub use local::{LocalDirectory, LocalOptions, LocalPracticeFile, PmsBinding, PracticeEntry};
+pub use local::{LocalDirectory, LocalOptions, LocalPracticeFile, LocalStoreError, PracticeEntry};
 pub use profile::{BookingPolicy, PracticeProfile};
 
 use crate::pms::{AccountId, E164, PracticeSystem};
