@@ -119,9 +119,15 @@ impl Loaded {
 
 /// `/<NAME_PREFIX>/<DEPLOY_ENV>/backend`, from the environment.
 pub fn backend_path(env: &dyn Fn(&str) -> Option<String>) -> Result<String, AwsSettingsError> {
+    Ok(format!("{}/backend", env_root(env)?))
+}
+
+/// `/<NAME_PREFIX>/<DEPLOY_ENV>`: where the environment's parameters (backend settings,
+/// practices, routes) live.
+pub fn env_root(env: &dyn Fn(&str) -> Option<String>) -> Result<String, AwsSettingsError> {
     let prefix = name_part(env, "NAME_PREFIX")?.unwrap_or_else(|| DEFAULT_NAME_PREFIX.into());
     let deploy_env = name_part(env, "DEPLOY_ENV")?.ok_or(AwsSettingsError::NoDeployEnv)?;
-    Ok(format!("/{prefix}/{deploy_env}/backend"))
+    Ok(format!("/{prefix}/{deploy_env}"))
 }
 
 /// Every parameter under `path`: recursive, decrypted, following every page.

@@ -1,0 +1,400 @@
+//! Practices and their routes from SSM Parameter Store, on the `aws` profile, refreshed in the
+//! background so a practice added by an operator answers calls without a restart.
+//!
+//! Under `/<NAME_PREFIX>/<DEPLOY_ENV>` (see [`super::settings::env_root`]):
+//! - `practices/<account_id>`: one JSON object per practice, the profile and PMS binding of a
+//!   local practices-file entry without its routes ([`SsmPracticeEntry`]):
+//!   `{"name": "Bright Smile Dental", "time_zone": "America/Los_Angeles",
+//!   "transfer_number": "+15105550198", "phone_numbers": ["+15105550199"],
+//!   "vapi_secret_ref": "parlae/dev/vapi/acct_1", "pms": {"kind": "sikka", "office_id": …}}`.
+//!   `vapi_secret_ref` names where the practice's own Vapi secret is kept (Secrets Manager):
+//!   a reference, never the secret; it is read once that store is built.
+//! - `routes/phone/<phoneNumberId>` and `routes/assistant/<assistantId>`: an account id each.
+//!
+//! Both paths are read with `GetParametersByPath` (recursive, decrypted, every page) into one
+//! immutable [`Snapshot`] that replaces the previous one whole, so a call never sees half a
+//! refresh. A bad entry (not JSON of that shape, an unknown zone, a bad number, an office or
+//! number another practice claims, a route naming an account with no practice) is logged by its
+//! parameter name, never its value, counted and skipped: it never takes the others down. A failed
+//! refresh keeps the last good snapshot. An entry whose value did not change keeps its
+//! [`Practice`] (and the state its system holds) across refreshes.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use aws_sdk_ssm::error::DisplayErrorContext;
+use serde::Deserialize;
+
+use crate::pms::{AccountId, E164, OfficeId};
+use crate::practices::{
+    DirectoryError, LocalOptions, LocalStoreError, PmsBinding, Practice, PracticeDirectory,
+    PracticeParts, build_practice,
+};
+
+/// How often the background task re-reads the practices when `PRACTICES_REFRESH_SECONDS` is not
+/// set.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
+
+/// A practice as stored at `practices/<account_id>` (the account id is the parameter's name).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsmPracticeEntry {
+    pub name: String,
+    /// IANA zone name, e.g. `America/Los_Angeles`.
+    pub time_zone: String,
+    #[serde(default)]
+    pub transfer_number: Option<E164>,
+    /// The practice lines in E.164 (what binds a call that carries no phone-number id).
+    #[serde(default)]
+    pub phone_numbers: Vec<E164>,
+    /// Where the practice's own Vapi secret is kept, when its assistants sign with one.
+    #[serde(default)]
+    pub vapi_secret_ref: Option<String>,
+    pub pms: PmsBinding,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PracticesError {
+    #[error("reading the SSM parameters under {path}: {detail}")]
+    Ssm { path: String, detail: String },
+    #[error(
+        "PRACTICES_REFRESH_SECONDS={value:?} is invalid: expected a whole number of seconds, at least 1"
+    )]
+    BadRefresh { value: String },
+}
+
+/// `PRACTICES_REFRESH_SECONDS`, or [`DEFAULT_REFRESH`].
+pub fn refresh_every(env: &dyn Fn(&str) -> Option<String>) -> Result<Duration, PracticesError> {
+    match env("PRACTICES_REFRESH_SECONDS").map(|v| v.trim().to_owned()) {
+        None => Ok(DEFAULT_REFRESH),
+        Some(v) if v.is_empty() => Ok(DEFAULT_REFRESH),
+        Some(value) => match value.parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => Err(PracticesError::BadRefresh { value }),
+        },
+    }
+}
+
+/// What one load found: for the log line and the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    pub practices: usize,
+    pub routes: usize,
+    /// Entries skipped as bad (practices and routes).
+    pub rejected: usize,
+}
+
+/// One consistent view of the practices and their routes.
+#[derive(Default)]
+pub struct Snapshot {
+    by_account: HashMap<AccountId, Arc<Practice>>,
+    by_phone_number_id: HashMap<String, Arc<Practice>>,
+    by_assistant_id: HashMap<String, Arc<Practice>>,
+    by_phone_number: HashMap<E164, Arc<Practice>>,
+    vapi_secret_refs: Vec<(AccountId, String)>,
+    /// Each practice's parameter value and what it built, to keep it when unchanged.
+    built: HashMap<String, (String, Arc<Practice>)>,
+    stats: LoadStats,
+}
+
+/// The practices and routes of one deployment environment, kept in SSM.
+pub struct SsmDirectory {
+    client: aws_sdk_ssm::Client,
+    practices_path: String,
+    routes_path: String,
+    options: LocalOptions,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// One refresh at a time, so an older read never replaces a newer one.
+    refreshing: tokio::sync::Mutex<()>,
+    failed_refreshes: AtomicU64,
+}
+
+impl SsmDirectory {
+    /// Reads the practices under `root` (`/parlae/dev`). An unreachable store is an error; bad
+    /// entries are not (they are skipped and counted).
+    pub async fn load(
+        client: aws_sdk_ssm::Client,
+        root: &str,
+        options: LocalOptions,
+    ) -> Result<Self, PracticesError> {
+        let root = root.trim_end_matches('/');
+        let directory = Self {
+            client,
+            practices_path: format!("{root}/practices"),
+            routes_path: format!("{root}/routes"),
+            options,
+            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            refreshing: tokio::sync::Mutex::new(()),
+            failed_refreshes: AtomicU64::new(0),
+        };
+        directory.refresh().await?;
+        Ok(directory)
+    }
+
+    /// Re-reads both paths and swaps in the new snapshot; on error the last good one stays.
+    pub async fn refresh(&self) -> Result<LoadStats, PracticesError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let practices = fetch_all(&self.client, &self.practices_path).await?;
+        let routes = fetch_all(&self.client, &self.routes_path).await?;
+        let next = self.build(&practices, &routes);
+        let stats = next.stats;
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        tracing::info!(
+            path = %self.practices_path,
+            practices = stats.practices,
+            routes = stats.routes,
+            rejected = stats.rejected,
+            "practices loaded from SSM Parameter Store"
+        );
+        Ok(stats)
+    }
+
+    /// Calls [`Self::refresh`] every `every` until the directory is dropped. A failed refresh
+    /// is logged and counted; the last good snapshot keeps serving.
+    pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let directory = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is immediate, and the directory was just loaded.
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(directory) = directory.upgrade() else {
+                    return;
+                };
+                if let Err(error) = directory.refresh().await {
+                    directory.failed_refreshes.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, "refreshing the practices failed; the last good snapshot keeps serving");
+                }
+            }
+        })
+    }
+
+    /// What the current snapshot holds (practices, routes, rejected entries).
+    pub fn stats(&self) -> LoadStats {
+        self.current().stats
+    }
+
+    /// Refreshes that failed since start.
+    pub fn failed_refreshes(&self) -> u64 {
+        self.failed_refreshes.load(Ordering::Relaxed)
+    }
+
+    /// The practices whose assistants sign with their own Vapi secret, and where it is kept.
+    pub fn vapi_secret_refs(&self) -> Vec<(AccountId, String)> {
+        self.current().vapi_secret_refs.clone()
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn build(&self, practices: &[(String, String)], routes: &[(String, String)]) -> Snapshot {
+        let previous = self.current();
+        let mut next = Snapshot::default();
+        let mut offices: HashMap<OfficeId, AccountId> = HashMap::new();
+        for (parameter, value) in practices {
+            match self.practice(parameter, value, &previous, &next, &mut offices) {
+                Ok((practice, entry)) => {
+                    let account = practice.profile.account_id.clone();
+                    for number in entry.phone_numbers {
+                        next.by_phone_number.insert(number, practice.clone());
+                    }
+                    if let Some(reference) = entry.vapi_secret_ref {
+                        next.vapi_secret_refs.push((account.clone(), reference));
+                    }
+                    next.by_account.insert(account, practice.clone());
+                    next.built
+                        .insert(parameter.clone(), (value.clone(), practice));
+                }
+                Err(reason) => reject(&mut next, parameter, reason),
+            }
+        }
+        next.stats.practices = next.by_account.len();
+        for (parameter, value) in routes {
+            match self.route(parameter, value, &next) {
+                Ok((table, id, practice)) => {
+                    match table {
+                        Route::Phone => next.by_phone_number_id.insert(id, practice),
+                        Route::Assistant => next.by_assistant_id.insert(id, practice),
+                    };
+                    next.stats.routes += 1;
+                }
+                Err(reason) => reject(&mut next, parameter, reason),
+            }
+        }
+        next
+    }
+
+    /// The practice a `practices/<account_id>` parameter describes, or why it is skipped.
+    fn practice(
+        &self,
+        parameter: &str,
+        value: &str,
+        previous: &Snapshot,
+        next: &Snapshot,
+        offices: &mut HashMap<OfficeId, AccountId>,
+    ) -> Result<(Arc<Practice>, SsmPracticeEntry), String> {
+        let account = parameter
+            .strip_prefix(&self.practices_path)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .ok_or("not a practice: expected practices/<account_id>")?;
+        let account = AccountId::new(account);
+        let entry: SsmPracticeEntry = serde_json::from_str(value).map_err(|e| {
+            format!(
+                "not a practice description ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        if let Some(number) = entry
+            .phone_numbers
+            .iter()
+            .find(|n| next.by_phone_number.contains_key(*n))
+        {
+            return Err(format!(
+                "phone number ending {} is another practice's",
+                number.last_four()
+            ));
+        }
+        if let Some(other) = entry.pms.office().and_then(|office| offices.get(office)) {
+            return Err(format!("its Sikka office is practice {other}'s"));
+        }
+        let practice = match previous.built.get(parameter) {
+            Some((old, practice)) if old == value => practice.clone(),
+            _ => Arc::new(
+                build_practice(
+                    PracticeParts {
+                        account_id: account.clone(),
+                        name: entry.name.clone(),
+                        time_zone: entry.time_zone.clone(),
+                        transfer_number: entry.transfer_number.clone(),
+                        pms: entry.pms.clone(),
+                    },
+                    &self.options,
+                )
+                .map_err(|e| match e {
+                    LocalStoreError::TimeZone { .. } => "unknown IANA time zone".to_owned(),
+                    LocalStoreError::NoSikkaApp { .. } => {
+                        "served through Sikka, but SIKKA_APP_ID and SIKKA_APP_KEY are not set"
+                            .to_owned()
+                    }
+                    other => other.to_string(),
+                })?,
+            ),
+        };
+        if let Some(office) = entry.pms.office() {
+            offices.insert(office.clone(), practice.profile.account_id.clone());
+        }
+        Ok((practice, entry))
+    }
+
+    /// The table, id and practice a `routes/…` parameter names, or why it is skipped.
+    fn route(
+        &self,
+        parameter: &str,
+        value: &str,
+        next: &Snapshot,
+    ) -> Result<(Route, String, Arc<Practice>), String> {
+        const NOT_A_ROUTE: &str =
+            "not a route: expected routes/phone/<phoneNumberId> or routes/assistant/<assistantId>";
+        let rest = parameter
+            .strip_prefix(&self.routes_path)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or(NOT_A_ROUTE)?;
+        let (table, id) = match rest.split_once('/') {
+            Some(("phone", id)) => (Route::Phone, id),
+            Some(("assistant", id)) => (Route::Assistant, id),
+            _ => return Err(NOT_A_ROUTE.to_owned()),
+        };
+        if id.is_empty() || id.contains('/') {
+            return Err(NOT_A_ROUTE.to_owned());
+        }
+        let account = AccountId::new(value.trim());
+        let practice = next
+            .by_account
+            .get(&account)
+            .ok_or("names an account with no (valid) practice")?;
+        Ok((table, id.to_owned(), practice.clone()))
+    }
+}
+
+enum Route {
+    Phone,
+    Assistant,
+}
+
+fn reject(next: &mut Snapshot, parameter: &str, reason: String) {
+    next.stats.rejected += 1;
+    tracing::warn!(parameter, %reason, "SSM practice entry skipped");
+}
+
+/// Every parameter under `path` as (name, value): recursive, decrypted, following every page.
+async fn fetch_all(
+    client: &aws_sdk_ssm::Client,
+    path: &str,
+) -> Result<Vec<(String, String)>, PracticesError> {
+    let mut all = Vec::new();
+    let mut pages = client
+        .get_parameters_by_path()
+        .path(path)
+        .recursive(true)
+        .with_decryption(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| PracticesError::Ssm {
+            path: format!("{path}/"),
+            detail: DisplayErrorContext(e).to_string(),
+        })?;
+        for p in page.parameters() {
+            if let (Some(name), Some(value)) = (p.name(), p.value()) {
+                all.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+    // Name order: which of two practices claiming one number is skipped does not depend on paging.
+    all.sort();
+    Ok(all)
+}
+
+#[async_trait]
+impl PracticeDirectory for SsmDirectory {
+    async fn by_account(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<Arc<Practice>>, DirectoryError> {
+        Ok(self.current().by_account.get(account).cloned())
+    }
+
+    async fn by_phone_number_id(&self, id: &str) -> Result<Option<Arc<Practice>>, DirectoryError> {
+        Ok(self.current().by_phone_number_id.get(id).cloned())
+    }
+
+    async fn by_phone_number(
+        &self,
+        number: &E164,
+    ) -> Result<Option<Arc<Practice>>, DirectoryError> {
+        Ok(self.current().by_phone_number.get(number).cloned())
+    }
+
+    async fn by_assistant_id(&self, id: &str) -> Result<Option<Arc<Practice>>, DirectoryError> {
+        Ok(self.current().by_assistant_id.get(id).cloned())
+    }
+}
