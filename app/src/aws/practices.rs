@@ -398,3 +398,22 @@ impl PracticeDirectory for SsmDirectory {
         Ok(self.current().by_assistant_id.get(id).cloned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_interval_defaults_to_a_minute_and_rejects_nonsense() {
+        let env = |value: Option<&'static str>| move |_: &str| value.map(str::to_owned);
+        assert_eq!(refresh_every(&env(None)).unwrap(), DEFAULT_REFRESH);
+        assert_eq!(
+            refresh_every(&env(Some("15"))).unwrap(),
+            Duration::from_secs(15)
+        );
+        for bad in ["0", "-5", "1.5", "soon"] {
+            let error = refresh_every(&env(Some(bad))).unwrap_err().to_string();
+            assert!(error.contains("PRACTICES_REFRESH_SECONDS"), "{error}");
+        }
+    }
+}
