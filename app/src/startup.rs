@@ -42,7 +42,7 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         if settings.profile == Profile::Aws {
             anyhow::bail!(
-                "PROFILE=aws: the settings loaded (SSM Parameter Store), but the aws profile's other stores are not built yet (practices from SSM, practice credentials in Secrets Manager, the audit trail shipped to CloudWatch Logs), so the gateway stops here. Use PROFILE=local to serve."
+                "PROFILE=aws: the settings loaded (SSM Parameter Store), but the aws profile's other stores are not built yet (practice credentials in Secrets Manager, the audit trail shipped to CloudWatch Logs; the SSM practice directory exists but is not wired in without them), so the gateway stops here. Use PROFILE=local to serve."
             );
         }
         let extra: Vec<SeedPatient> = match &settings.sandbox.extra_patients {
