@@ -354,3 +354,57 @@ async fn a_failed_refresh_keeps_the_last_good_snapshot() {
         .expect("the last good snapshot keeps serving");
     assert_eq!(practice.profile.name, "Kept Dental");
 }
+
+/// Log lines written while the guard lives, for one current-thread test.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_entry_is_logged_by_its_name_never_its_value() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let moto = Moto::start();
+    let ssm = moto.ssm();
+    let root = env_root();
+    let canary = "CANARY-7f3a-value";
+    put(
+        &ssm,
+        &format!("{root}/practices/acct_canary"),
+        &format!("{{\"name\": \"{canary}\", \"time_zone\": 7}}"),
+    )
+    .await;
+    put(&ssm, &format!("{root}/routes/phone/pn_canary"), canary).await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+
+    let directory = load(&moto, &root).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(directory.stats().rejected, 2, "{logs}");
+    assert!(
+        logs.contains(&format!("{root}/practices/acct_canary")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("{root}/routes/phone/pn_canary")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(canary),
+        "a parameter's value reached the log: {logs}"
+    );
+}
