@@ -7,6 +7,40 @@
 pub mod practices;
 pub mod settings;
 
+use aws_sdk_ssm::{error::DisplayErrorContext, types::Parameter};
+
+/// Parameter Store could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the SSM parameters under {path}: {detail}")]
+pub struct SsmError {
+    /// The path asked for, with its trailing slash.
+    pub path: String,
+    pub detail: String,
+}
+
+/// Every parameter under `path`: recursive, decrypted, following every page.
+pub async fn parameters_under(
+    client: &aws_sdk_ssm::Client,
+    path: &str,
+) -> Result<Vec<Parameter>, SsmError> {
+    let mut all = Vec::new();
+    let mut pages = client
+        .get_parameters_by_path()
+        .path(path)
+        .recursive(true)
+        .with_decryption(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| SsmError {
+            path: format!("{path}/"),
+            detail: DisplayErrorContext(e).to_string(),
+        })?;
+        all.extend(page.parameters().iter().cloned());
+    }
+    Ok(all)
+}
+
 /// The SDK's shared configuration from the standard chain: region, credentials and endpoint
 /// (`AWS_ENDPOINT_URL`) as the environment, profile files or the ECS task provide them.
 pub async fn sdk_config() -> aws_config::SdkConfig {

@@ -29,7 +29,6 @@ use std::{
 };
 
 use async_trait::async_trait;
-use aws_sdk_ssm::error::DisplayErrorContext;
 use serde::Deserialize;
 
 use crate::pms::{AccountId, E164, OfficeId};
@@ -62,8 +61,8 @@ pub struct SsmPracticeEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PracticesError {
-    #[error("reading the SSM parameters under {path}: {detail}")]
-    Ssm { path: String, detail: String },
+    #[error(transparent)]
+    Ssm(#[from] super::SsmError),
     #[error(
         "PRACTICES_REFRESH_SECONDS={value:?} is invalid: expected a whole number of seconds, at least 1"
     )]
@@ -345,30 +344,16 @@ fn reject(next: &mut Snapshot, parameter: &str, reason: String) {
     tracing::warn!(parameter, %reason, "SSM practice entry skipped");
 }
 
-/// Every parameter under `path` as (name, value): recursive, decrypted, following every page.
+/// Every parameter under `path` as (name, value), in name order.
 async fn fetch_all(
     client: &aws_sdk_ssm::Client,
     path: &str,
 ) -> Result<Vec<(String, String)>, PracticesError> {
-    let mut all = Vec::new();
-    let mut pages = client
-        .get_parameters_by_path()
-        .path(path)
-        .recursive(true)
-        .with_decryption(true)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| PracticesError::Ssm {
-            path: format!("{path}/"),
-            detail: DisplayErrorContext(e).to_string(),
-        })?;
-        for p in page.parameters() {
-            if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                all.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
+    let mut all: Vec<(String, String)> = super::parameters_under(client, path)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.name?, p.value?)))
+        .collect();
     // Name order: which of two practices claiming one number is skipped does not depend on paging.
     all.sort();
     Ok(all)

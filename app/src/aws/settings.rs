@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ssm::{error::DisplayErrorContext, types::ParameterType};
+use aws_sdk_ssm::types::ParameterType;
 
 use crate::config::{ConfigError, Settings};
 use crate::secret::Secret;
@@ -45,8 +45,8 @@ pub enum AwsSettingsError {
         variable: &'static str,
         value: String,
     },
-    #[error("reading the SSM parameters under {path}: {detail}")]
-    Ssm { path: String, detail: String },
+    #[error(transparent)]
+    Ssm(#[from] super::SsmError),
     #[error("the aws profile is missing required settings: {}", missing.join("; "))]
     Missing { missing: Vec<String> },
     #[error(transparent)]
@@ -139,23 +139,10 @@ pub async fn fetch(
         path: path.to_owned(),
         ..Default::default()
     };
-    let mut pages = client
-        .get_parameters_by_path()
-        .path(path)
-        .recursive(true)
-        .with_decryption(true)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsSettingsError::Ssm {
-            path: format!("{path}/"),
-            detail: DisplayErrorContext(e).to_string(),
-        })?;
-        for p in page.parameters() {
-            if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                let secure = p.r#type() == Some(&ParameterType::SecureString);
-                parameters.insert(name, value.to_owned(), secure);
-            }
+    for p in super::parameters_under(client, path).await? {
+        if let (Some(name), Some(value)) = (p.name(), p.value()) {
+            let secure = p.r#type() == Some(&ParameterType::SecureString);
+            parameters.insert(name, value.to_owned(), secure);
         }
     }
     Ok(parameters)

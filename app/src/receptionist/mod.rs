@@ -197,14 +197,17 @@ impl Receptionist {
             }
         };
         let account = &practice.profile.account_id;
-        let scope = call.scope(account);
         // One answer per write: a copy that arrives while the first is being answered waits
-        // for it, then finds its answer remembered. (Reads are answered afresh.)
-        let _flight = match tool.writes() {
-            true => Some(self.flights.one_at_a_time(&scope, tool_call_id).await),
-            false => None,
+        // for it, then finds its answer remembered. Reads are answered afresh (never
+        // remembered, so never looked up).
+        let (_flight, previous) = if tool.writes() {
+            let scope = call.scope(account);
+            let flight = self.flights.one_at_a_time(&scope, tool_call_id).await;
+            (Some(flight), self.answers.get(&scope, tool_call_id))
+        } else {
+            (None, None)
         };
-        if let Some(previous) = self.answers.get(&scope, tool_call_id) {
+        if let Some(previous) = previous {
             // The same answer again, and the disclosure audited again.
             let again = Outcome {
                 answer: previous.answer.clone(),
