@@ -136,6 +136,8 @@ pub struct Settings {
     pub sikka: SikkaSettings,
     pub sandbox: SandboxSettings,
     pub receptionist: ReceptionistSettings,
+    /// Where the `aws` profile's stores are; `None` on the local profile.
+    pub aws: Option<AwsSettings>,
 }
 
 /// The HTTP server.
@@ -202,6 +204,88 @@ pub struct SikkaSettings {
     pub registrations_file: PathBuf,
 }
 
+/// Seconds between re-reads of the practices in SSM when `PRACTICES_REFRESH_SECONDS` is not set.
+pub const DEFAULT_PRACTICES_REFRESH: Duration = Duration::from_secs(60);
+/// How long a practice's credentials are served from the cache before Secrets Manager is asked
+/// whether they changed (`CREDENTIALS_CACHE_SECONDS`).
+pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(300);
+
+/// When a tool call's audit entry counts as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAck {
+    /// Once it is synced to the local spool (the default); the shipper sends it on.
+    Spool,
+    /// Once CloudWatch Logs accepted the batch holding it (`AUDIT_ACK=cloudwatch`): no loss
+    /// window when a task is killed, at the cost of a CloudWatch round trip per call.
+    Cloudwatch,
+}
+
+/// The `aws` profile: the names of its stores, built from `NAME_PREFIX` (default `parlae`) and
+/// `DEPLOY_ENV` (required), and how they are used.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    /// `<NAME_PREFIX>/<DEPLOY_ENV>`, e.g. `parlae/dev`: every name below starts with it.
+    pub prefix: String,
+    /// How often the practices and routes are re-read from SSM (`PRACTICES_REFRESH_SECONDS`).
+    pub practices_refresh: Duration,
+    /// How long cached credentials are served before Secrets Manager is asked again
+    /// (`CREDENTIALS_CACHE_SECONDS`).
+    pub credentials_ttl: Duration,
+    /// The KMS key that encrypts practices' secrets (`SECRETS_KMS_KEY_ID`; the account's
+    /// default key for Secrets Manager when unset).
+    pub secrets_kms_key: Option<String>,
+    pub audit_ack: AuditAck,
+    /// The CloudWatch Logs stream this task's spool ships to (`AUDIT_LOG_STREAM`); by default
+    /// one is named when the spool is first shipped and kept with it.
+    pub audit_stream: Option<String>,
+}
+
+impl AwsSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let root = crate::aws::settings::env_root(get).map_err(|e| match e {
+            crate::aws::settings::AwsSettingsError::BadNamePart { variable, value } => invalid(
+                variable,
+                &value,
+                "letters, digits, '-', '_' and '.' (part of every AWS name)",
+            ),
+            _ => invalid(
+                "DEPLOY_ENV",
+                "",
+                "the deployment environment's name, such as dev or prod",
+            ),
+        })?;
+        Ok(Self {
+            prefix: root.trim_start_matches('/').to_owned(),
+            practices_refresh: seconds(get, "PRACTICES_REFRESH_SECONDS")?
+                .unwrap_or(DEFAULT_PRACTICES_REFRESH),
+            credentials_ttl: seconds(get, "CREDENTIALS_CACHE_SECONDS")?
+                .unwrap_or(DEFAULT_CREDENTIALS_TTL),
+            secrets_kms_key: non_empty(get("SECRETS_KMS_KEY_ID")),
+            audit_ack: match non_empty(get("AUDIT_ACK")).as_deref().map(str::trim) {
+                None | Some("spool") => AuditAck::Spool,
+                Some("cloudwatch") => AuditAck::Cloudwatch,
+                Some(other) => return Err(invalid("AUDIT_ACK", other, "spool or cloudwatch")),
+            },
+            audit_stream: non_empty(get("AUDIT_LOG_STREAM")),
+        })
+    }
+
+    /// `/parlae/dev`: the SSM path holding `backend/`, `practices/` and `routes/`.
+    pub fn ssm_root(&self) -> String {
+        format!("/{}", self.prefix)
+    }
+
+    /// `parlae/dev/pms/sikka/`: the name prefix of every practice's Sikka secret.
+    pub fn practice_secrets_prefix(&self) -> String {
+        format!("{}/pms/sikka/", self.prefix)
+    }
+
+    /// `/parlae/dev/audit`: the log group the audit trail is shipped to.
+    pub fn audit_log_group(&self) -> String {
+        format!("/{}/audit", self.prefix)
+    }
+}
+
 /// The local profile's practices and its sandbox practice system.
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
@@ -251,6 +335,10 @@ impl Settings {
                 ..Default::default()
             },
             sikka,
+            aws: match profile {
+                Profile::Aws => Some(AwsSettings::from_lookup(get)?),
+                Profile::Local => None,
+            },
         })
     }
 }
@@ -449,9 +537,67 @@ fn millis(
     Ok(parse::<u64>(get, variable, "a whole number of milliseconds")?.map(Duration::from_millis))
 }
 
+/// A whole number of seconds, at least 1.
+fn seconds(
+    get: &dyn Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Duration>, ConfigError> {
+    match parse::<u64>(get, variable, "a whole number of seconds, at least 1")? {
+        Some(0) => Err(invalid(
+            variable,
+            "0",
+            "a whole number of seconds, at least 1",
+        )),
+        other => Ok(other.map(Duration::from_secs)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_aws_profile_names_its_stores_from_prefix_and_environment() {
+        let aws = settings(&[("PROFILE", "aws"), ("DEPLOY_ENV", "dev")])
+            .unwrap()
+            .aws
+            .expect("aws settings on the aws profile");
+        assert_eq!(aws.ssm_root(), "/parlae/dev");
+        assert_eq!(aws.practice_secrets_prefix(), "parlae/dev/pms/sikka/");
+        assert_eq!(aws.audit_log_group(), "/parlae/dev/audit");
+        assert_eq!(aws.practices_refresh, DEFAULT_PRACTICES_REFRESH);
+        assert_eq!(aws.credentials_ttl, DEFAULT_CREDENTIALS_TTL);
+        assert_eq!(aws.audit_ack, AuditAck::Spool);
+        let aws = settings(&[
+            ("PROFILE", "aws"),
+            ("NAME_PREFIX", "acme"),
+            ("DEPLOY_ENV", "prod"),
+            ("PRACTICES_REFRESH_SECONDS", "15"),
+            ("AUDIT_ACK", "cloudwatch"),
+        ])
+        .unwrap()
+        .aws
+        .unwrap();
+        assert_eq!(aws.audit_log_group(), "/acme/prod/audit");
+        assert_eq!(aws.practices_refresh, Duration::from_secs(15));
+        assert_eq!(aws.audit_ack, AuditAck::Cloudwatch);
+        assert!(settings(&[]).unwrap().aws.is_none());
+        for (name, bad) in [
+            ("PRACTICES_REFRESH_SECONDS", "0"),
+            ("PRACTICES_REFRESH_SECONDS", "1.5"),
+            ("CREDENTIALS_CACHE_SECONDS", "soon"),
+            ("AUDIT_ACK", "s3"),
+            ("DEPLOY_ENV", "dev/../prod"),
+        ] {
+            // The first of two equal names wins, so the bad value comes first.
+            let error = settings(&[(name, bad), ("PROFILE", "aws"), ("DEPLOY_ENV", "dev")])
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with(name), "{name}={bad}: {error}");
+        }
+        let error = settings(&[("PROFILE", "aws")]).unwrap_err().to_string();
+        assert!(error.starts_with("DEPLOY_ENV"), "{error}");
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let vars: Vec<(String, String)> = vars

@@ -37,10 +37,6 @@ use crate::practices::{
     PracticeParts, build_practice,
 };
 
-/// How often the background task re-reads the practices when `PRACTICES_REFRESH_SECONDS` is not
-/// set.
-pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
-
 /// A practice as stored at `practices/<account_id>` (the account id is the parameter's name).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,22 +59,6 @@ pub struct SsmPracticeEntry {
 pub enum PracticesError {
     #[error(transparent)]
     Ssm(#[from] super::SsmError),
-    #[error(
-        "PRACTICES_REFRESH_SECONDS={value:?} is invalid: expected a whole number of seconds, at least 1"
-    )]
-    BadRefresh { value: String },
-}
-
-/// `PRACTICES_REFRESH_SECONDS`, or [`DEFAULT_REFRESH`].
-pub fn refresh_every(env: &dyn Fn(&str) -> Option<String>) -> Result<Duration, PracticesError> {
-    match env("PRACTICES_REFRESH_SECONDS").map(|v| v.trim().to_owned()) {
-        None => Ok(DEFAULT_REFRESH),
-        Some(v) if v.is_empty() => Ok(DEFAULT_REFRESH),
-        Some(value) => match value.parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-            _ => Err(PracticesError::BadRefresh { value }),
-        },
-    }
 }
 
 /// What one load found: for the log line and the metrics.
@@ -381,24 +361,5 @@ impl PracticeDirectory for SsmDirectory {
 
     async fn by_assistant_id(&self, id: &str) -> Result<Option<Arc<Practice>>, DirectoryError> {
         Ok(self.current().by_assistant_id.get(id).cloned())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_refresh_interval_defaults_to_a_minute_and_rejects_nonsense() {
-        let env = |value: Option<&'static str>| move |_: &str| value.map(str::to_owned);
-        assert_eq!(refresh_every(&env(None)).unwrap(), DEFAULT_REFRESH);
-        assert_eq!(
-            refresh_every(&env(Some("15"))).unwrap(),
-            Duration::from_secs(15)
-        );
-        for bad in ["0", "-5", "1.5", "soon"] {
-            let error = refresh_every(&env(Some(bad))).unwrap_err().to_string();
-            assert!(error.contains("PRACTICES_REFRESH_SECONDS"), "{error}");
-        }
     }
 }

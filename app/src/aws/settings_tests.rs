@@ -73,7 +73,10 @@ fn only_parameters_named_like_a_variable_are_settings() {
 #[test]
 fn the_environment_overrides_ssm_and_the_profile_stays_aws() {
     let (settings, loaded) = merge(
-        &env(&[("PUBLIC_BASE_URL", "https://env.example")]),
+        &env(&[
+            ("PUBLIC_BASE_URL", "https://env.example"),
+            ("DEPLOY_ENV", "dev"),
+        ]),
         &parameters(ALL_REQUIRED),
     )
     .unwrap();
