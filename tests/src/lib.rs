@@ -40,24 +40,35 @@ pub const SECRET: &str = "test-secret-5f2b7c";
 /// The gateway binary, built once per test process.
 pub fn gateway_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(path) = std::env::var("GATEWAY_BIN") {
-            return PathBuf::from(path);
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "gateway", "--bin", "gateway"])
-            .status()
-            .expect("run cargo build for the gateway");
-        assert!(status.success(), "building the gateway failed");
-        let mut dir = std::env::current_exe().expect("test binary path");
-        dir.pop(); // the test binary
-        if dir.ends_with("deps") {
-            dir.pop();
-        }
-        dir.join("gateway")
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_bin("GATEWAY_BIN", "gateway"))
+        .clone()
+}
+
+/// The `xtask` binary (the operator tasks), built like [`gateway_bin`]; `XTASK_BIN` overrides.
+pub fn xtask_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("XTASK_BIN", "xtask"))
+        .clone()
+}
+
+/// `$<variable>`, else the workspace's binary `name` (of the package of the same name), built
+/// into the target directory this test binary runs from.
+fn workspace_bin(variable: &str, name: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(variable) {
+        return PathBuf::from(path);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", name, "--bin", name])
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo build for {name}: {e}"));
+    assert!(status.success(), "building {name} failed");
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(name)
 }
 
 /// A running gateway.

@@ -7,6 +7,7 @@ mod conformance;
 mod gateway;
 mod openapi;
 mod pinned;
+mod practice;
 mod venv;
 
 use std::{
@@ -60,6 +61,8 @@ enum Task {
     Venv,
     /// Load-test a release gateway with wrk and print a table of results.
     Bench(bench::Args),
+    /// Add, show, list or remove the practices the `aws` profile serves (SSM Parameter Store).
+    Practice(practice::PracticeArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +95,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Conformance => conformance::conformance(&sh),
         Task::Venv => venv::ensure(&sh).map(drop),
         Task::Bench(args) => bench::bench(&sh, &args),
+        Task::Practice(args) => practice::practice(args),
     }
 }
 

@@ -4,6 +4,7 @@
 //! settings from SSM Parameter Store (`settings.rs`), and the practices and their route table
 //! from SSM, refreshed in the background (`practices.rs`; not yet served by the profile).
 
+pub mod practice_admin;
 pub mod practices;
 pub mod settings;
 

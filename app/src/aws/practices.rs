@@ -29,7 +29,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pms::{AccountId, E164, OfficeId};
 use crate::practices::{
@@ -38,21 +38,85 @@ use crate::practices::{
 };
 
 /// A practice as stored at `practices/<account_id>` (the account id is the parameter's name).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsmPracticeEntry {
     pub name: String,
     /// IANA zone name, e.g. `America/Los_Angeles`.
     pub time_zone: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_number: Option<E164>,
     /// The practice lines in E.164 (what binds a call that carries no phone-number id).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phone_numbers: Vec<E164>,
     /// Where the practice's own Vapi secret is kept, when its assistants sign with one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vapi_secret_ref: Option<String>,
     pub pms: PmsBinding,
+}
+
+impl SsmPracticeEntry {
+    /// Reads a stored entry: JSON of this shape (the error says where it is not, never what
+    /// it holds), checked like [`Self::check`].
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let entry: Self = serde_json::from_str(value).map_err(|e| {
+            format!(
+                "not a practice description ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        entry.check()?;
+        Ok(entry)
+    }
+
+    /// What is wrong with the entry on its own (conflicts with other practices aside): a
+    /// blank name, an unknown IANA zone, a blank Sikka office, practice id or PMS type.
+    pub fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("the practice has no name".into());
+        }
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
+            return Err("unknown IANA time zone".into());
+        }
+        if let PmsBinding::Sikka {
+            office_id,
+            practice_id,
+            pms_type,
+            ..
+        } = &self.pms
+        {
+            let blank = [
+                ("office_id", office_id.as_str()),
+                ("practice_id", practice_id.as_str()),
+                ("pms_type", pms_type.as_str()),
+            ]
+            .into_iter()
+            .find(|(_, v)| v.trim().is_empty());
+            if let Some((field, _)) = blank {
+                return Err(format!("the Sikka binding's {field} is blank"));
+            }
+        }
+        if self
+            .vapi_secret_ref
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty())
+        {
+            return Err("vapi_secret_ref is blank".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `id` can be the last part of a parameter name (an account, phone-number or
+/// assistant id): non-empty, at most 200 characters of letters, digits, `_`, `.` and `-`.
+pub fn is_name_part(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -231,17 +295,10 @@ impl SsmDirectory {
         let account = parameter
             .strip_prefix(&self.practices_path)
             .and_then(|rest| rest.strip_prefix('/'))
-            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .filter(|id| is_name_part(id))
             .ok_or("not a practice: expected practices/<account_id>")?;
         let account = AccountId::new(account);
-        let entry: SsmPracticeEntry = serde_json::from_str(value).map_err(|e| {
-            format!(
-                "not a practice description ({:?} error at line {}, column {})",
-                e.classify(),
-                e.line(),
-                e.column()
-            )
-        })?;
+        let entry = SsmPracticeEntry::parse(value)?;
         if let Some(number) = entry
             .phone_numbers
             .iter()
@@ -302,7 +359,7 @@ impl SsmDirectory {
             Some(("assistant", id)) => (Route::Assistant, id),
             _ => return Err(NOT_A_ROUTE.to_owned()),
         };
-        if id.is_empty() || id.contains('/') {
+        if !is_name_part(id) {
             return Err(NOT_A_ROUTE.to_owned());
         }
         let account = AccountId::new(value.trim());

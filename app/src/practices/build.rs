@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{BookingPolicy, LocalOptions, LocalStoreError, Practice, PracticeProfile};
 use crate::pms::{
@@ -14,7 +14,7 @@ use crate::pms::{
     sikka::{SikkaPractice, SikkaPracticeConfig},
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PmsBinding {
     Sandbox,
@@ -26,7 +26,7 @@ pub enum PmsBinding {
         /// `practice_management_system` (`Dentrix`, `Orthotrac`, …).
         pms_type: String,
         /// The appointment status a cancellation writes; looked up from Sikka when absent.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         cancel_status: Option<String>,
     },
 }
