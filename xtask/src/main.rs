@@ -62,7 +62,7 @@ enum Task {
     /// Load-test a release gateway with wrk and print a table of results.
     Bench(bench::Args),
     /// Add, show, list or remove the practices the `aws` profile serves (SSM Parameter Store).
-    Practice(practice::PracticeArgs),
+    Practice(Box<practice::PracticeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -95,7 +95,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Conformance => conformance::conformance(&sh),
         Task::Venv => venv::ensure(&sh).map(drop),
         Task::Bench(args) => bench::bench(&sh, &args),
-        Task::Practice(args) => practice::practice(args),
+        Task::Practice(args) => practice::practice(*args),
     }
 }
 

@@ -27,7 +27,7 @@ pub struct PracticeArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Add a practice and its routes (checked first; nothing is written if a check fails).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Print a practice and its routes as JSON.
     Show {
         #[arg(long)]
@@ -106,7 +106,7 @@ pub fn practice(args: PracticeArgs) -> Result<()> {
         match args.command {
             Command::Add(add) => {
                 let replace = add.replace;
-                let record = add.record()?;
+                let record = (*add).record()?;
                 let written = admin.add(&record, replace).await?;
                 eprintln!(
                     "practice {} written under {root}; running gateways serve it after their next refresh:",
