@@ -8,6 +8,7 @@ pub mod audit;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod metrics;
 pub mod pms;
 pub mod practices;
 pub mod receptionist;

@@ -66,6 +66,27 @@ pub const AUDIT_DOWN: &str = "The system could not record this request securely,
 /// The words when a write's intent could not be recorded: the practice's system was not asked.
 pub const WRITE_NOT_RECORDED: &str = "The system could not record this change securely, so the practice's system was not changed. Apologise and offer to try again in a moment or to transfer the caller.";
 
+/// A tool call's answer, and the outcome its audit entry recorded (`None`: no entry could be
+/// made, so the answer says so).
+struct Finished {
+    answer: Result<String, String>,
+    audited: Option<AuditOutcome>,
+}
+
+impl Finished {
+    /// The `Outcome` dimension of the tool-call metrics.
+    fn metric(&self) -> &'static str {
+        match self.audited {
+            Some(AuditOutcome::Success) => "success",
+            Some(AuditOutcome::Denied) => "denied",
+            Some(AuditOutcome::Failed) => "failed",
+            Some(AuditOutcome::Pending) => "pending",
+            Some(AuditOutcome::Intent) => "intent",
+            None => "unaudited",
+        }
+    }
+}
+
 tokio::task_local! {
     /// Set once a tool's write has been sent to the practice's system (see `intend`).
     static WRITE_SENT: Arc<AtomicBool>;
@@ -169,7 +190,8 @@ impl Receptionist {
     }
 
     /// Answers one tool call within `budget` (at most the tool budget; what is left of the
-    /// request's). `Ok` is Vapi's `result`, `Err` its `error`. Never fails otherwise.
+    /// request's). `Ok` is Vapi's `result`, `Err` its `error`. Never fails otherwise. Counted
+    /// in the metrics by tool and the outcome its audit entry records, with its latency.
     pub async fn answer(
         self: &Arc<Self>,
         call: &CallInfo,
@@ -178,22 +200,38 @@ impl Receptionist {
         request: Result<ToolRequest, ArgError>,
         budget: Duration,
     ) -> Result<String, String> {
+        let started = std::time::Instant::now();
+        let finished = self
+            .answer_audited(call, tool, tool_call_id, request, budget)
+            .await;
+        crate::metrics::global().tool_call(tool.name(), finished.metric(), started.elapsed());
+        finished.answer
+    }
+
+    async fn answer_audited(
+        self: &Arc<Self>,
+        call: &CallInfo,
+        tool: Tool,
+        tool_call_id: &str,
+        request: Result<ToolRequest, ArgError>,
+        budget: Duration,
+    ) -> Finished {
         let practice = match self.practice(&call.practice).await {
             Ok(Binding::Bound(practice)) => practice,
             Ok(Binding::NotSetUp) => {
                 let refused = Outcome::denied(NOT_SET_UP, "practice not set up for this line");
-                return self.finish(call, tool, None, refused).await.0;
+                return self.finish(call, tool, None, refused).await;
             }
             Ok(Binding::Disagrees) => {
                 let refused = Outcome::denied(
                     NOT_THIS_PRACTICE,
                     "metadata account id disagrees with the practice bound to the call",
                 );
-                return self.finish(call, tool, None, refused).await.0;
+                return self.finish(call, tool, None, refused).await;
             }
             Err(words) => {
                 let failed = Outcome::failed(words, "practice directory unavailable", Vec::new());
-                return self.finish(call, tool, None, failed).await.0;
+                return self.finish(call, tool, None, failed).await;
             }
         };
         let account = &practice.profile.account_id;
@@ -216,7 +254,7 @@ impl Receptionist {
                 reason: Some("repeated toolCallId: the earlier answer was given again".into()),
                 remember: false,
             };
-            return self.finish(call, tool, Some(account), again).await.0;
+            return self.finish(call, tool, Some(account), again).await;
         }
         let outcome = match request {
             Err(err) => Outcome::failed(
@@ -311,20 +349,20 @@ impl Receptionist {
         tool_call_id: &str,
         account: &AccountId,
         outcome: Outcome,
-    ) -> Result<String, String> {
+    ) -> Finished {
         let (remember, audit, patients) =
             (outcome.remember, outcome.audit, outcome.patients.clone());
-        let (answer, audited) = self.finish(call, tool, Some(account), outcome).await;
-        if remember && audited && tool.writes() {
+        let finished = self.finish(call, tool, Some(account), outcome).await;
+        if remember && finished.audited.is_some() && tool.writes() {
             let remembered = Remembered {
-                answer: answer.clone(),
+                answer: finished.answer.clone(),
                 audit,
                 patients,
             };
             self.answers
                 .put(&call.scope(account), tool_call_id, remembered);
         }
-        answer
+        finished
     }
 
     /// Refuses a call before it reaches its tool (say, the body names another tool than the
@@ -336,20 +374,22 @@ impl Receptionist {
         words: String,
         reason: &str,
     ) -> Result<String, String> {
-        self.finish(call, tool, None, Outcome::denied(words, reason))
-            .await
-            .0
+        let finished = self
+            .finish(call, tool, None, Outcome::denied(words, reason))
+            .await;
+        crate::metrics::global().tool_call(tool.name(), finished.metric(), Duration::ZERO);
+        finished.answer
     }
 
-    /// Writes the audit entry, durably, then releases the answer. The flag says whether the
-    /// entry was made.
+    /// Writes the audit entry, durably, then releases the answer.
     async fn finish(
         &self,
         call: &CallInfo,
         tool: Tool,
         account: Option<&AccountId>,
         outcome: Outcome,
-    ) -> (Result<String, String>, bool) {
+    ) -> Finished {
+        let audit = outcome.audit;
         // A write the practice's system took (its intent was audited before it was sent) was
         // done: the caller must not hear that nothing was.
         let written =
@@ -366,7 +406,10 @@ impl Receptionist {
             reason: outcome.reason,
         };
         match self.audit.record(event).await {
-            Ok(_) => (outcome.answer, true),
+            Ok(_) => Finished {
+                answer: outcome.answer,
+                audited: Some(audit),
+            },
             Err(e) => {
                 tracing::error!(error = %e, tool = tool.name(), "audit entry could not be made durable");
                 let words = if written {
@@ -374,7 +417,10 @@ impl Receptionist {
                 } else {
                     AUDIT_DOWN
                 };
-                (Err(words.to_owned()), false)
+                Finished {
+                    answer: Err(words.to_owned()),
+                    audited: None,
+                }
             }
         }
     }

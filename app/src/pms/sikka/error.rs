@@ -78,6 +78,39 @@ pub enum SikkaError {
 }
 
 impl SikkaError {
+    /// The `Code` dimension of the Sikka metrics: Sikka's own code (`API2017`) when it gave one
+    /// of its documented form, else what kind of failure it was (`timeout`, `http_502`).
+    pub fn metric_code(&self) -> String {
+        let sikka = |code: &str, or: String| {
+            let documented = code.len() == 7
+                && code.starts_with("API")
+                && code[3..].bytes().all(|b| b.is_ascii_digit());
+            if documented { code.to_owned() } else { or }
+        };
+        match self {
+            SikkaError::KeyExpired => "API1025".into(),
+            SikkaError::PracticeNotAuthorized => "API2007".into(),
+            SikkaError::NotInPlan => "API2004".into(),
+            SikkaError::NoContent => "API2005".into(),
+            SikkaError::NotFound => "API2009".into(),
+            SikkaError::NotSynced => "API2010".into(),
+            SikkaError::AgentOffline => "API2017".into(),
+            SikkaError::Unauthorized { status, code }
+            | SikkaError::Unavailable { status, code }
+            | SikkaError::Other { status, code } => sikka(code, format!("http_{status}")),
+            SikkaError::Misconfigured { code }
+            | SikkaError::Conflict { code }
+            | SikkaError::Invalid { code }
+            | SikkaError::RateLimited { code, .. } => sikka(code, "refused".into()),
+            SikkaError::Timeout => "timeout".into(),
+            SikkaError::AnswerLost => "answer_lost".into(),
+            SikkaError::Network(_) => "network".into(),
+            SikkaError::Protocol(_) => "protocol".into(),
+            SikkaError::NoCredentials => "no_credentials".into(),
+            SikkaError::Store(_) => "credential_store".into(),
+        }
+    }
+
     /// Classifies a non-success answer from its status and (when it parsed) message envelope.
     pub fn from_answer(status: u16, message: Option<&Message>) -> Self {
         let code = message

@@ -155,7 +155,12 @@ impl Transport {
                     daily: false,
                     reset: Some(wait),
                 })?;
+            let started = Instant::now();
             let outcome = self.attempt(call, is_read, limiter, deadline).await;
+            let code = outcome
+                .as_ref()
+                .map_or_else(SikkaError::metric_code, |_| "ok".into());
+            crate::metrics::global().sikka_call(&code, started.elapsed());
             let err = match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
