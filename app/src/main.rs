@@ -128,7 +128,7 @@ fn serve() -> ExitCode {
         from_ssm.log(&settings);
     }
     let result = runtime.block_on(async {
-        let app = Application::build(settings)?;
+        let app = Application::build(settings).await?;
         app.serve().await
     });
     match result {

@@ -18,15 +18,17 @@ use crate::{
         spool::{Spool, SpoolOptions},
     },
     config::{Profile, SecretSource, Settings},
+    pms::AccountId,
     pms::sandbox::SeedPatient,
     pms::sikka::{SikkaClient, SikkaConfig},
     practices::{
-        CredentialStore, LocalCredentialFile, LocalDirectory, LocalOptions, onboarding::Onboarding,
+        CredentialStore, LocalCredentialFile, LocalDirectory, LocalOptions,
+        onboarding::{Onboarding, SikkaOffices},
         registrations::RegistrationFile,
     },
     receptionist::{MemoryLedger, Receptionist},
     secret::Secret,
-    vapi::{auth::AuthMode, replay::SeenSignatures},
+    vapi::{auth::AuthMode, practice_auth::PracticeAuth, replay::SeenSignatures},
 };
 
 /// How long in-flight calls get to finish after a shutdown signal.
@@ -38,69 +40,102 @@ pub struct Application {
     pub settings: Settings,
 }
 
+/// What differs between the profiles: where practices, their credentials and their own Vapi
+/// secrets come from. Everything else is built the same way from it.
+pub struct Stores {
+    pub directory: Arc<dyn SikkaOffices>,
+    pub credentials: Arc<dyn CredentialStore>,
+    /// Practices whose assistants sign with their own Vapi secret.
+    pub practice_secrets: Vec<(AccountId, Secret)>,
+}
+
+/// The Sikka client, when the application's credentials are set.
+pub fn sikka_client(settings: &Settings) -> anyhow::Result<Option<SikkaClient>> {
+    let (Some(id), Some(key)) = (&settings.sikka.app_id, &settings.sikka.app_key) else {
+        return Ok(None);
+    };
+    let mut config = SikkaConfig::new(id.clone(), Secret::new(key.clone()));
+    config.base_url = settings.sikka.base_url.clone();
+    config.requests_per_minute = settings.sikka.requests_per_minute;
+    config.clock = settings.clock;
+    config.call_timeout = settings
+        .receptionist
+        .tool_budget
+        .saturating_sub(crate::config::SIKKA_CALL_MARGIN);
+    Ok(Some(
+        SikkaClient::new(config).context("building the Sikka client")?,
+    ))
+}
+
+/// The options every practice's system is built with (the sandbox's files read here).
+pub fn practice_options(
+    settings: &Settings,
+    sikka: Option<SikkaClient>,
+    credentials: Arc<dyn CredentialStore>,
+) -> anyhow::Result<LocalOptions> {
+    let extra: Vec<SeedPatient> = match &settings.sandbox.extra_patients {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("SANDBOX_EXTRA_PATIENTS: cannot read {}", path.display())
+            })?;
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "SANDBOX_EXTRA_PATIENTS: {} is not a JSON list of patients",
+                    path.display()
+                )
+            })?
+        }
+        None => Vec::new(),
+    };
+    Ok(LocalOptions {
+        write_delay: settings.sandbox.write_delay,
+        extra_patients: extra,
+        sikka,
+        credentials,
+        clock: settings.clock,
+        schedule: match &settings.sandbox.schedule {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("SANDBOX_SCHEDULE: cannot read {}", path.display()))?;
+                Some(crate::pms::sandbox::parse_schedule(&text).map_err(|why| {
+                    anyhow::anyhow!(
+                        "SANDBOX_SCHEDULE: {} is not a weekly schedule: {why}",
+                        path.display()
+                    )
+                })?)
+            }
+            None => None,
+        },
+    })
+}
+
+/// The local profile's stores: the practices file (or the demo practice), credentials in a
+/// local JSON file.
+fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Result<Stores> {
+    let credentials: Arc<dyn CredentialStore> = Arc::new(LocalCredentialFile::new(
+        settings.sikka.credentials_file.clone(),
+    ));
+    let options = practice_options(settings, sikka, credentials.clone())?;
+    let directory = Arc::new(
+        LocalDirectory::load(settings.sandbox.practices_file.as_deref(), &options)
+            .context("loading the local practices")?,
+    );
+    Ok(Stores {
+        practice_secrets: directory.vapi_secrets().to_vec(),
+        directory,
+        credentials,
+    })
+}
+
 impl Application {
-    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         if settings.profile == Profile::Aws {
             anyhow::bail!(
                 "PROFILE=aws: the settings loaded (SSM Parameter Store), but the aws profile's other stores are not built yet (practice credentials in Secrets Manager, the audit trail shipped to CloudWatch Logs; the SSM practice directory exists but is not wired in without them), so the gateway stops here. Use PROFILE=local to serve."
             );
         }
-        let extra: Vec<SeedPatient> = match &settings.sandbox.extra_patients {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| {
-                    format!("SANDBOX_EXTRA_PATIENTS: cannot read {}", path.display())
-                })?;
-                serde_json::from_str(&text).with_context(|| {
-                    format!(
-                        "SANDBOX_EXTRA_PATIENTS: {} is not a JSON list of patients",
-                        path.display()
-                    )
-                })?
-            }
-            None => Vec::new(),
-        };
-        let sikka = match (&settings.sikka.app_id, &settings.sikka.app_key) {
-            (Some(id), Some(key)) => {
-                let mut config = SikkaConfig::new(id.clone(), Secret::new(key.clone()));
-                config.base_url = settings.sikka.base_url.clone();
-                config.requests_per_minute = settings.sikka.requests_per_minute;
-                config.clock = settings.clock;
-                config.call_timeout = settings
-                    .receptionist
-                    .tool_budget
-                    .saturating_sub(crate::config::SIKKA_CALL_MARGIN);
-                Some(SikkaClient::new(config).context("building the Sikka client")?)
-            }
-            _ => None,
-        };
-        let credentials: Arc<dyn CredentialStore> = Arc::new(LocalCredentialFile::new(
-            settings.sikka.credentials_file.clone(),
-        ));
-        let options = LocalOptions {
-            write_delay: settings.sandbox.write_delay,
-            extra_patients: extra,
-            sikka: sikka.clone(),
-            credentials: credentials.clone(),
-            clock: settings.clock,
-            schedule: match &settings.sandbox.schedule {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).with_context(|| {
-                        format!("SANDBOX_SCHEDULE: cannot read {}", path.display())
-                    })?;
-                    Some(crate::pms::sandbox::parse_schedule(&text).map_err(|why| {
-                        anyhow::anyhow!(
-                            "SANDBOX_SCHEDULE: {} is not a weekly schedule: {why}",
-                            path.display()
-                        )
-                    })?)
-                }
-                None => None,
-            },
-        };
-        let directory = Arc::new(
-            LocalDirectory::load(settings.sandbox.practices_file.as_deref(), &options)
-                .context("loading the local practices")?,
-        );
+        let sikka = sikka_client(&settings)?;
+        let stores = local_stores(&settings, sikka.clone())?;
         let spool_path = settings.audit.dir.join("audit.jsonl");
         let audit = Arc::new(
             Spool::open(spool_path.clone(), spool_options(&settings))
@@ -108,22 +143,29 @@ impl Application {
         );
         // Floods of denied requests are aggregated before they reach the spool.
         let sink: Arc<dyn AuditSink> = Denials::new(audit.clone());
+        Ok(Self::assemble(settings, stores, sikka, audit, sink))
+    }
+
+    /// The application from its stores and audit sink, alike on every profile.
+    fn assemble(
+        settings: Settings,
+        stores: Stores,
+        sikka: Option<SikkaClient>,
+        audit: Arc<Spool>,
+        sink: Arc<dyn AuditSink>,
+    ) -> Self {
         let onboarding = Arc::new(Onboarding::new(
             sikka,
-            credentials,
-            directory.clone(),
+            stores.credentials,
+            stores.directory.clone(),
             sink.clone(),
         ));
-        let practice_auth = match &settings.vapi.auth {
-            Some(mode) => directory
-                .vapi_secrets()
-                .iter()
-                .map(|(account, secret)| (account.clone(), mode.with_secret(secret.clone())))
-                .collect(),
-            None => Vec::new(),
-        };
+        let practice_auth = Arc::new(PracticeAuth::new(
+            settings.vapi.auth.as_ref(),
+            &stores.practice_secrets,
+        ));
         let receptionist = Arc::new(Receptionist::new(
-            directory,
+            stores.directory,
             sink,
             Arc::new(MemoryLedger::default()),
             settings.receptionist.clone(),
@@ -143,7 +185,7 @@ impl Application {
             sikka: SikkaHooks {
                 callback_key: settings.sikka.callback_key.clone(),
                 marketplace_secret: settings.sikka.marketplace_secret.clone(),
-                onboarding: onboarding.clone(),
+                onboarding,
                 registrations: Arc::new(
                     RegistrationFile::new(settings.sikka.registrations_file.clone())
                         .with_clock(settings.clock),
@@ -152,11 +194,11 @@ impl Application {
             deadlines: settings.server.deadlines,
             request_budget: settings.server.request_budget,
         });
-        Ok(Self {
+        Self {
             state,
             audit,
             settings,
-        })
+        }
     }
 
     pub async fn serve(self) -> anyhow::Result<()> {

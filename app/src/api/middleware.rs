@@ -171,6 +171,7 @@ async fn guard(state: &AppState, req: &mut Request) -> Result<(), Response> {
         Ok(()) => Ok(None),
         Err(failure) => state
             .practice_auth
+            .current()
             .iter()
             .find(|(_, mode)| mode.verify_once(&parts, &lookup, now, seen).is_ok())
             .map(|(account, _)| Some(account.clone()))

@@ -47,7 +47,7 @@ pub struct AppState {
     pub seen_signatures: SeenSignatures,
     /// The practices that sign with their own Vapi secret, and how to check it (the global
     /// mode's settings with the practice's key). Only that secret verifies their calls.
-    pub practice_auth: Vec<(crate::pms::AccountId, AuthMode)>,
+    pub practice_auth: Arc<crate::vapi::practice_auth::PracticeAuth>,
     pub public_base_url: Option<String>,
     /// The Sikka routes' secrets, onboarding and registrations.
     pub sikka: sikka::SikkaHooks,

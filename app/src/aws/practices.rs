@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::pms::{AccountId, E164, OfficeId};
+use crate::practices::onboarding::SikkaOffices;
 use crate::practices::{
     DirectoryError, LocalOptions, LocalStoreError, PmsBinding, Practice, PracticeDirectory,
     PracticeParts, build_practice,
@@ -142,6 +143,8 @@ pub struct Snapshot {
     by_assistant_id: HashMap<String, Arc<Practice>>,
     by_phone_number: HashMap<E164, Arc<Practice>>,
     vapi_secret_refs: Vec<(AccountId, String)>,
+    /// Which practice each Sikka office is bound to (for onboarding).
+    by_office: HashMap<OfficeId, AccountId>,
     /// Each practice's parameter value and what it built, to keep it when unchanged.
     built: HashMap<String, (String, Arc<Practice>)>,
     stats: LoadStats,
@@ -268,6 +271,7 @@ impl SsmDirectory {
             }
         }
         next.stats.practices = next.by_account.len();
+        next.by_office = offices;
         for (parameter, value) in routes {
             match self.route(parameter, value, &next) {
                 Ok((table, id, practice)) => {
@@ -394,6 +398,27 @@ async fn fetch_all(
     // Name order: which of two practices claiming one number is skipped does not depend on paging.
     all.sort();
     Ok(all)
+}
+
+#[async_trait]
+impl SikkaOffices for SsmDirectory {
+    async fn account_for_sikka_office(
+        &self,
+        office: &OfficeId,
+    ) -> Result<Option<AccountId>, DirectoryError> {
+        Ok(self.current().by_office.get(office).cloned())
+    }
+
+    async fn sikka_bindings(&self) -> Result<Vec<(OfficeId, AccountId)>, DirectoryError> {
+        let mut bindings: Vec<_> = self
+            .current()
+            .by_office
+            .iter()
+            .map(|(office, account)| (office.clone(), account.clone()))
+            .collect();
+        bindings.sort();
+        Ok(bindings)
+    }
 }
 
 #[async_trait]

@@ -7,6 +7,7 @@ pub mod auth;
 mod auth_env;
 pub mod envelope;
 mod lenient;
+pub mod practice_auth;
 pub mod replay;
 pub mod results;
 pub mod tooldefs;

@@ -52,7 +52,7 @@ pub async fn check_signer(
 ) -> Result<(), Denied> {
     let meta = req.extensions().get::<RequestMeta>();
     let signed_by = meta.and_then(|m| m.signed_by.as_ref());
-    if signed_by.is_none() && state.practice_auth.is_empty() {
+    if signed_by.is_none() && state.practice_auth.current().is_empty() {
         return Ok(());
     }
     let info = call_info(message, req);
@@ -62,7 +62,7 @@ pub async fn check_signer(
     };
     let own_secret = bound
         .as_ref()
-        .filter(|account| state.practice_auth.iter().any(|(a, _)| a == *account));
+        .filter(|account| state.practice_auth.has_own(account));
     match (own_secret, signed_by) {
         (None, None) => Ok(()),
         (Some(own), Some(signer)) if own == signer => Ok(()),
