@@ -7,9 +7,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::envelope::{EnvelopeError, MessageKind, parse};
-use crate::fuzz::{
-    BODY_CASES, ByteEdit, Replacement, byte_edit, edit_bytes, replace_value, replacement,
-};
+use crate::fuzz::{BODY_CASES, ByteEdit, byte_edit, edit_bytes, replace_value, replacement};
 
 const BODIES: &str = include_str!("../../../tests/data/vapi/server-messages.json");
 
