@@ -173,7 +173,10 @@ async fn guard(state: &AppState, req: &mut Request) -> Result<(), Response> {
             .practice_auth
             .current()
             .iter()
-            .find(|(_, mode)| mode.verify_once(&parts, &lookup, now, seen).is_ok())
+            .find(|(_, mode)| {
+                mode.as_ref()
+                    .is_some_and(|mode| mode.verify_once(&parts, &lookup, now, seen).is_ok())
+            })
             .map(|(account, _)| Some(account.clone()))
             .ok_or(failure),
     };
