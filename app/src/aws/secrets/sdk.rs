@@ -92,7 +92,10 @@ impl Sm {
     /// `GetSecretValue` of the `AWSCURRENT` version; `None` when there is no such secret.
     pub async fn get(&self, name: &str) -> Result<Option<Current>, Failure> {
         count(&self.calls.gets);
-        match self.client.get_secret_value().secret_id(name).send().await {
+        // The stage named, not left to the default: the same in AWS, and moto's default ignores
+        // a stage moved by `UpdateSecretVersionStage`.
+        let read = self.client.get_secret_value().secret_id(name);
+        match read.version_stage(CURRENT).send().await {
             Ok(out) => Ok(Some(Current {
                 value: out.secret_string().unwrap_or_default().to_owned(),
                 version: out.version_id().unwrap_or_default().to_owned(),
@@ -204,7 +207,8 @@ pub async fn read_secret_string(
     client: &Client,
     name: &str,
 ) -> Result<crate::secret::Secret, SecretReadError> {
-    match client.get_secret_value().secret_id(name).send().await {
+    let read = client.get_secret_value().secret_id(name);
+    match read.version_stage(CURRENT).send().await {
         Ok(out) => match out.secret_string() {
             Some(text) if !text.is_empty() => Ok(crate::secret::Secret::new(text)),
             _ => Err(SecretReadError::NotText(name.to_owned())),
