@@ -277,3 +277,203 @@ async fn a_thousand_loads_for_one_practice_read_the_secret_once() {
     let stats = store.stats();
     assert_eq!((stats.gets, stats.hits, stats.misses), (1, 999, 1));
 }
+
+#[tokio::test]
+async fn after_the_ttl_an_unchanged_secret_is_described_and_a_changed_one_read_again() {
+    let moto = Moto::start();
+    let config = config(Duration::from_millis(300));
+    let account = AccountId::new("acct_ttl");
+    twin(&moto, &config)
+        .save(&account, &creds(Some("k1")))
+        .await
+        .unwrap();
+    let (store, requests) = counted(&moto, &config);
+    assert_eq!(load(&store, &account).await, creds(Some("k1")));
+    assert_eq!(requests.count("GetSecretValue"), 1);
+
+    load_until(&store, &account, |_| requests.count("DescribeSecret") == 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests.count("GetSecretValue"),
+        1,
+        "unchanged: not read again"
+    );
+    assert_eq!(store.stats().describes, 1);
+
+    // Another task renews the key.
+    twin(&moto, &config)
+        .save(&account, &creds(Some("k2")))
+        .await
+        .unwrap();
+    let got = load_until(
+        &store,
+        &account,
+        |got| matches!(got, Ok(Some(c)) if c.request_key == Some(Secret::new("k2"))),
+    )
+    .await;
+    assert_eq!(got.unwrap().unwrap(), creds(Some("k2")));
+    assert_eq!(requests.count("GetSecretValue"), 2, "{:?}", requests.0);
+    assert_eq!(requests.count("DescribeSecret"), 2, "{:?}", requests.0);
+}
+
+#[tokio::test]
+async fn with_secrets_manager_gone_a_cached_value_keeps_serving_and_nothing_cached_is_unavailable()
+{
+    let moto = Moto::start();
+    let config = config(Duration::from_millis(200));
+    let account = AccountId::new("acct_cached");
+    let (store, requests) = counted(&moto, &config);
+    store.save(&account, &creds(Some("k"))).await.unwrap();
+    assert_eq!(load(&store, &account).await, creds(Some("k")));
+    drop(moto);
+
+    let got = load_until(&store, &account, |_| store.stats().stale_served > 0).await;
+    assert_eq!(got.unwrap().unwrap(), creds(Some("k")), "the stale value");
+    assert!(requests.count("DescribeSecret") >= 1, "{:?}", requests.0);
+    let never_cached = store.load(&AccountId::new("acct_other")).await;
+    assert!(
+        matches!(never_cached, Err(StoreError::Unavailable(_))),
+        "{never_cached:?}"
+    );
+    // While it is down, a load behind the stale value does not ask again at every call.
+    let asked = requests.total();
+    for _ in 0..50 {
+        assert_eq!(load(&store, &account).await, creds(Some("k")));
+    }
+    assert_eq!(requests.total(), asked, "{:?}", requests.0);
+}
+
+#[tokio::test]
+async fn an_unknown_practice_has_no_credentials_and_is_remembered_until_a_save() {
+    let moto = Moto::start();
+    let config = config(Duration::from_secs(300));
+    let (store, requests) = counted(&moto, &config);
+    let account = AccountId::new("acct_unknown");
+    assert_eq!(store.load(&account).await.unwrap(), None);
+    assert_eq!(requests.total(), 1);
+    for _ in 0..100 {
+        assert_eq!(store.load(&account).await.unwrap(), None);
+    }
+    assert_eq!(
+        requests.total(),
+        1,
+        "within {NEGATIVE_TTL:?} an unknown practice costs no call: {:?}",
+        requests.0
+    );
+
+    store.save(&account, &creds(Some("k"))).await.unwrap();
+    let asked = requests.total();
+    assert_eq!(
+        load(&store, &account).await,
+        creds(Some("k")),
+        "the save replaced the entry"
+    );
+    assert_eq!(requests.total(), asked);
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_a_credential_record_is_corrupt_and_its_value_never_shown() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let moto = Moto::start();
+    let config = config(Duration::from_secs(300));
+    let canary = "CANARY-5e1d-value";
+    let seeds = [
+        ("acct_text", format!("{canary} is not JSON")),
+        (
+            "acct_field",
+            format!(r#"{{"office_id": "D1", "secret_key": "s", "revoked": "{canary}"}}"#),
+        ),
+        ("acct_list", format!(r#"["{canary}"]"#)),
+    ];
+    for (account, value) in &seeds {
+        moto.secrets()
+            .create_secret()
+            .name(format!("{}{account}", config.name_prefix))
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+    let store = twin(&moto, &config);
+
+    for (account, _) in &seeds {
+        let account = AccountId::new(*account);
+        let loaded = store.load(&account).await;
+        let Err(StoreError::Corrupt(why)) = &loaded else {
+            panic!("{account}: {loaded:?}");
+        };
+        assert!(why.contains(&store.secret_name(&account)), "{why}");
+        assert!(!why.contains(canary), "the value reached the error: {why}");
+    }
+    let Err(StoreError::Corrupt(why)) = store.load(&AccountId::new("acct_field")).await else {
+        panic!("acct_field stays corrupt")
+    };
+    assert!(why.contains("revoked"), "names the field at fault: {why}");
+    // A save over a value that is not a JSON object is refused; one over a record with a bad
+    // known field replaces that field (as onboarding's new credentials should).
+    for account in ["acct_text", "acct_list"] {
+        let saved = store
+            .save(&AccountId::new(account), &creds(Some("k")))
+            .await;
+        assert!(matches!(saved, Err(StoreError::Corrupt(_))), "{saved:?}");
+    }
+    let account = AccountId::new("acct_field");
+    store.save(&account, &creds(Some("k"))).await.unwrap();
+    assert_eq!(load(&store, &account).await, creds(Some("k")));
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("acct_field"), "{logs}");
+    assert!(!logs.contains(canary), "a value reached the log: {logs}");
+    // Nothing was overwritten.
+    let kept = moto
+        .secrets()
+        .get_secret_value()
+        .secret_id(format!("{}acct_text", config.name_prefix))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.secret_string(), Some(seeds[0].1.as_str()));
+}
+
+#[tokio::test]
+async fn a_practice_vapi_secret_reference_is_read_as_a_secret() {
+    let moto = Moto::start();
+    let client = moto.secrets();
+    client
+        .create_secret()
+        .name("parlae/dev/vapi/acct_1")
+        .secret_string("vapi-shared-secret")
+        .send()
+        .await
+        .unwrap();
+    let secret = read_secret_string(&client, "parlae/dev/vapi/acct_1")
+        .await
+        .unwrap();
+    assert_eq!(secret.expose(), "vapi-shared-secret");
+    let missing = read_secret_string(&client, "parlae/dev/vapi/nobody").await;
+    assert!(
+        matches!(&missing, Err(SecretReadError::NotFound(name)) if name == "parlae/dev/vapi/nobody"),
+        "{missing:?}"
+    );
+}
+
+/// What the library logged while a test ran.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
