@@ -41,14 +41,12 @@
 //! `LocalOptions::credentials` of the practices; `read_secret_string(&client, reference)` for
 //! each `SsmDirectory::vapi_secret_refs` entry.
 
+mod cache;
 mod merge;
 mod sdk;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -58,6 +56,7 @@ use aws_sdk_secretsmanager::{Client, types::Tag};
 use crate::config::AwsSettings;
 use crate::pms::AccountId;
 use crate::pms::sikka::{CredentialStore, SikkaCredentials, StoreError};
+use cache::{Cached, Entry, Slot};
 use sdk::{Failure, Sm};
 
 pub use sdk::{SecretReadError, read_secret_string};
@@ -118,32 +117,6 @@ pub struct SecretsStats {
     pub conflicts: u64,
 }
 
-enum Cached {
-    Found {
-        creds: SikkaCredentials,
-        version: String,
-    },
-    Missing,
-}
-
-struct Entry {
-    cached: Cached,
-    fresh_until: Instant,
-    /// A stale answer was logged in the current failure episode.
-    stale_logged: bool,
-}
-
-impl Entry {
-    fn answer(&self) -> Option<SikkaCredentials> {
-        match &self.cached {
-            Cached::Found { creds, .. } => Some(creds.clone()),
-            Cached::Missing => None,
-        }
-    }
-}
-
-type Slot = Arc<tokio::sync::Mutex<Option<Entry>>>;
-
 /// Practices' Sikka credentials in Secrets Manager, cached (see the module doc).
 pub struct SecretsManagerCredentials {
     sm: Sm,
@@ -153,11 +126,6 @@ pub struct SecretsManagerCredentials {
     misses: AtomicU64,
     stale_served: AtomicU64,
     conflicts: AtomicU64,
-}
-
-enum LoadFailure {
-    Sm(Failure),
-    Corrupt(String),
 }
 
 impl SecretsManagerCredentials {
@@ -199,34 +167,6 @@ impl SecretsManagerCredentials {
 
     fn slot(&self, account: &AccountId) -> Slot {
         self.slots.get_with_by_ref(account, Slot::default)
-    }
-
-    /// The current value, as a cache entry.
-    async fn fetch(&self, name: &str) -> Result<Cached, LoadFailure> {
-        match self.sm.get(name).await.map_err(LoadFailure::Sm)? {
-            None => Ok(Cached::Missing),
-            Some(current) => Ok(Cached::Found {
-                creds: parse(&current.value).map_err(LoadFailure::Corrupt)?,
-                version: current.version,
-            }),
-        }
-    }
-
-    /// After the TTL: `DescribeSecret`, and a read only when the current version changed.
-    /// `Ok(None)`: unchanged.
-    async fn revalidate(
-        &self,
-        name: &str,
-        cached: Option<&Cached>,
-    ) -> Result<Option<Cached>, LoadFailure> {
-        let Some(Cached::Found { version, .. }) = cached else {
-            return self.fetch(name).await.map(Some);
-        };
-        match self.sm.current_version(name).await {
-            Ok(Some(current)) if current == *version => Ok(None),
-            Ok(_) => self.fetch(name).await.map(Some),
-            Err(failure) => Err(LoadFailure::Sm(failure)),
-        }
     }
 
     fn tags(&self, account: &AccountId) -> Vec<Tag> {
@@ -339,63 +279,7 @@ fn json_error(name: &str, e: &serde_json::Error) -> StoreError {
 #[async_trait]
 impl CredentialStore for SecretsManagerCredentials {
     async fn load(&self, account: &AccountId) -> Result<Option<SikkaCredentials>, StoreError> {
-        let slot = self.slot(account);
-        let mut entry = slot.lock().await;
-        let now = Instant::now();
-        if let Some(fresh) = entry.as_ref().filter(|e| now < e.fresh_until) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(fresh.answer());
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let name = self.secret_name(account);
-        match self
-            .revalidate(&name, entry.as_ref().map(|e| &e.cached))
-            .await
-        {
-            Ok(next) => {
-                let ttl = match next {
-                    Some(Cached::Missing) => NEGATIVE_TTL,
-                    _ => self.config.ttl,
-                };
-                let fresh = entry.get_or_insert(Entry {
-                    cached: Cached::Missing,
-                    fresh_until: now,
-                    stale_logged: false,
-                });
-                if let Some(next) = next {
-                    fresh.cached = next;
-                }
-                fresh.fresh_until = Instant::now() + ttl;
-                fresh.stale_logged = false;
-                Ok(fresh.answer())
-            }
-            Err(LoadFailure::Corrupt(why)) => {
-                *entry = None;
-                tracing::warn!(account = %account, secret = %name, reason = %why, "the practice's credential secret is not a credential record");
-                Err(StoreError::Corrupt(format!("{name}: {why}")))
-            }
-            Err(LoadFailure::Sm(Failure::Transient(detail))) => match entry.as_mut() {
-                Some(
-                    stale @ Entry {
-                        cached: Cached::Found { .. },
-                        ..
-                    },
-                ) => {
-                    self.stale_served.fetch_add(1, Ordering::Relaxed);
-                    if !stale.stale_logged {
-                        stale.stale_logged = true;
-                        tracing::warn!(account = %account, secret = %name, error = %detail, "Secrets Manager failed; serving the cached credentials until it answers");
-                    }
-                    stale.fresh_until = Instant::now() + STALE_RETRY;
-                    Ok(stale.answer())
-                }
-                _ => Err(StoreError::Unavailable(format!("{name}: {detail}"))),
-            },
-            Err(LoadFailure::Sm(failure)) => Err(StoreError::Unavailable(format!(
-                "{name}: {}",
-                failure.detail()
-            ))),
-        }
+        self.load_cached(account).await
     }
 
     async fn save(&self, account: &AccountId, creds: &SikkaCredentials) -> Result<(), StoreError> {
