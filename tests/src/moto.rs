@@ -105,6 +105,21 @@ impl Moto {
             .build();
         aws_sdk_ssm::Client::from_conf(config)
     }
+
+    /// The configuration of a Secrets Manager client of this emulator, for a test to add to
+    /// (an interceptor counting requests, quicker retries) before building the client.
+    pub fn secrets_config(&self) -> aws_sdk_secretsmanager::config::Builder {
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(KEY_ID, SECRET_KEY, None, None, "moto"))
+    }
+
+    /// A Secrets Manager client of this emulator.
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::from_conf(self.secrets_config().build())
+    }
 }
 
 impl Drop for Moto {

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::pms::sikka::{CredentialStore, SikkaCredentials, StoreError};
 
 /// Merges `creds` into a stored JSON record: known fields overwrite, `None` tokens and unknown
-/// fields stay as they were.
-fn merge_record(
+/// fields stay as they were. Every store's save goes through it (Secrets Manager's too).
+pub(crate) fn merge_record(
     existing: Option<serde_json::Value>,
     creds: &SikkaCredentials,
 ) -> Result<serde_json::Value, StoreError> {

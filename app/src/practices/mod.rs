@@ -15,6 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use build::{PmsBinding, PracticeParts, build_practice};
+pub(crate) use credentials::merge_record;
 pub use credentials::{
     CredentialStore, LocalCredentialFile, MemoryCredentials, SikkaCredentials, StoreError,
 };
