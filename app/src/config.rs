@@ -210,6 +210,9 @@ pub const DEFAULT_PRACTICES_REFRESH: Duration = Duration::from_secs(60);
 /// whether they changed (`CREDENTIALS_CACHE_SECONDS`).
 pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 
+/// How often the `aws` profile writes its metrics (CloudWatch's standard resolution).
+pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(60);
+
 /// When a tool call's audit entry counts as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAck {
@@ -235,6 +238,8 @@ pub struct AwsSettings {
     /// default key for Secrets Manager when unset).
     pub secrets_kms_key: Option<String>,
     pub audit_ack: AuditAck,
+    /// How often the metrics are written (`METRICS_INTERVAL_SECONDS`).
+    pub metrics_interval: Duration,
     /// The CloudWatch Logs stream this task's spool ships to (`AUDIT_LOG_STREAM`); by default
     /// one is named when the spool is first shipped and kept with it.
     pub audit_stream: Option<String>,
@@ -267,7 +272,14 @@ impl AwsSettings {
                 Some(other) => return Err(invalid("AUDIT_ACK", other, "spool or cloudwatch")),
             },
             audit_stream: non_empty(get("AUDIT_LOG_STREAM")),
+            metrics_interval: seconds(get, "METRICS_INTERVAL_SECONDS")?
+                .unwrap_or(DEFAULT_METRICS_INTERVAL),
         })
+    }
+
+    /// `dev`: the deployment environment (the last part of the prefix).
+    pub fn environment(&self) -> &str {
+        self.prefix.rsplit('/').next().unwrap_or_default()
     }
 
     /// `/parlae/dev`: the SSM path holding `backend/`, `practices/` and `routes/`.

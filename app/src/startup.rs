@@ -17,8 +17,7 @@ use crate::{
         denials::Denials,
         spool::{Spool, SpoolOptions},
     },
-    config::{Profile, SecretSource, Settings},
-    pms::AccountId,
+    config::{SecretSource, Settings},
     pms::sandbox::SeedPatient,
     pms::sikka::{SikkaClient, SikkaConfig},
     practices::{
@@ -38,6 +37,8 @@ pub struct Application {
     pub state: Arc<AppState>,
     pub audit: Arc<Spool>,
     pub settings: Settings,
+    /// Tasks that keep the profile's stores fresh, stopped at shutdown.
+    pub background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What differs between the profiles: where practices, their credentials and their own Vapi
@@ -46,7 +47,7 @@ pub struct Stores {
     pub directory: Arc<dyn SikkaOffices>,
     pub credentials: Arc<dyn CredentialStore>,
     /// Practices whose assistants sign with their own Vapi secret.
-    pub practice_secrets: Vec<(AccountId, Secret)>,
+    pub practice_auth: Arc<PracticeAuth>,
 }
 
 /// The Sikka client, when the application's credentials are set.
@@ -121,7 +122,10 @@ fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Resu
             .context("loading the local practices")?,
     );
     Ok(Stores {
-        practice_secrets: directory.vapi_secrets().to_vec(),
+        practice_auth: Arc::new(PracticeAuth::new(
+            settings.vapi.auth.as_ref(),
+            directory.vapi_secrets(),
+        )),
         directory,
         credentials,
     })
@@ -129,13 +133,17 @@ fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Resu
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        if settings.profile == Profile::Aws {
-            anyhow::bail!(
-                "PROFILE=aws: the settings loaded (SSM Parameter Store), but the aws profile's other stores are not built yet (practice credentials in Secrets Manager, the audit trail shipped to CloudWatch Logs; the SSM practice directory exists but is not wired in without them), so the gateway stops here. Use PROFILE=local to serve."
-            );
-        }
         let sikka = sikka_client(&settings)?;
-        let stores = local_stores(&settings, sikka.clone())?;
+        let mut background = Vec::new();
+        let stores = match &settings.aws {
+            None => local_stores(&settings, sikka.clone())?,
+            Some(aws) => {
+                let sdk = crate::aws::sdk_config().await;
+                let aws = crate::aws::profile::stores(&settings, aws, &sdk, sikka.clone()).await?;
+                background.push(aws.refresher);
+                aws.stores
+            }
+        };
         let spool_path = settings.audit.dir.join("audit.jsonl");
         let audit = Arc::new(
             Spool::open(spool_path.clone(), spool_options(&settings))
@@ -143,7 +151,9 @@ impl Application {
         );
         // Floods of denied requests are aggregated before they reach the spool.
         let sink: Arc<dyn AuditSink> = Denials::new(audit.clone());
-        Ok(Self::assemble(settings, stores, sikka, audit, sink))
+        let mut app = Self::assemble(settings, stores, sikka, audit, sink);
+        app.background = background;
+        Ok(app)
     }
 
     /// The application from its stores and audit sink, alike on every profile.
@@ -159,10 +169,6 @@ impl Application {
             stores.credentials,
             stores.directory.clone(),
             sink.clone(),
-        ));
-        let practice_auth = Arc::new(PracticeAuth::new(
-            settings.vapi.auth.as_ref(),
-            &stores.practice_secrets,
         ));
         let receptionist = Arc::new(Receptionist::new(
             stores.directory,
@@ -180,7 +186,7 @@ impl Application {
                     .as_ref()
                     .map_or(std::time::Duration::from_secs(300), AuthMode::max_skew),
             ),
-            practice_auth,
+            practice_auth: stores.practice_auth,
             public_base_url: settings.server.public_base_url.clone(),
             sikka: SikkaHooks {
                 callback_key: settings.sikka.callback_key.clone(),
@@ -198,6 +204,7 @@ impl Application {
             state,
             audit,
             settings,
+            background: Vec::new(),
         }
     }
 
@@ -223,6 +230,15 @@ impl Application {
             }
             task
         });
+        // On the aws profile, metrics as EMF lines on stdout (the log driver ships them).
+        let reporter = self.settings.aws.as_ref().map(|aws| {
+            crate::metrics::Reporter::spawn(
+                aws.environment().to_owned(),
+                aws.metrics_interval,
+                self.settings.clock,
+                Arc::new(std::sync::Mutex::new(std::io::stdout())),
+            )
+        });
         let app = routes(self.state.clone());
         let deadlines = self.settings.server.deadlines;
         Server::new_with_acceptor(WithDeadlines::new(acceptor, deadlines))
@@ -233,9 +249,15 @@ impl Application {
         if let Some(task) = reconciler {
             task.abort();
         }
+        for task in &self.background {
+            task.abort();
+        }
         tracing::info!("stopped accepting; flushing the audit spool");
         // Through the aggregator, which writes its pending counts first.
         self.state.receptionist.audit().close().await;
+        if let Some(reporter) = reporter {
+            reporter.stop().await;
+        }
         tracing::info!(
             entries = self.audit.stats().entries,
             "audit spool flushed; bye"

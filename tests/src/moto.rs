@@ -136,6 +136,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+impl Moto {
+    /// `xtask <args>` (the operator tasks) with the standard credential chain pointed at this
+    /// emulator; killed, and the test failed, after a minute.
+    pub async fn xtask(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = tokio::process::Command::new(crate::xtask_bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .args(args)
+            .kill_on_drop(true);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        tokio::time::timeout(Duration::from_secs(60), cmd.output())
+            .await
+            .expect("xtask finishes within a minute")
+            .expect("run xtask")
+    }
+}
+
 /// The gateway run to its end with `env` (on top of a clean environment): its exit status and
 /// everything it printed. Killed, and the test failed, if it is still running after a minute.
 pub async fn run_gateway(env: &[(&str, String)]) -> (ExitStatus, String) {

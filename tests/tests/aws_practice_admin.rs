@@ -8,7 +8,7 @@ use gateway::aws::practices::SsmDirectory;
 use gateway::practices::{
     Binding, LocalOptions, MemoryCredentials, PracticeDirectory, PracticeKey,
 };
-use gateway_tests::{moto::Moto, unique, xtask_bin};
+use gateway_tests::{moto::Moto, unique};
 
 struct Env {
     moto: Moto,
@@ -30,20 +30,12 @@ impl Env {
 
     /// `cargo xtask practice <args> --env <name>` with the standard chain pointed at moto.
     async fn xtask(&self, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(xtask_bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .arg("practice")
-            .args(args)
-            .args(["--env", &self.name])
-            .kill_on_drop(true);
-        for (k, v) in self.moto.env() {
-            cmd.env(k, v);
-        }
-        tokio::time::timeout(Duration::from_secs(60), cmd.output())
-            .await
-            .expect("xtask practice finishes within a minute")
-            .expect("run xtask")
+        let all: Vec<&str> = ["practice"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain(["--env", &self.name])
+            .collect();
+        self.moto.xtask(&all).await
     }
 
     /// Every parameter name under the environment's root.

@@ -7,6 +7,7 @@
 
 pub mod practice_admin;
 pub mod practices;
+pub mod profile;
 pub mod secrets;
 pub mod settings;
 

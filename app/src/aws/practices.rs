@@ -232,6 +232,11 @@ impl SsmDirectory {
         self.current().stats
     }
 
+    /// Counts a refresh that failed (for a refresh loop other than [`Self::spawn_refresh`]).
+    pub fn count_failed_refresh(&self) {
+        self.failed_refreshes.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Refreshes that failed since start.
     pub fn failed_refreshes(&self) -> u64 {
         self.failed_refreshes.load(Ordering::Relaxed)

@@ -86,12 +86,7 @@ impl SecretsConfig {
     pub fn from_settings(settings: &AwsSettings) -> Self {
         Self {
             name_prefix: settings.practice_secrets_prefix(),
-            environment: settings
-                .prefix
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            environment: settings.environment().to_owned(),
             ttl: settings.credentials_ttl,
             kms_key_id: settings.secrets_kms_key.clone(),
         }

@@ -1,0 +1,191 @@
+//! The `aws` profile's stores, built from [`AwsSettings`]: the practices and routes from SSM
+//! ([`SsmDirectory`]), their Sikka credentials in Secrets Manager
+//! ([`SecretsManagerCredentials`]), and the practices' own Vapi secrets read from Secrets
+//! Manager by the reference each practice names. One background task keeps them fresh: every
+//! `PRACTICES_REFRESH_SECONDS` it re-reads the practices and reads the Vapi secrets of practices
+//! that are new, whose reference changed, or whose secret could not be read before (a practice
+//! whose secret cannot be read is *locked*, never opened to the gateway-wide secret). The
+//! stores' figures are registered with the metrics.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Weak},
+};
+
+use anyhow::Context;
+
+use super::{
+    practices::SsmDirectory,
+    secrets::{SecretsConfig, SecretsManagerCredentials, read_secret_string},
+};
+use crate::{
+    config::{AwsSettings, Settings},
+    metrics,
+    pms::{AccountId, sikka::SikkaClient},
+    secret::Secret,
+    startup::{Stores, practice_options},
+    vapi::{auth::AuthMode, practice_auth::PracticeAuth},
+};
+
+/// The stores, and the task that keeps them fresh (stopped when dropped).
+pub struct AwsStores {
+    pub stores: Stores,
+    pub directory: Arc<SsmDirectory>,
+    pub credentials: Arc<SecretsManagerCredentials>,
+    pub refresher: tokio::task::JoinHandle<()>,
+}
+
+/// Reads the practices and their Vapi secrets; an unreachable Parameter Store stops the start.
+pub async fn stores(
+    settings: &Settings,
+    aws: &AwsSettings,
+    sdk: &aws_config::SdkConfig,
+    sikka: Option<SikkaClient>,
+) -> anyhow::Result<AwsStores> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let credentials = Arc::new(SecretsManagerCredentials::new(
+        secrets.clone(),
+        SecretsConfig::from_settings(aws),
+    ));
+    let options = practice_options(settings, sikka, credentials.clone())?;
+    let directory = Arc::new(
+        SsmDirectory::load(aws_sdk_ssm::Client::new(sdk), &aws.ssm_root(), options)
+            .await
+            .context("loading the practices from SSM Parameter Store")?,
+    );
+    let mode = settings.vapi.auth.clone();
+    let practice_auth = Arc::new(PracticeAuth::default());
+    let mut vapi_secrets = VapiSecrets {
+        client: secrets,
+        read: HashMap::new(),
+    };
+    vapi_secrets
+        .refresh(&directory, &practice_auth, mode.as_ref())
+        .await;
+    register_metrics(&directory, &credentials);
+    let refresher = tokio::spawn(keep_fresh(
+        Arc::downgrade(&directory),
+        vapi_secrets,
+        practice_auth.clone(),
+        mode,
+        aws.practices_refresh,
+    ));
+    Ok(AwsStores {
+        stores: Stores {
+            directory: directory.clone(),
+            credentials: credentials.clone(),
+            practice_auth,
+        },
+        directory,
+        credentials,
+        refresher,
+    })
+}
+
+/// The practices' own Vapi secrets, by account and the reference they were read from.
+struct VapiSecrets {
+    client: aws_sdk_secretsmanager::Client,
+    /// `None`: the read failed; tried again at the next refresh.
+    read: HashMap<AccountId, (String, Option<Secret>)>,
+}
+
+impl VapiSecrets {
+    /// Reads what is new or failed before, and replaces the practices' checks.
+    async fn refresh(
+        &mut self,
+        directory: &SsmDirectory,
+        auth: &PracticeAuth,
+        mode: Option<&AuthMode>,
+    ) {
+        let refs = directory.vapi_secret_refs();
+        let mut next = HashMap::with_capacity(refs.len());
+        for (account, reference) in refs {
+            let known = self
+                .read
+                .remove(&account)
+                .filter(|(r, secret)| *r == reference && secret.is_some());
+            let secret = match known {
+                Some((_, secret)) => secret,
+                None => match read_secret_string(&self.client, &reference).await {
+                    Ok(secret) => Some(secret),
+                    Err(error) => {
+                        tracing::warn!(account = %account, %error, "a practice's own Vapi secret could not be read; its calls are refused until it can");
+                        None
+                    }
+                },
+            };
+            next.insert(account, (reference, secret));
+        }
+        self.read = next;
+        let all: Vec<(AccountId, Option<Secret>)> = self
+            .read
+            .iter()
+            .map(|(account, (_, secret))| (account.clone(), secret.clone()))
+            .collect();
+        auth.replace_some(mode, &all);
+    }
+}
+
+async fn keep_fresh(
+    directory: Weak<SsmDirectory>,
+    mut vapi_secrets: VapiSecrets,
+    auth: Arc<PracticeAuth>,
+    mode: Option<AuthMode>,
+    every: std::time::Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(directory) = directory.upgrade() else {
+            return;
+        };
+        if let Err(error) = directory.refresh().await {
+            directory.count_failed_refresh();
+            tracing::warn!(%error, "refreshing the practices failed; the last good snapshot keeps serving");
+        }
+        vapi_secrets.refresh(&directory, &auth, mode.as_ref()).await;
+    }
+}
+
+fn register_metrics(directory: &Arc<SsmDirectory>, credentials: &Arc<SecretsManagerCredentials>) {
+    let m = metrics::global();
+    let d = directory.clone();
+    m.gauge(
+        "PracticesLoaded",
+        "Count",
+        Box::new(move || d.stats().practices as f64),
+    );
+    let d = directory.clone();
+    m.gauge(
+        "PracticesRejected",
+        "Count",
+        Box::new(move || d.stats().rejected as f64),
+    );
+    let d = directory.clone();
+    m.total(
+        "PracticeRefreshFailures",
+        Box::new(move || d.failed_refreshes() as f64),
+    );
+    let c = credentials.clone();
+    m.total(
+        "CredentialCacheHits",
+        Box::new(move || c.stats().hits as f64),
+    );
+    let c = credentials.clone();
+    m.total(
+        "CredentialCacheMisses",
+        Box::new(move || c.stats().misses as f64),
+    );
+    let c = credentials.clone();
+    m.total(
+        "CredentialStaleServed",
+        Box::new(move || c.stats().stale_served as f64),
+    );
+    let c = credentials.clone();
+    m.total(
+        "SecretsManagerReads",
+        Box::new(move || (c.stats().gets + c.stats().describes) as f64),
+    );
+}
