@@ -10,9 +10,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::auth::AuthMode;
 use crate::{pms::AccountId, secret::Secret};
 
+/// Each practice with its own secret, and the check of it (`None`: locked).
+pub type Checks = Vec<(AccountId, Option<AuthMode>)>;
+
 #[derive(Default)]
 pub struct PracticeAuth {
-    current: RwLock<Arc<Vec<(AccountId, Option<AuthMode>)>>>,
+    current: RwLock<Arc<Checks>>,
 }
 
 impl PracticeAuth {
@@ -25,7 +28,7 @@ impl PracticeAuth {
     }
 
     /// The practices and their checks (`None`: locked), as of now.
-    pub fn current(&self) -> Arc<Vec<(AccountId, Option<AuthMode>)>> {
+    pub fn current(&self) -> Arc<Checks> {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
