@@ -324,6 +324,8 @@ impl Settings {
         };
         let clock = clock_from(get, profile)?;
         let sikka = SikkaSettings::from_lookup(get)?;
+        let audit = AuditSettings::from_lookup(get)?;
+        let audit_dir = audit.dir.clone();
         Ok(Self {
             profile,
             clock,
@@ -334,7 +336,7 @@ impl Settings {
             },
             server: ServerSettings::from_lookup(get)?,
             vapi: VapiSettings::from_lookup(get, profile)?,
-            audit: AuditSettings::from_lookup(get)?,
+            audit,
             sandbox: SandboxSettings::from_lookup(get)?,
             receptionist: ReceptionistSettings {
                 tool_budget: millis(get, "TOOL_BUDGET_MS")?.unwrap_or(DEFAULT_TOOL_BUDGET),
@@ -346,7 +348,15 @@ impl Settings {
                 clock,
                 ..Default::default()
             },
-            sikka,
+            sikka: SikkaSettings {
+                // A task's root filesystem is read-only on ECS: the aws profile keeps the
+                // registrations beside the audit spool, on the task's storage.
+                registrations_file: match (profile, non_empty(get("SIKKA_REGISTRATIONS_FILE"))) {
+                    (Profile::Aws, None) => audit_dir.join(DEFAULT_SIKKA_REGISTRATIONS_NAME),
+                    _ => sikka.registrations_file,
+                },
+                ..sikka
+            },
             aws: match profile {
                 Profile::Aws => Some(AwsSettings::from_lookup(get)?),
                 Profile::Local => None,

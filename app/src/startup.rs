@@ -221,6 +221,7 @@ impl Application {
             .next()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(addr);
+        let stop = shutdown_signal();
         self.banner(local);
         // The Sikka reconciler: onboards authorized practices, marks withdrawn ones revoked.
         let reconciler = self.settings.sikka.reconcile.and_then(|every| {
@@ -243,7 +244,7 @@ impl Application {
         let deadlines = self.settings.server.deadlines;
         Server::new_with_acceptor(WithDeadlines::new(acceptor, deadlines))
             .idle_timeout(deadlines.idle)
-            .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+            .run_with_graceful_shutdown(app, stop, Some(SHUTDOWN_GRACE))
             .await
             .context("server failed")?;
         if let Some(task) = reconciler {
@@ -310,24 +311,30 @@ fn spool_options(settings: &Settings) -> SpoolOptions {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM handler now (so a stop that arrives the moment the gateway says it is
+/// ready is not the default action, an immediate exit) and resolves on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async {
+            match term {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
             }
-            Err(_) => std::future::pending().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }

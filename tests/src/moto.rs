@@ -6,7 +6,7 @@
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
     path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -155,27 +155,82 @@ impl Moto {
     }
 }
 
-/// The gateway run to its end with `env` (on top of a clean environment): its exit status and
-/// everything it printed. Killed, and the test failed, if it is still running after a minute.
-pub async fn run_gateway(env: &[(&str, String)]) -> (ExitStatus, String) {
+/// How a start of the gateway ended.
+#[derive(Debug)]
+pub struct Run {
+    /// It became ready to serve (and was then stopped with SIGTERM).
+    pub served: bool,
+    /// Its exit code.
+    pub code: Option<i32>,
+    /// Everything it printed.
+    pub output: String,
+}
+
+/// The gateway started with `env` (on top of a clean environment and an audit directory of its
+/// own) until it either exits by itself or is ready to serve; a ready one is stopped with
+/// SIGTERM. Killed, and the test failed, if neither happens within a minute.
+pub async fn run_gateway(env: &[(&str, String)]) -> Run {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let audit_dir = tempfile::tempdir().expect("temp dir");
     let mut cmd = tokio::process::Command::new(crate::gateway_bin());
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PORT", "0")
         .env("RUST_LOG", "trace")
+        .env("AUDIT_DIR", audit_dir.path())
+        .env("AUDIT_PREALLOC_MIB", "1")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    let mut child = cmd.spawn().expect("run the gateway");
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    for reader in [
+        Box::pin(BufReader::new(stdout)) as std::pin::Pin<Box<dyn tokio::io::AsyncBufRead + Send>>,
+        Box::pin(BufReader::new(stderr)),
+    ] {
+        let tx = lines_tx.clone();
+        tokio::spawn(async move {
+            let mut reader = reader.lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(lines_tx);
+    let mut output = Vec::new();
+    let mut served = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.recv()).await {
+        let ready = line.contains("gateway ready");
+        output.push(line);
+        if ready {
+            served = true;
+            let pid = child.id().expect("a running gateway has a pid").to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            break;
+        }
+    }
+    let status = tokio::time::timeout_at(deadline, child.wait())
         .await
-        .expect("the gateway on the aws profile should stop by itself within a minute")
-        .expect("run the gateway");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status, text)
+        .unwrap_or_else(|_| {
+            panic!(
+                "the gateway neither served nor stopped within a minute:\n{}",
+                output.join("\n")
+            )
+        })
+        .expect("wait for the gateway");
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(5), lines.recv()).await {
+        output.push(line);
+    }
+    Run {
+        served,
+        code: status.code(),
+        output: output.join("\n"),
+    }
 }

@@ -1,7 +1,7 @@
 //! The `aws` profile's system settings from SSM Parameter Store, against moto: the real gateway
-//! binary on `PROFILE=aws`, its standard credential chain pointed at the emulator. The profile
-//! stops after loading its settings (its other stores are not built yet), so each test reads
-//! what a operator sees: the exit status and the process's output.
+//! binary on `PROFILE=aws`, its standard credential chain pointed at the emulator. Each test
+//! reads what an operator sees: whether the gateway came up to serve (it is then stopped), its
+//! exit status and its output.
 
 use aws_sdk_ssm::types::ParameterType;
 use gateway_tests::{
@@ -19,7 +19,6 @@ const REQUIRED: &[(&str, &str, bool)] = &[
 ];
 
 const LOADED: &str = "settings loaded from SSM Parameter Store";
-const STOPPED: &str = "PROFILE=aws: the settings loaded (SSM Parameter Store), but the aws profile's other stores are not built yet";
 
 /// A deployment environment of its own for one test, and its backend path.
 fn deploy_env() -> (String, String) {
@@ -49,14 +48,27 @@ async fn put_all(ssm: &aws_sdk_ssm::Client, path: &str, entries: &[(&str, &str, 
     }
 }
 
-/// The gateway on the aws profile against `moto`, with `extra` environment variables.
-async fn run_aws(moto: &Moto, deploy_env: &str, extra: &[(&str, &str)]) -> (i32, String) {
+/// The gateway on the aws profile against `moto`, with `extra` environment variables: whether
+/// it served (then stopped with SIGTERM, exit code 0), else its exit code; and its output.
+async fn run_aws(moto: &Moto, deploy_env: &str, extra: &[(&str, &str)]) -> (Started, String) {
     let mut env: Vec<(&str, String)> = moto.env();
     env.push(("PROFILE", "aws".into()));
     env.push(("DEPLOY_ENV", deploy_env.into()));
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    let (status, output) = run_gateway(&env).await;
-    (status.code().expect("the gateway exited"), output)
+    let run = run_gateway(&env).await;
+    let started = match (run.served, run.code) {
+        (true, Some(0)) => Started::Served,
+        (true, code) => panic!("served, then stopped with {code:?}:\n{}", run.output),
+        (false, Some(code)) => Started::Exited(code),
+        (false, None) => panic!("killed by a signal:\n{}", run.output),
+    };
+    (started, run.output)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Started {
+    Served,
+    Exited(i32),
 }
 
 #[tokio::test]
@@ -92,11 +104,10 @@ async fn settings_are_read_across_every_page() {
         "a required setting must be beyond the first page for this test to prove paging"
     );
 
-    let (code, output) = run_aws(&moto, &env, &[]).await;
+    let (started, output) = run_aws(&moto, &env, &[]).await;
     assert!(output.contains(LOADED), "{output}");
     assert!(output.contains("\"parameters\":29"), "{output}");
-    assert!(output.contains(STOPPED), "{output}");
-    assert_eq!(code, 1, "{output}");
+    assert_eq!(started, Started::Served, "{output}");
 }
 
 #[tokio::test]
@@ -115,7 +126,7 @@ async fn an_environment_variable_overrides_its_parameter() {
     )
     .await;
 
-    let (code, output) = run_aws(
+    let (started, output) = run_aws(
         &moto,
         &env,
         &[
@@ -134,7 +145,7 @@ async fn an_environment_variable_overrides_its_parameter() {
         output.contains("\"overridden_by_environment\":\"[\\\"PUBLIC_BASE_URL\\\"]\""),
         "{output}"
     );
-    assert_eq!(code, 1, "{output}");
+    assert_eq!(started, Started::Served, "{output}");
 }
 
 #[tokio::test]
@@ -149,8 +160,8 @@ async fn a_missing_required_setting_stops_the_process_naming_its_parameter() {
         .collect();
     put_all(&ssm, &path, &without_app_key).await;
 
-    let (code, output) = run_aws(&moto, &env, &[]).await;
-    assert_eq!(code, 2, "{output}");
+    let (started, output) = run_aws(&moto, &env, &[]).await;
+    assert_eq!(started, Started::Exited(2), "{output}");
     assert!(
         output.contains(&format!(
             "SIKKA_APP_KEY (SSM parameter {path}/SIKKA_APP_KEY, or the environment variable SIKKA_APP_KEY)"
@@ -162,8 +173,9 @@ async fn a_missing_required_setting_stops_the_process_naming_its_parameter() {
     // Without DEPLOY_ENV there is no path to read: the process says which variable is missing.
     let mut no_env: Vec<(&str, String)> = moto.env();
     no_env.push(("PROFILE", "aws".into()));
-    let (status, output) = run_gateway(&no_env).await;
-    assert_eq!(status.code(), Some(2), "{output}");
+    let run = run_gateway(&no_env).await;
+    let output = run.output;
+    assert_eq!((run.served, run.code), (false, Some(2)), "{output}");
     assert!(
         output.contains("DEPLOY_ENV is required on the aws profile"),
         "{output}"
@@ -213,17 +225,17 @@ async fn a_canary_in_ssm_never_reaches_the_output() {
     )
     .await;
 
-    let (code, output) = run_aws(&moto, &complete, &[]).await;
-    assert_eq!(code, 1, "{output}");
+    let (started, output) = run_aws(&moto, &complete, &[]).await;
+    assert_eq!(started, Started::Served, "{output}");
     assert!(output.contains(LOADED), "{output}");
     assert!(!output.contains(&canary), "{output}");
 
-    let (code, output) = run_aws(&moto, &partial, &[]).await;
-    assert_eq!(code, 2, "{output}");
+    let (started, output) = run_aws(&moto, &partial, &[]).await;
+    assert_eq!(started, Started::Exited(2), "{output}");
     assert!(!output.contains(&canary), "{output}");
 
-    let (code, output) = run_aws(&moto, &invalid, &[]).await;
-    assert_eq!(code, 2, "{output}");
+    let (started, output) = run_aws(&moto, &invalid, &[]).await;
+    assert_eq!(started, Started::Exited(2), "{output}");
     assert!(output.contains("TOOL_BUDGET_MS="), "{output}");
     assert!(!output.contains(&canary), "{output}");
 }
@@ -265,13 +277,13 @@ async fn a_secure_string_is_read_decrypted() {
         "the emulator must tell an encrypted read from a decrypted one"
     );
 
-    let (code, output) = run_aws(&moto, &env, &[]).await;
+    let (started, output) = run_aws(&moto, &env, &[]).await;
     assert!(output.contains(LOADED), "{output}");
     assert!(
         output.contains("\"public_base_url\":\"https://secure.example\""),
         "{output}"
     );
-    assert_eq!(code, 1, "{output}");
+    assert_eq!(started, Started::Served, "{output}");
 }
 
 #[tokio::test]
@@ -281,7 +293,7 @@ async fn an_unreachable_parameter_store_stops_the_process_naming_the_path() {
         .and_then(|l| l.local_addr())
         .expect("a free port");
     let (env, path) = deploy_env();
-    let (status, output) = run_gateway(&[
+    let run = run_gateway(&[
         ("PROFILE", "aws".into()),
         ("DEPLOY_ENV", env),
         ("AWS_ENDPOINT_URL", format!("http://{closed}")),
@@ -290,7 +302,8 @@ async fn an_unreachable_parameter_store_stops_the_process_naming_the_path() {
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
     ])
     .await;
-    assert_eq!(status.code(), Some(2), "{output}");
+    let output = run.output;
+    assert_eq!((run.served, run.code), (false, Some(2)), "{output}");
     assert!(
         output.contains(&format!("reading the SSM parameters under {path}/")),
         "{output}"
