@@ -351,7 +351,10 @@ impl Settings {
 fn cognito_from(
     get: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<crate::admin::CognitoSettings>, ConfigError> {
-    match (non_empty(get("COGNITO_ISSUER")), non_empty(get("COGNITO_CLIENT_ID"))) {
+    match (
+        non_empty(get("COGNITO_ISSUER")),
+        non_empty(get("COGNITO_CLIENT_ID")),
+    ) {
         (None, None) => Ok(None),
         (Some(issuer), Some(client_id)) => {
             let issuer = issuer.trim().trim_end_matches('/').to_owned();

@@ -151,6 +151,14 @@ impl Application {
             },
             deadlines: settings.server.deadlines,
             request_budget: settings.server.request_budget,
+            // The local profile reads its own spool; the aws profile will read CloudWatch.
+            admin: crate::api::AdminState::new(
+                settings.cognito.clone(),
+                settings.clock,
+                Some(Arc::new(crate::admin::SpoolQuery::new(
+                    settings.audit.dir.clone(),
+                ))),
+            ),
         });
         Ok(Self {
             state,

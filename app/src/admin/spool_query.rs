@@ -90,12 +90,11 @@ impl AuditQuery for SpoolQuery {
         let filter = filter.clone();
         let limit = limit.max(1);
         // One more than asked: whether there is a next page.
-        let mut entries = tokio::task::spawn_blocking(move || {
-            this.scan(after, limit + 1, |e| filter.matches(e))
-        })
-        .await
-        .map_err(|e| QueryError::Unavailable(e.to_string()))?
-        .map_err(|e| QueryError::Unavailable(e.to_string()))?;
+        let mut entries =
+            tokio::task::spawn_blocking(move || this.scan(after, limit + 1, |e| filter.matches(e)))
+                .await
+                .map_err(|e| QueryError::Unavailable(e.to_string()))?
+                .map_err(|e| QueryError::Unavailable(e.to_string()))?;
         let more = entries.len() > limit;
         entries.truncate(limit);
         let next_token = more
