@@ -1,6 +1,7 @@
 //! Project automation for the gateway workspace (`cargo xtask <task>`, matklad's pattern).
 //! `cargo xtask` with no arguments lists the tasks.
 
+mod audit_verify;
 mod bench;
 mod ci;
 mod conformance;
@@ -60,6 +61,9 @@ enum Task {
     Venv,
     /// Load-test a release gateway with wrk and print a table of results.
     Bench(bench::Args),
+    /// Check the audit trail's hash chain in CloudWatch Logs, stream by stream: gaps, broken
+    /// links and duplicates (exit status non-zero on gaps or broken links).
+    AuditVerify(audit_verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Conformance => conformance::conformance(&sh),
         Task::Venv => venv::ensure(&sh).map(drop),
         Task::Bench(args) => bench::bench(&sh, &args),
+        Task::AuditVerify(args) => audit_verify::audit_verify(&args),
     }
 }
 
