@@ -105,6 +105,8 @@ pub struct CognitoVerifier {
     keys: RwLock<Keys>,
     /// Held while a fetch runs, so concurrent unknown `kid`s cause one fetch.
     fetching: Mutex<()>,
+    /// The least time between fetches ([`REFETCH_INTERVAL`]).
+    refetch_interval: Duration,
 }
 
 impl CognitoVerifier {
@@ -122,7 +124,14 @@ impl CognitoVerifier {
                 .expect("a reqwest client with a timeout always builds"),
             keys: RwLock::default(),
             fetching: Mutex::new(()),
+            refetch_interval: REFETCH_INTERVAL,
         }
+    }
+
+    /// Another least time between JWKS fetches than [`REFETCH_INTERVAL`] (tests).
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
     }
 
     /// `<issuer>/.well-known/jwks.json`.
@@ -184,7 +193,7 @@ impl CognitoVerifier {
                 return Ok(key.clone());
             }
             keys.fetched_at
-                .is_none_or(|at| at.elapsed() >= REFETCH_INTERVAL)
+                .is_none_or(|at| at.elapsed() >= self.refetch_interval)
         };
         if !due {
             return Err(TokenError::UnknownKey);
@@ -225,3 +234,7 @@ impl CognitoVerifier {
         Ok(keys)
     }
 }
+
+#[cfg(test)]
+#[path = "cognito_tests.rs"]
+mod tests;
