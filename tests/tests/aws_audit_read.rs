@@ -270,3 +270,61 @@ async fn audit_verify_reads_every_page_and_reports_gaps_duplicates_and_tampering
         "{broken:?}"
     );
 }
+
+/// The `xtask` binary, built once (it is the operator's command: `cargo xtask audit-verify`).
+fn xtask_bin() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "-p", "xtask"])
+        .status()
+        .expect("run cargo build for xtask");
+    assert!(status.success(), "building xtask failed");
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("xtask")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cargo_xtask_audit_verify_fails_on_a_gap_and_passes_with_duplicates() {
+    let moto = Moto::start();
+    let logs = group_with_streams(&moto, &["retried", "lossy"]).await;
+    let all = lines(&chain(5, an_hour_ago()));
+    put(&logs, "retried", &all).await;
+    put(&logs, "retried", &all[3..]).await;
+    let mut lossy = all.clone();
+    lossy.remove(1);
+    put(&logs, "lossy", &lossy).await;
+    let bin = xtask_bin();
+    let run = |stream: Option<&'static str>| {
+        let mut cmd = tokio::process::Command::new(&bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(moto.env())
+            .args(["audit-verify", "--env", "dev"]);
+        if let Some(stream) = stream {
+            cmd.args(["--stream", stream]);
+        }
+        async move {
+            let out = cmd.output().await.expect("run xtask");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        }
+    };
+    let (ok, text) = run(Some("retried")).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("retried: ok: 7 events, 5 entries, 2 duplicates"),
+        "{text}"
+    );
+    let (ok, text) = run(None).await;
+    assert!(!ok, "a gap fails the check: {text}");
+    assert!(text.contains("lossy: BROKEN"), "{text}");
+    assert!(text.contains("gap: entry 2 is missing"), "{text}");
+}
