@@ -138,6 +138,9 @@ pub struct Settings {
     pub receptionist: ReceptionistSettings,
     /// Where the `aws` profile's stores are; `None` on the local profile.
     pub aws: Option<AwsSettings>,
+    /// The admin routes' Cognito user pool (`COGNITO_ISSUER`, `COGNITO_CLIENT_ID`); `None`: those
+    /// routes answer 503.
+    pub cognito: Option<crate::admin::CognitoSettings>,
 }
 
 /// The HTTP server.
@@ -361,7 +364,44 @@ impl Settings {
                 Profile::Aws => Some(AwsSettings::from_lookup(get)?),
                 Profile::Local => None,
             },
+            cognito: cognito_from(get)?,
         })
+    }
+}
+
+/// The admin routes' user pool: both `COGNITO_ISSUER` and `COGNITO_CLIENT_ID`, or neither.
+fn cognito_from(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<crate::admin::CognitoSettings>, ConfigError> {
+    match (
+        non_empty(get("COGNITO_ISSUER")),
+        non_empty(get("COGNITO_CLIENT_ID")),
+    ) {
+        (None, None) => Ok(None),
+        (Some(issuer), Some(client_id)) => {
+            let issuer = issuer.trim().trim_end_matches('/').to_owned();
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                return Err(invalid(
+                    "COGNITO_ISSUER",
+                    &issuer,
+                    "the user pool's issuer URL, such as https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+                ));
+            }
+            Ok(Some(crate::admin::CognitoSettings {
+                issuer,
+                client_id: client_id.trim().to_owned(),
+            }))
+        }
+        (None, Some(_)) => Err(invalid(
+            "COGNITO_ISSUER",
+            "",
+            "set together with COGNITO_CLIENT_ID: the user pool's issuer URL",
+        )),
+        (Some(_), None) => Err(invalid(
+            "COGNITO_CLIENT_ID",
+            "",
+            "set together with COGNITO_ISSUER: the app client id whose access tokens are accepted",
+        )),
     }
 }
 

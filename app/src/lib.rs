@@ -3,6 +3,7 @@
 //! See `docs/architecture.md` for the module map; dependencies point inward, towards
 //! `receptionist` and `pms`.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod aws;

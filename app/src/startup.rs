@@ -48,6 +48,9 @@ pub struct Stores {
     pub credentials: Arc<dyn CredentialStore>,
     /// Practices whose assistants sign with their own Vapi secret.
     pub practice_auth: Arc<PracticeAuth>,
+    /// Where `GET /audit/events` reads the trail: the spool's files locally, CloudWatch Logs
+    /// on the `aws` profile.
+    pub audit_query: Arc<dyn crate::admin::AuditQuery>,
 }
 
 /// The Sikka client, when the application's credentials are set.
@@ -122,6 +125,7 @@ fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Resu
             .context("loading the local practices")?,
     );
     Ok(Stores {
+        audit_query: Arc::new(crate::admin::SpoolQuery::new(settings.audit.dir.clone())),
         practice_auth: Arc::new(PracticeAuth::new(
             settings.vapi.auth.as_ref(),
             directory.vapi_secrets(),
@@ -199,6 +203,11 @@ impl Application {
             },
             deadlines: settings.server.deadlines,
             request_budget: settings.server.request_budget,
+            admin: crate::api::AdminState::new(
+                settings.cognito.clone(),
+                settings.clock,
+                Some(stores.audit_query),
+            ),
         });
         Self {
             state,

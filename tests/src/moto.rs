@@ -120,6 +120,17 @@ impl Moto {
     pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::from_conf(self.secrets_config().build())
     }
+
+    /// A CloudWatch Logs client of this emulator.
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        let config = aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(KEY_ID, SECRET_KEY, None, None, "moto"))
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(config)
+    }
 }
 
 impl Drop for Moto {

@@ -1,6 +1,7 @@
 //! Project automation for the gateway workspace (`cargo xtask <task>`, matklad's pattern).
 //! `cargo xtask` with no arguments lists the tasks.
 
+mod audit_verify;
 mod bench;
 mod ci;
 mod conformance;
@@ -63,6 +64,9 @@ enum Task {
     Bench(bench::Args),
     /// Add, show, list or remove the practices the `aws` profile serves (SSM Parameter Store).
     Practice(Box<practice::PracticeArgs>),
+    /// Check the audit trail's hash chain in CloudWatch Logs, stream by stream: gaps, broken
+    /// links and duplicates (exit status non-zero on gaps or broken links).
+    AuditVerify(audit_verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +100,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Venv => venv::ensure(&sh).map(drop),
         Task::Bench(args) => bench::bench(&sh, &args),
         Task::Practice(args) => practice::practice(*args),
+        Task::AuditVerify(args) => audit_verify::audit_verify(&args),
     }
 }
 

@@ -6,6 +6,7 @@
 //! built from the code alone — it is served, committed under `openapi/` and turned into Vapi tool
 //! definitions.
 
+mod admin;
 mod checked;
 pub mod connection;
 mod health;
@@ -17,6 +18,8 @@ pub mod sikka;
 mod vapi;
 
 use std::sync::Arc;
+
+pub use admin::AdminState;
 
 use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
 use poem_openapi::Tags;
@@ -36,6 +39,8 @@ enum ApiTags {
     Health,
     /// Sikka: practice onboarding, data webhooks and the marketplace handshake.
     Sikka,
+    /// For the people who must read the audit trail; a Cognito access token is required.
+    Admin,
 }
 
 /// What every route shares.
@@ -55,6 +60,8 @@ pub struct AppState {
     pub deadlines: connection::Deadlines,
     /// The budget of one Vapi request, shared by its calls in order.
     pub request_budget: std::time::Duration,
+    /// The admin routes' token verifier and audit store (`GET /audit/events`).
+    pub admin: AdminState,
 }
 
 /// Set on each request by the middleware.

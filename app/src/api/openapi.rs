@@ -17,6 +17,7 @@ use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
 
 use super::{
+    admin::AdminApi,
     health::HealthApi,
     sikka::{
         CALLBACK_KEY_HEADER, MARKETPLACE_SECRET_HEADER, marketplace::MarketplaceApi,
@@ -33,6 +34,7 @@ pub type Service = OpenApiService<
         HealthApi,
         SikkaWebhooksApi,
         MarketplaceApi,
+        AdminApi,
     ),
     (),
 >;
@@ -46,6 +48,7 @@ pub fn service() -> Service {
             HealthApi,
             SikkaWebhooksApi,
             MarketplaceApi,
+            AdminApi,
         ),
         "Practice gateway",
         env!("CARGO_PKG_VERSION"),
@@ -174,7 +177,9 @@ fn security(doc: &mut Value) {
         "vapiSecret": {"type": "apiKey", "in": "header", "name": "x-vapi-secret",
             "description": "The shared secret, sent verbatim (VAPI_AUTH_MODE=secret)."},
         "bearer": {"type": "http", "scheme": "bearer",
-            "description": "`Authorization: Bearer <secret>` (VAPI_AUTH_MODE=bearer)."}
+            "description": "`Authorization: Bearer <secret>` (VAPI_AUTH_MODE=bearer)."},
+        "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "`Authorization: Bearer <access token>`: a Cognito access token of the user pool `COGNITO_ISSUER` and app client `COGNITO_CLIENT_ID`."}
     });
     let security = json!([{"vapiSignature": []}, {"vapiSecret": []}, {"bearer": []}]);
     if let Some(paths) = doc["paths"].as_object_mut() {
@@ -183,6 +188,11 @@ fn security(doc: &mut Value) {
                 && let Some(op) = item.get_mut("post")
             {
                 op["security"] = security.clone();
+            }
+            if path.starts_with("/audit/")
+                && let Some(op) = item.get_mut("get")
+            {
+                op["security"] = json!([{"cognito": []}]);
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod memory;
 mod recovery;
 pub mod segments;
 pub mod spool;
+pub mod streams;
 
 pub use chain::{AuditEntry, Verifier, VerifyError, VerifySummary, verify_file};
 pub use spool::{Spool, SpoolOptions, SpoolStats};

@@ -2,9 +2,12 @@
 //! ECS task role in production; `AWS_ENDPOINT_URL` and dummy keys against moto in tests) and the
 //! tree's one TLS stack (rustls with aws-lc-rs). No endpoint code of our own. So far: system
 //! settings from SSM Parameter Store (`settings.rs`), and the practices and their route table
-//! from SSM, refreshed in the background (`practices.rs`; not yet served by the profile);
-//! practices' Sikka credentials in Secrets Manager, cached, merged on write (`secrets/`).
+//! from SSM, refreshed in the background (`practices.rs`), written by operators
+//! (`practice_admin.rs`); practices' Sikka credentials in Secrets Manager, cached, merged on write
+//! (`secrets/`); the profile's stores built and kept fresh (`profile.rs`); the audit streams read
+//! back from CloudWatch Logs for `cargo xtask audit-verify` (`audit_streams.rs`).
 
+pub mod audit_streams;
 pub mod practice_admin;
 pub mod practices;
 pub mod profile;

@@ -72,6 +72,10 @@ pub async fn stores(
     ));
     Ok(AwsStores {
         stores: Stores {
+            audit_query: Arc::new(crate::admin::CloudWatchQuery::new(
+                aws_sdk_cloudwatchlogs::Client::new(sdk),
+                aws.audit_log_group(),
+            )),
             directory: directory.clone(),
             credentials: credentials.clone(),
             practice_auth,
