@@ -9,6 +9,7 @@ pub mod denials;
 pub mod memory;
 mod recovery;
 pub mod segments;
+pub mod shipper;
 pub mod spool;
 
 pub use chain::{AuditEntry, Verifier, VerifyError, VerifySummary, verify_file};
