@@ -2,8 +2,10 @@
 //! ECS task role in production; `AWS_ENDPOINT_URL` and dummy keys against moto in tests) and the
 //! tree's one TLS stack (rustls with aws-lc-rs). No endpoint code of our own. So far: system
 //! settings from SSM Parameter Store (`settings.rs`), and the practices and their route table
-//! from SSM, refreshed in the background (`practices.rs`; not yet served by the profile).
+//! from SSM, refreshed in the background (`practices.rs`; not yet served by the profile); the
+//! audit shipper's CloudWatch Logs destination (`audit_logs.rs`).
 
+pub mod audit_logs;
 pub mod practices;
 pub mod settings;
 
