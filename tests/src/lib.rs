@@ -4,6 +4,7 @@
 
 pub mod fixture;
 pub mod moto;
+pub mod proxy;
 pub mod sikka;
 
 use std::{
