@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::config::timeout::TimeoutConfig;
-use gateway::audit::shipper::{AckedSpool, Shipper, ShipperOptions};
+use gateway::audit::shipper::{AckedSpool, DEAD_LETTERS, Shipper, ShipperOptions};
 use gateway::audit::{
     AuditAction, AuditActor, AuditEntry, AuditEvent, AuditOutcome, AuditSink, Spool, SpoolOptions,
     Verifier, segments,
 };
 use gateway::aws::audit_logs::CloudWatchLogs;
+use gateway::clock::Clock;
 use gateway_tests::moto::{Moto, logs_client};
 use gateway_tests::proxy::{Mode, Proxy};
 use gateway_tests::unique;
@@ -38,8 +39,14 @@ fn event(n: u64) -> AuditEvent {
 }
 
 fn spool(dir: &Path) -> Arc<Spool> {
+    spool_at(dir, gateway_tests::clock())
+}
+
+/// Entries are stamped by `clock`; moto rejects those over 14 days older than its wall clock,
+/// so the tests' clock has to be near it (as it is unless `GATEWAY_NOW` pins it far away).
+fn spool_at(dir: &Path, clock: Clock) -> Arc<Spool> {
     let options = SpoolOptions {
-        clock: gateway_tests::clock(),
+        clock,
         write_timeout: Duration::from_secs(30),
         ..SpoolOptions::default()
     };
@@ -276,4 +283,67 @@ async fn audit_ack_cloudwatch_answers_only_once_cloudwatch_holds_the_entry() {
     assert_one_chain(&messages, 1);
     let entry: AuditEntry = serde_json::from_str(&messages[0]).unwrap();
     assert_eq!(entry.id, receipt.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_cloudwatch_rejects_as_too_old_are_kept_in_the_dead_letter_file() {
+    let moto = Moto::start();
+    let group = log_group(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let now = gateway_tests::clock().now();
+    // A spool that was left unshipped for 15 days (its entries are too old for CloudWatch),
+    // then written to again.
+    let stale = spool_at(
+        dir.path(),
+        Clock::starting_at(now - jiff::SignedDuration::from_hours(15 * 24)),
+    );
+    record_in(&stale, (1..=3).map(event), 1).await;
+    stale.close().await;
+    drop(stale);
+    let spool = spool(dir.path());
+    record_in(&spool, (4..=5).map(event), 1).await;
+    let destination = CloudWatchLogs::new(moto.logs(), &group);
+    let shipper = Shipper::start(spool.path(), spool.durable(), destination, options()).unwrap();
+    shipped_up_to(&shipper, 5, Duration::from_secs(30)).await;
+    let stats = shipper.stats();
+    assert_eq!((stats.dead_letters, stats.shipped), (3, 2));
+    let dead = std::fs::read_to_string(dir.path().join(DEAD_LETTERS)).unwrap();
+    let shipped = read_back(&moto, &group, shipper.stream()).await;
+    let dead_seqs: Vec<u64> = dead.lines().map(seq_of).collect();
+    let shipped_seqs: Vec<u64> = shipped.iter().map(|m| seq_of(m)).collect();
+    assert_eq!((dead_seqs, shipped_seqs), (vec![1, 2, 3], vec![4, 5]));
+    // Together they are the whole chain.
+    let all: Vec<String> = dead.lines().map(str::to_owned).chain(shipped).collect();
+    assert_one_chain(&all, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_log_group_entries_wait_and_ship_once_it_exists() {
+    let moto = Moto::start();
+    let group = format!("/parlae/{}/audit", unique("t").replace('_', "-"));
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path());
+    record_in(&spool, (1..=20).map(event), 5).await;
+    let destination = CloudWatchLogs::new(moto.logs(), &group);
+    let shipper = Shipper::start(spool.path(), spool.durable(), destination, options()).unwrap();
+    until(
+        "the missing group is reported",
+        Duration::from_secs(30),
+        || shipper.stats().fatal_errors >= 1,
+    )
+    .await;
+    assert_eq!(shipper.stats().backlog, 20);
+    moto.logs()
+        .create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .expect("create the log group");
+    shipped_up_to(&shipper, 20, Duration::from_secs(30)).await;
+    let messages = read_back(&moto, &group, shipper.stream()).await;
+    assert_one_chain(&messages, 20);
+}
+
+fn seq_of(message: &str) -> u64 {
+    serde_json::from_str::<AuditEntry>(message).unwrap().seq
 }

@@ -14,8 +14,15 @@ pub struct LogEvent {
 }
 
 /// The events of an accepted batch the destination refused, as CloudWatch reports them
-/// (`rejectedLogEventsInfo`): indexes below `too_old_end` were too old, below `expired_end`
-/// older than the group's retention, from `too_new_start` on too far in the future.
+/// (`rejectedLogEventsInfo`): `too_old_end` and `expired_end` are the index of the *last* event
+/// too old / older than the group's retention, `too_new_start` the index of the first event too
+/// far in the future (events are in chronological order, so the rejected ones are a head and a
+/// tail of the batch).
+///
+/// AWS documents the end indexes as "the index of the last log event that is too old … This
+/// field is exclusive", which reads both ways; moto reports the last rejected index. The
+/// shipper takes the end indexes as inclusive: at worst one event CloudWatch kept is also in
+/// the local dead-letter file, never one event in neither.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rejections {
     pub too_old_end: Option<usize>,
@@ -26,13 +33,14 @@ pub struct Rejections {
 impl Rejections {
     /// The rejected indexes of a batch of `len` events, ascending.
     pub fn indexes(&self, len: usize) -> Vec<usize> {
-        let below = self
-            .too_old_end
-            .unwrap_or(0)
-            .max(self.expired_end.unwrap_or(0))
-            .min(len);
-        let from = self.too_new_start.unwrap_or(len).clamp(below, len);
-        (0..below).chain(from..len).collect()
+        let head = [self.too_old_end, self.expired_end]
+            .into_iter()
+            .flatten()
+            .map(|last| (last + 1).min(len))
+            .max()
+            .unwrap_or(0);
+        let from = self.too_new_start.unwrap_or(len).clamp(head, len);
+        (0..head).chain(from..len).collect()
     }
 }
 

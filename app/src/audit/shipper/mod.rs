@@ -158,6 +158,15 @@ impl Shipper {
         if saved.as_ref() != Some(&checkpoint) {
             checkpoint.store(&dir)?;
         }
+        if shipped > *durable.borrow() {
+            // A checkpoint ahead of the spool: the spool was replaced. Entries up to `shipped`
+            // are not shipped again; an operator has to look.
+            tracing::error!(
+                shipped,
+                durable = *durable.borrow(),
+                "audit shipper: the checkpoint is ahead of the spool (was the spool replaced?)"
+            );
+        }
         let reader = Reader::open(active, shipped, position)?;
         let shared = Arc::new(Shared {
             counters: Mutex::new(Counters {

@@ -276,8 +276,8 @@ async fn rejected_events_go_to_the_dead_letter_file_and_are_counted() {
     record_all(&spool, (1..=10).map(event)).await;
     let dest = Recording::default();
     dest.script.lock().unwrap().push_back(Ok(Rejections {
-        too_old_end: Some(1),
-        expired_end: Some(2),
+        too_old_end: Some(0),
+        expired_end: Some(1),
         too_new_start: Some(8),
     }));
     let shipper = start(&spool, &dest, options());
@@ -453,4 +453,46 @@ async fn acked_spool_answers_only_once_the_destination_accepted() {
         short.record(event(2)).await,
         Err(crate::audit::AuditError::Timeout(_))
     ));
+}
+
+#[test]
+fn rejections_are_a_head_and_a_tail_of_the_batch() {
+    let none = Rejections::default();
+    assert!(none.indexes(5).is_empty());
+    let old = Rejections {
+        too_old_end: Some(1),
+        ..Rejections::default()
+    };
+    assert_eq!(old.indexes(5), [0, 1]);
+    let expired_and_new = Rejections {
+        too_old_end: Some(0),
+        expired_end: Some(2),
+        too_new_start: Some(4),
+    };
+    assert_eq!(expired_and_new.indexes(5), [0, 1, 2, 4]);
+    let everything = Rejections {
+        too_old_end: Some(9),
+        ..Rejections::default()
+    };
+    assert_eq!(everything.indexes(3), [0, 1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_error_keeps_the_batch_and_ships_it_once_the_cause_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), Clock::starting_at(t0()), 0);
+    record_all(&spool, (1..=5).map(event)).await;
+    let dest = Recording::default();
+    dest.script
+        .lock()
+        .unwrap()
+        .push_back(Err(DestinationError::Fatal("access denied".into())));
+    let shipper = start(&spool, &dest, options());
+    shipped_up_to(&shipper, 5).await;
+    assert_eq!(dest.messages(), chain_lines(dir.path()));
+    let stats = shipper.stats();
+    assert_eq!(
+        (stats.fatal_errors, stats.retries, stats.dead_letters),
+        (1, 1, 0)
+    );
 }
