@@ -496,3 +496,68 @@ async fn a_fatal_error_keeps_the_batch_and_ships_it_once_the_cause_is_fixed() {
         (1, 1, 0)
     );
 }
+
+/// Everything a subscriber writes, for reading what was logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rejected_entries_are_logged_by_count_and_seq_never_their_content() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let captured = captured.clone();
+            move || captured.clone()
+        })
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    // The shipper's task runs on this thread (current-thread runtime), so it logs here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), Clock::starting_at(t0()), 0);
+    let mut canary = event(1);
+    canary.reason = Some("canary-5f3e patient Jane Roe".into());
+    canary.patient_ids = vec![PatientId::new("canary-patient-77")];
+    spool.record(canary).await.unwrap();
+    let dest = Recording::default();
+    dest.script
+        .lock()
+        .unwrap()
+        .push_back(Err(DestinationError::Retryable("throttled".into())));
+    dest.script.lock().unwrap().push_back(Ok(Rejections {
+        too_old_end: Some(0),
+        ..Rejections::default()
+    }));
+    let shipper = start(&spool, &dest, options());
+    shipped_up_to(&shipper, 1).await;
+    assert_eq!(shipper.stats().dead_letters, 1);
+    let dead = std::fs::read_to_string(dir.path().join(DEAD_LETTERS)).unwrap();
+    assert!(
+        dead.contains("canary-5f3e"),
+        "the dead letter keeps the line"
+    );
+    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("rejected by the destination"), "{logged}");
+    assert!(
+        logged.contains("count=1") && logged.contains("first_seq=1"),
+        "{logged}"
+    );
+    assert!(logged.contains("not accepted; retrying"), "{logged}");
+    assert!(
+        !logged.contains("canary"),
+        "entry content reached the log: {logged}"
+    );
+}
