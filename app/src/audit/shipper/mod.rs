@@ -39,6 +39,7 @@ pub mod checkpoint;
 pub mod destination;
 pub mod reader;
 pub mod stats;
+mod worker;
 
 pub use ack::AckedSpool;
 pub use checkpoint::{CHECKPOINT, Checkpoint, DEAD_LETTERS, Position};
@@ -48,16 +49,14 @@ pub use stats::ShipperStats;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use checkpoint::DeadLetters;
-use reader::{Line, Reader};
+use reader::Reader;
 use stats::LagClock;
 
 #[derive(Debug, Clone)]
@@ -178,7 +177,7 @@ impl Shipper {
         let (shipped_tx, shipped_rx) = watch::channel(shipped);
         let (stop, stop_rx) = watch::channel(false);
         let nudge = Arc::new(Notify::new());
-        let worker = Worker {
+        let worker = worker::Worker {
             destination,
             dir,
             checkpoint,
@@ -265,171 +264,6 @@ impl Shipper {
 impl Drop for Shipper {
     fn drop(&mut self) {
         self.stop.send_replace(true);
-    }
-}
-
-struct Worker<D> {
-    destination: D,
-    dir: PathBuf,
-    checkpoint: Checkpoint,
-    reader: Reader,
-    pending: VecDeque<Line>,
-    /// The last timestamp sent.
-    floor: i64,
-    durable: watch::Receiver<u64>,
-    shipped: watch::Sender<u64>,
-    stop: watch::Receiver<bool>,
-    nudge: Arc<Notify>,
-    shared: Arc<Shared>,
-    options: ShipperOptions,
-}
-
-/// The worker was told to stop.
-struct Stopped;
-
-impl<D: LogDestination> Worker<D> {
-    async fn run(mut self) {
-        let _ = self.work().await;
-    }
-
-    async fn work(&mut self) -> Result<(), Stopped> {
-        let mut spool_open = true;
-        loop {
-            if *self.stop.borrow() {
-                return Err(Stopped);
-            }
-            let durable = *self.durable.borrow_and_update();
-            lock(&self.shared.lag).durable(durable, Instant::now());
-            if self.pending.len() < batch::MAX_EVENTS && self.reader.next_seq() <= durable {
-                let room = 2 * batch::MAX_EVENTS - self.pending.len();
-                match self.reader.read(durable, room, 2 * batch::MAX_BATCH_BYTES) {
-                    Ok(lines) => self.pending.extend(lines),
-                    Err(e) => {
-                        tracing::error!(error = %e, "audit shipper: reading the spool failed; retrying");
-                        self.pause(self.options.max_backoff).await?;
-                        continue;
-                    }
-                }
-            }
-            lock(&self.shared.counters).oldest_unshipped = self.pending.front().map(|l| l.time);
-            if !self.pending.is_empty() {
-                self.ship_batch().await?;
-                continue;
-            }
-            // Nothing to ship: wait for the spool, or look again soon if it is ahead of the
-            // reader (a line not yet visible, a rotation under way).
-            let wait = if self.reader.next_seq() <= durable {
-                Duration::from_millis(20)
-            } else {
-                self.options.tick
-            };
-            let mut stop = self.stop.clone();
-            tokio::select! {
-                changed = self.durable.changed(), if spool_open => spool_open = changed.is_ok(),
-                () = tokio::time::sleep(wait) => {}
-                _ = stop.wait_for(|&s| s) => return Err(Stopped),
-            }
-        }
-    }
-
-    /// Waits `delay`, cut short by [`Shipper::drain`]; `Err` when told to stop.
-    async fn pause(&self, delay: Duration) -> Result<(), Stopped> {
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            () = tokio::time::sleep(delay) => Ok(()),
-            () = self.nudge.notified() => Ok(()),
-            _ = stop.wait_for(|&s| s) => Err(Stopped),
-        }
-    }
-
-    /// Puts the next batch until the destination accepts it, then dead-letters what it
-    /// rejected and moves the checkpoint.
-    async fn ship_batch(&mut self) -> Result<(), Stopped> {
-        let stamps = batch::plan(
-            self.pending
-                .iter()
-                .map(|l| (l.time.as_millisecond(), l.text.len())),
-            self.floor,
-        );
-        let events: Vec<LogEvent> = self
-            .pending
-            .iter()
-            .zip(&stamps)
-            .map(|(line, &timestamp_ms)| LogEvent {
-                timestamp_ms,
-                message: line.text.clone(),
-            })
-            .collect();
-        let (first, last) = (self.pending[0].seq, self.pending[events.len() - 1].seq);
-        let mut backoff = ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(self.options.min_backoff)
-            .with_max_delay(self.options.max_backoff)
-            .without_max_times()
-            .build();
-        let rejections = loop {
-            let mut stop = self.stop.clone();
-            let result = tokio::select! {
-                result = self.destination.put(&self.checkpoint.stream, &events) => result,
-                _ = stop.wait_for(|&s| s) => return Err(Stopped),
-            };
-            let error = match result {
-                Ok(rejections) => break rejections,
-                Err(e) => e,
-            };
-            let delay = {
-                let mut c = lock(&self.shared.counters);
-                c.retries += 1;
-                match &error {
-                    DestinationError::Fatal(_) => {
-                        c.fatal_errors += 1;
-                        tracing::error!(%error, first, last, "audit shipper: batch refused; retrying after the longest backoff");
-                        self.options.max_backoff
-                    }
-                    DestinationError::Retryable(_) => {
-                        tracing::warn!(%error, first, last, "audit shipper: batch not accepted; retrying");
-                        backoff.next().unwrap_or(self.options.max_backoff)
-                    }
-                }
-            };
-            self.pause(delay).await?;
-        };
-        let rejected = rejections.indexes(events.len());
-        if !rejected.is_empty() {
-            let dead = DeadLetters::new(&self.dir);
-            while let Err(e) = dead.append(rejected.iter().map(|&i| self.pending[i].text.as_str()))
-            {
-                tracing::error!(error = %e, "audit shipper: writing dead letters failed; retrying");
-                self.pause(self.options.max_backoff).await?;
-            }
-            let seqs: Vec<u64> = rejected.iter().map(|&i| self.pending[i].seq).collect();
-            tracing::warn!(
-                count = rejected.len(),
-                first_seq = seqs[0],
-                last_seq = seqs[seqs.len() - 1],
-                "audit shipper: entries rejected by the destination, kept in the dead-letter file"
-            );
-        }
-        let end = self.pending[events.len() - 1].end;
-        self.checkpoint.shipped = last;
-        self.checkpoint.position = Some(end);
-        if let Err(e) = self.checkpoint.store(&self.dir) {
-            // Shipping goes on; a restart before the next good checkpoint ships some again.
-            tracing::error!(error = %e, "audit shipper: writing the checkpoint failed");
-        }
-        self.pending.drain(..events.len());
-        self.floor = *stamps.last().expect("a batch holds an event");
-        {
-            let mut c = lock(&self.shared.counters);
-            c.shipped += (events.len() - rejected.len()) as u64;
-            c.dead_letters += rejected.len() as u64;
-            c.batches += 1;
-            c.shipped_seq = last;
-            c.oldest_unshipped = self.pending.front().map(|l| l.time);
-        }
-        lock(&self.shared.lag).shipped(last, Instant::now());
-        self.shipped.send_replace(last);
-        Ok(())
     }
 }
 
