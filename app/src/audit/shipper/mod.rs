@@ -16,7 +16,9 @@
 //! accepted. A fatal one (permissions, a missing group) is logged and retried after the longest
 //! backoff, so nothing is dropped and fixing the cause resumes shipping. Events the destination
 //! rejects (too old, too new, expired) are appended to the dead-letter file
-//! ([`checkpoint::DEAD_LETTERS`], `0600`), counted, and logged by count and seq only.
+//! ([`checkpoint::DEAD_LETTERS`], `0600`), counted, and logged by count and seq only. A line
+//! that is not an entry (the spool never writes one; `audit-verify` finds it) stops shipping
+//! there, logged as an error and retried, rather than be skipped or guessed at.
 //!
 //! # Checkpoint and stream
 //! After each accepted batch, the checkpoint ([`checkpoint::CHECKPOINT`], written atomically)

@@ -142,3 +142,27 @@ async fn acked_spool_answers_only_once_the_destination_accepted() {
         Err(crate::audit::AuditError::Timeout(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_stream_is_used_and_kept_in_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = spool(dir.path(), Clock::starting_at(t0()), 0);
+    record_all(&spool, (1..=3).map(event)).await;
+    let dest = Recording::default();
+    let options = ShipperOptions {
+        stream: Some("task-7f3a".into()),
+        ..options()
+    };
+    let shipper = start(&spool, &dest, options);
+    shipped_up_to(&shipper, 3).await;
+    assert_eq!(shipper.stream(), "task-7f3a");
+    assert!(
+        dest.batches
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(s, _)| s == "task-7f3a")
+    );
+    let saved = Checkpoint::load(dir.path()).unwrap().unwrap();
+    assert_eq!((saved.stream.as_str(), saved.shipped), ("task-7f3a", 3));
+}
