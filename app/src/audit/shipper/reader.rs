@@ -163,6 +163,13 @@ impl Reader {
     /// Moves to the file after the current one (or the first, with none open). `false` when
     /// there is none yet: the current file is still the active one.
     fn advance(&mut self) -> io::Result<bool> {
+        if let Some(current) = &self.current
+            && let Ok(meta) = std::fs::metadata(&self.active)
+            && (meta.dev(), meta.ino()) == (current.dev, current.ino)
+        {
+            // Caught up with the active file: nothing follows it (no directory listing).
+            return Ok(false);
+        }
         loop {
             let files = chain_files(&self.active)?;
             let next = match self.next_file(&files)? {
