@@ -15,6 +15,7 @@ use crate::{
     audit::{
         AuditSink,
         denials::Denials,
+        shipper::Shipper,
         spool::{Spool, SpoolOptions},
     },
     config::{SecretSource, Settings},
@@ -32,6 +33,9 @@ use crate::{
 
 /// How long in-flight calls get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+/// How long the aws profile then has to ship the rest of the audit spool. With the grace, inside
+/// the 30 s an ECS task gets by default between SIGTERM and SIGKILL.
+pub const AUDIT_DRAIN: Duration = Duration::from_secs(10);
 
 pub struct Application {
     pub state: Arc<AppState>,
@@ -39,6 +43,8 @@ pub struct Application {
     pub settings: Settings,
     /// Tasks that keep the profile's stores fresh, stopped at shutdown.
     pub background: Vec<tokio::task::JoinHandle<()>>,
+    /// The aws profile's audit shipper, drained at shutdown.
+    pub shipper: Option<Arc<Shipper>>,
 }
 
 /// What differs between the profiles: where practices, their credentials and their own Vapi
@@ -138,25 +144,32 @@ fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Resu
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let sikka = sikka_client(&settings)?;
-        let mut background = Vec::new();
-        let stores = match &settings.aws {
-            None => local_stores(&settings, sikka.clone())?,
-            Some(aws) => {
-                let sdk = crate::aws::sdk_config().await;
-                let aws = crate::aws::profile::stores(&settings, aws, &sdk, sikka.clone()).await?;
-                background.push(aws.refresher);
-                aws.stores
-            }
-        };
         let spool_path = settings.audit.dir.join("audit.jsonl");
         let audit = Arc::new(
             Spool::open(spool_path.clone(), spool_options(&settings))
                 .with_context(|| format!("opening the audit spool {}", spool_path.display()))?,
         );
+        let mut background = Vec::new();
+        let (stores, durable, shipper) = match &settings.aws {
+            None => (
+                local_stores(&settings, sikka.clone())?,
+                audit.clone() as Arc<dyn AuditSink>,
+                None,
+            ),
+            Some(aws) => {
+                let sdk = crate::aws::sdk_config().await;
+                let shipped = crate::aws::profile::audit(&settings, aws, &sdk, &audit)?;
+                let stores =
+                    crate::aws::profile::stores(&settings, aws, &sdk, sikka.clone()).await?;
+                background.push(stores.refresher);
+                (stores.stores, shipped.sink, Some(shipped.shipper))
+            }
+        };
         // Floods of denied requests are aggregated before they reach the spool.
-        let sink: Arc<dyn AuditSink> = Denials::new(audit.clone());
+        let sink: Arc<dyn AuditSink> = Denials::new(durable);
         let mut app = Self::assemble(settings, stores, sikka, audit, sink);
         app.background = background;
+        app.shipper = shipper;
         Ok(app)
     }
 
@@ -214,6 +227,7 @@ impl Application {
             audit,
             settings,
             background: Vec::new(),
+            shipper: None,
         }
     }
 
@@ -265,6 +279,18 @@ impl Application {
         tracing::info!("stopped accepting; flushing the audit spool");
         // Through the aggregator, which writes its pending counts first.
         self.state.receptionist.audit().close().await;
+        if let Some(shipper) = &self.shipper {
+            let deadline = tokio::time::Instant::now() + AUDIT_DRAIN;
+            match shipper.drain(deadline).await {
+                Ok(seq) => tracing::info!(shipped_through = seq, "audit trail shipped"),
+                Err(left) => tracing::error!(
+                    shipped_through = left.shipped,
+                    durable_through = left.target,
+                    "the audit trail was not all shipped before the stop deadline; the rest stays in the spool and ships at the next start on this storage"
+                ),
+            }
+            shipper.shutdown().await;
+        }
         if let Some(reporter) = reporter {
             reporter.stop().await;
         }

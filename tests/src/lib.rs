@@ -5,6 +5,7 @@
 pub mod cognito;
 pub mod fixture;
 pub mod moto;
+pub mod proxy;
 pub mod sikka;
 
 use std::{

@@ -123,14 +123,19 @@ impl Moto {
 
     /// A CloudWatch Logs client of this emulator.
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
-        let config = aws_sdk_cloudwatchlogs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(KEY_ID, SECRET_KEY, None, None, "moto"))
-            .build();
-        aws_sdk_cloudwatchlogs::Client::from_conf(config)
+        logs_client(&self.endpoint)
     }
+}
+
+/// A CloudWatch Logs client of the emulator at `endpoint` (or a proxy in front of it).
+pub fn logs_client(endpoint: &str) -> aws_sdk_cloudwatchlogs::Client {
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(KEY_ID, SECRET_KEY, None, None, "moto"))
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }
 
 impl Drop for Moto {

@@ -2,13 +2,15 @@
 //! credentials in Secrets Manager) in front of the Sikka emulator. A practice added with
 //! `cargo xtask practice add`, onboarded through Sikka's authorize webhook (its secret created
 //! in Secrets Manager), answers a tool call; a practice added while the gateway runs answers
-//! within the refresh interval; the metrics come out as EMF; no secret reaches the output.
+//! within the refresh interval; its audit entry reaches CloudWatch Logs and is read back through
+//! `GET /audit/events` with a Cognito token; the metrics come out as EMF; no secret reaches the
+//! output.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::types::ParameterType;
 use gateway_tests::sikka::{SikkaEmulator, SikkaOptions};
-use gateway_tests::{Caller, TestApp, moto::Moto, unique};
+use gateway_tests::{Caller, TestApp, cognito::UserPool, moto::Moto, unique};
 use serde_json::{Value, json};
 
 const APP_ID: &str = "app-aws-profile";
@@ -20,6 +22,7 @@ struct Rig {
     moto: Moto,
     env_name: String,
     sikka: SikkaEmulator,
+    pool: UserPool,
 }
 
 impl Rig {
@@ -37,7 +40,16 @@ impl Rig {
             moto,
             env_name: unique("e2e").replace('_', "-"),
             sikka,
+            pool: UserPool::start().await,
         };
+        // The audit log group is Terraform's; the gateway makes its own stream in it.
+        rig.moto
+            .logs()
+            .create_log_group()
+            .log_group_name(format!("/parlae/{}/audit", rig.env_name))
+            .send()
+            .await
+            .expect("create the audit log group");
         let ssm = rig.moto.ssm();
         let backend = format!("/parlae/{}/backend", rig.env_name);
         for (name, value, secure) in [
@@ -78,6 +90,7 @@ impl Rig {
 
     async fn gateway(&self) -> TestApp {
         let mut env: Vec<(&str, String)> = self.moto.env();
+        env.extend(self.pool.env());
         env.extend([
             ("PROFILE", "aws".to_owned()),
             ("DEPLOY_ENV", self.env_name.clone()),
@@ -162,6 +175,34 @@ async fn a_practice_added_and_onboarded_on_aws_answers_calls() {
     let answer = app.tool("list_providers", json!({}), &caller).await;
     let providers = answer.ok();
     assert!(!providers.is_empty());
+
+    // Its audit entry is shipped to CloudWatch Logs and read back by a compliance officer.
+    // The aws profile runs on the system clock, so the token is dated by it.
+    let token = rig
+        .pool
+        .token(gateway::clock::Clock::system().now().as_second());
+    let query = app.url(&format!("/audit/events?call_id={}", caller.call_id));
+    let entries = eventually(Duration::from_secs(15), || async {
+        let resp = app
+            .client
+            .get(&query)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?;
+        assert_eq!(resp.status().as_u16(), 200);
+        let page: Value = resp.json().await.ok()?;
+        let entries = page["entries"].as_array()?.clone();
+        (!entries.is_empty()).then_some(entries)
+    })
+    .await
+    .expect("the tool call's audit entry is read back from CloudWatch Logs");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["resource"], "list_providers");
+    assert_eq!(entries[0]["account_id"], "acct_a");
+    assert_eq!(entries[0]["outcome"], "success");
+    let unauthenticated = app.client.get(&query).send().await.unwrap();
+    assert_eq!(unauthenticated.status().as_u16(), 401);
 
     // A practice added while the gateway runs answers within the refresh interval.
     let stranger = Caller::at("acct_new", "pn_new");

@@ -9,6 +9,7 @@ pub mod denials;
 pub mod memory;
 mod recovery;
 pub mod segments;
+pub mod shipper;
 pub mod spool;
 pub mod streams;
 

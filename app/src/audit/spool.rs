@@ -68,7 +68,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::chain::ChainHead;
@@ -216,6 +216,8 @@ pub struct Spool {
     write_timeout: Duration,
     min_free_bytes: u64,
     path: PathBuf,
+    /// The last durable seq, sent by the writer after each synced batch.
+    durable: Arc<watch::Sender<u64>>,
     #[cfg(test)]
     faults: Arc<faults::Faults>,
 }
@@ -264,7 +266,9 @@ impl Spool {
                 }
             }
         }
+        let durable = Arc::new(watch::Sender::new(head.next_seq - 1));
         let writer = Writer {
+            durable: durable.clone(),
             len: segment.recovered.logical_end,
             dirty_end: segment.recovered.logical_end,
             shared: Some(segment.shared),
@@ -295,6 +299,7 @@ impl Spool {
             write_timeout: options.write_timeout,
             min_free_bytes: options.min_free_bytes,
             path,
+            durable,
             #[cfg(test)]
             faults,
         })
@@ -302,6 +307,13 @@ impl Spool {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The seq of the last entry that is durable (synced), `0` while the chain is empty: it
+    /// changes after every synced batch, so a shipper wakes when there is something to ship.
+    /// Its sender is dropped once the spool is closed and every handle is gone.
+    pub fn durable(&self) -> watch::Receiver<u64> {
+        self.durable.subscribe()
     }
 
     pub fn stats(&self) -> SpoolStats {
@@ -674,6 +686,7 @@ struct Writer {
     max_batch: usize,
     counters: Arc<Counters>,
     clock: crate::clock::Clock,
+    durable: Arc<watch::Sender<u64>>,
 }
 
 impl Writer {
@@ -708,6 +721,7 @@ impl Writer {
                 match committed {
                     Ok(()) => {
                         self.head = head;
+                        self.durable.send_replace(self.head.next_seq - 1);
                         self.counters
                             .entries
                             .fetch_add(waiters.len() as u64, Ordering::Relaxed);

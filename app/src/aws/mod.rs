@@ -5,8 +5,10 @@
 //! from SSM, refreshed in the background (`practices.rs`), written by operators
 //! (`practice_admin.rs`); practices' Sikka credentials in Secrets Manager, cached, merged on write
 //! (`secrets/`); the profile's stores built and kept fresh (`profile.rs`); the audit streams read
-//! back from CloudWatch Logs for `cargo xtask audit-verify` (`audit_streams.rs`).
+//! back from CloudWatch Logs for `cargo xtask audit-verify` (`audit_streams.rs`); the audit
+//! shipper's CloudWatch Logs destination (`audit_logs.rs`).
 
+pub mod audit_logs;
 pub mod audit_streams;
 pub mod practice_admin;
 pub mod practices;

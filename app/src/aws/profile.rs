@@ -10,22 +10,95 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Weak},
+    time::Duration,
 };
 
 use anyhow::Context;
 
 use super::{
+    audit_logs::{self, CloudWatchLogs},
     practices::SsmDirectory,
     secrets::{SecretsConfig, SecretsManagerCredentials, read_secret_string},
 };
 use crate::{
-    config::{AwsSettings, Settings},
+    audit::{
+        AuditSink, Spool,
+        shipper::{AckedSpool, Shipper, ShipperOptions},
+    },
+    config::{AuditAck, AwsSettings, Settings},
     metrics,
     pms::{AccountId, sikka::SikkaClient},
     secret::Secret,
     startup::{Stores, practice_options},
     vapi::{auth::AuthMode, practice_auth::PracticeAuth},
 };
+
+/// How long a tool call waits for CloudWatch to accept its entry with `AUDIT_ACK=cloudwatch`
+/// before it is answered as not recorded.
+pub const CLOUDWATCH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The audit trail's way to CloudWatch Logs: the shipper, and the sink tool calls record to
+/// (the spool, or with `AUDIT_ACK=cloudwatch` the spool then CloudWatch's acceptance).
+pub struct ShippedAudit {
+    pub shipper: Arc<Shipper>,
+    pub sink: Arc<dyn AuditSink>,
+}
+
+/// Starts shipping `spool` to the environment's audit log group.
+pub fn audit(
+    settings: &Settings,
+    aws: &AwsSettings,
+    sdk: &aws_config::SdkConfig,
+    spool: &Arc<Spool>,
+) -> anyhow::Result<ShippedAudit> {
+    let destination = CloudWatchLogs::new(audit_logs::client(sdk), aws.audit_log_group());
+    let options = ShipperOptions {
+        stream: aws.audit_stream.clone(),
+        clock: settings.clock,
+        ..ShipperOptions::default()
+    };
+    let shipper = Arc::new(
+        Shipper::start(spool.path(), spool.durable(), destination, options)
+            .context("starting the audit shipper")?,
+    );
+    tracing::info!(group = %aws.audit_log_group(), stream = shipper.stream(), "audit trail ships to CloudWatch Logs");
+    let sink: Arc<dyn AuditSink> = match aws.audit_ack {
+        AuditAck::Spool => spool.clone(),
+        AuditAck::Cloudwatch => Arc::new(AckedSpool::new(
+            spool.clone(),
+            shipper.shipped(),
+            CLOUDWATCH_ACK_TIMEOUT,
+        )),
+    };
+    let m = metrics::global();
+    let s = shipper.clone();
+    m.gauge(
+        "AuditBacklog",
+        "Count",
+        Box::new(move || s.stats().backlog as f64),
+    );
+    let s = shipper.clone();
+    m.gauge(
+        "AuditBacklogAge",
+        "Seconds",
+        Box::new(move || {
+            s.stats()
+                .oldest_unshipped_age
+                .map_or(0.0, |age| age.as_secs_f64())
+        }),
+    );
+    let s = shipper.clone();
+    m.total(
+        "AuditDeadLetters",
+        Box::new(move || s.stats().dead_letters as f64),
+    );
+    let s = shipper.clone();
+    m.total(
+        "AuditShipRetries",
+        Box::new(move || s.stats().retries as f64),
+    );
+    Ok(ShippedAudit { shipper, sink })
+}
 
 /// The stores, and the task that keeps them fresh (stopped when dropped).
 pub struct AwsStores {
