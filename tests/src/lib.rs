@@ -378,6 +378,14 @@ impl TestApp {
         self.child.id()
     }
 
+    /// Kills the process with SIGKILL (no chance to flush or drain) and returns its audit
+    /// directory, to start another gateway on the same storage.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.audit_dir, tempfile::tempdir().expect("temp dir"))
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String, tempfile::TempDir) {
         let _ = Command::new("kill")

@@ -269,3 +269,163 @@ async fn a_practice_added_and_onboarded_on_aws_answers_calls() {
         assert!(!output.contains(secret), "{secret} in the output");
     }
 }
+
+/// Every call id in the audit entries shipped to the environment's log group, with how many
+/// entries each has (the messages are the spool's lines).
+async fn shipped_call_ids(rig: &Rig) -> std::collections::HashMap<String, usize> {
+    let logs = rig.moto.logs();
+    let group = format!("/parlae/{}/audit", rig.env_name);
+    let mut ids = std::collections::HashMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = logs
+            .filter_log_events()
+            .log_group_name(&group)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .expect("read the audit log group");
+        for event in page.events() {
+            let entry: Value = serde_json::from_str(event.message().unwrap_or_default())
+                .expect("every shipped message is an audit entry");
+            if let Some(call) = entry["actor"]["call_id"].as_str() {
+                *ids.entry(call.to_owned()).or_insert(0) += 1;
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return ids;
+        }
+    }
+}
+
+/// One signed `list_providers` call for `caller`, `None` if the gateway did not answer it.
+async fn try_call(app: &TestApp, caller: &Caller) -> Option<Value> {
+    let id = unique("tc");
+    let body =
+        serde_json::to_vec(&TestApp::message("list_providers", json!({}), caller, &id)).unwrap();
+    let ts = gateway_tests::fresh_timestamp();
+    let resp = app
+        .client
+        .post(app.url("/vapi/tools/list_providers"))
+        .header("content-type", "application/json")
+        .header("x-timestamp", &ts)
+        .header("x-signature", app.sign(&ts, &body))
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let answer: Value = resp.json().await.ok()?;
+    answer["results"][0]["result"].is_string().then_some(answer)
+}
+
+/// A sandbox practice `acct_s` on `pn_s`, and the gateway on `audit_dir`.
+async fn sandbox_rig() -> Rig {
+    let rig = Rig::new().await;
+    rig.practice(&[
+        "--account",
+        "acct_s",
+        "--name",
+        "Sandbox Dental",
+        "--time-zone",
+        "America/Chicago",
+        "--phone-number-id",
+        "pn_s",
+        "--pms",
+        "sandbox",
+    ])
+    .await;
+    rig
+}
+
+impl Rig {
+    async fn gateway_on(&self, audit_dir: tempfile::TempDir) -> TestApp {
+        let mut env: Vec<(&str, String)> = self.moto.env();
+        env.extend([
+            ("PROFILE", "aws".to_owned()),
+            ("DEPLOY_ENV", self.env_name.clone()),
+            ("GATEWAY_NOW", String::new()),
+        ]);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        TestApp::spawn_in(audit_dir, &env).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_under_load_and_restarted_on_its_storage_every_answered_call_is_in_cloudwatch() {
+    let rig = sandbox_rig().await;
+    let app = std::sync::Arc::new(rig.gateway_on(tempfile::tempdir().unwrap()).await);
+    // Callers keep calling; the gateway is killed once 150 calls were answered.
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut callers = Vec::new();
+    for _ in 0..8 {
+        let (app, answered) = (app.clone(), answered.clone());
+        callers.push(tokio::spawn(async move {
+            loop {
+                let caller = Caller::at("acct_s", "pn_s");
+                match try_call(&app, &caller).await {
+                    Some(_) => answered.lock().unwrap().push(caller.call_id.clone()),
+                    None => return,
+                }
+            }
+        }));
+    }
+    let enough = eventually(Duration::from_secs(60), || async {
+        (answered.lock().unwrap().len() >= 150).then_some(())
+    })
+    .await;
+    assert!(enough.is_some(), "the gateway did not answer 150 calls");
+    // SIGKILL while the callers are still calling: no flush, no drain.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &app.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let app = std::sync::Arc::into_inner(app).expect("the callers have stopped");
+    let audit_dir = app.kill();
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() >= 150);
+
+    // Restarted on the same storage, it ships what the killed one had not.
+    let _restarted = rig.gateway_on(audit_dir).await;
+    let missing = eventually(Duration::from_secs(30), || async {
+        let shipped = shipped_call_ids(&rig).await;
+        let missing: Vec<&String> = answered
+            .iter()
+            .filter(|id| !shipped.contains_key(*id))
+            .collect();
+        missing.is_empty().then_some(())
+    })
+    .await;
+    assert!(
+        missing.is_some(),
+        "answered calls whose audit entry never reached CloudWatch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_with_sigterm_the_gateway_ships_every_entry_before_it_exits() {
+    let rig = sandbox_rig().await;
+    let app = rig.gateway_on(tempfile::tempdir().unwrap()).await;
+    let mut calls = Vec::new();
+    for _ in 0..40 {
+        let caller = Caller::at("acct_s", "pn_s");
+        assert!(try_call(&app, &caller).await.is_some());
+        calls.push(caller.call_id);
+    }
+    let (status, output, _dir) = app.terminate();
+    assert!(status.success(), "{output}");
+    assert!(output.contains("audit trail shipped"), "{output}");
+    // Nothing is left to a later start: every entry is already in CloudWatch.
+    let shipped = shipped_call_ids(&rig).await;
+    for id in &calls {
+        assert!(shipped.contains_key(id), "{id} not shipped before exit");
+    }
+}
