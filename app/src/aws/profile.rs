@@ -87,6 +87,14 @@ pub fn audit(
                 .map_or(0.0, |age| age.as_secs_f64())
         }),
     );
+    for (name, q) in [("AuditShipLagP50", 0.5), ("AuditShipLagP99", 0.99)] {
+        let s = shipper.clone();
+        m.gauge(
+            name,
+            "Milliseconds",
+            Box::new(move || s.stats().lag_quantile(q).as_secs_f64() * 1000.0),
+        );
+    }
     let s = shipper.clone();
     m.total(
         "AuditDeadLetters",

@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: a release gateway (local profile, HMAC, fsynced audit) under wrk, one
-//! scenario at a time, reported as a table (and `bench.json`) with the peak RSS of each.
+//! scenario at a time, reported as a table (and `bench.json`) with the peak RSS of each; then
+//! the Sikka path (`sikka.rs`) and the `aws` profile against moto (`aws.rs`).
 
+mod aws;
 mod probe;
 mod requests;
 mod sikka;
@@ -143,12 +145,18 @@ pub fn bench(sh: &Shell, args: &Args) -> Result<()> {
     banner(&format!("gateway (pid {pid}) stopped: {status}"));
 
     let sikka = sikka::run(sh, args.duration, args.threads, args.sikka_rate, &binary)?;
+    let aws = aws::run(sh, args.duration, args.threads, args.connections, &binary)?;
 
     print_table(&rows);
     sikka::print_table(&sikka);
-    write_report(&rows, sikka::report(&sikka))?;
+    aws::print(&aws);
+    let mut more = sikka::report(&sikka);
+    more.extend(aws::report(&aws));
+    write_report(&rows, more)?;
     audit_summary(sh, &binary, &audit_dir)?;
-    check_errors(&rows, sikka::errors(&sikka, MAX_NON_2XX))
+    let mut errors = sikka::errors(&sikka, MAX_NON_2XX);
+    errors.extend(aws::errors(&aws, MAX_NON_2XX));
+    check_errors(&rows, errors)
 }
 
 /// Resets the process's peak RSS (`echo 5 > /proc/PID/clear_refs`, Linux ≥ 4.0).

@@ -73,6 +73,15 @@ fn tool_call(id: &str, name: &str, arguments: serde_json::Value) -> String {
     .to_string()
 }
 
+/// `check_availability` for `date` (`YYYY-MM-DD`), up to 20 openings.
+pub fn check_availability_on(date: &str) -> String {
+    tool_call(
+        "call_bench",
+        "check_availability",
+        json!({"date": date, "max_results": 20}),
+    )
+}
+
 /// `check_availability` for [`availability_date`], up to 20 openings.
 pub fn check_availability() -> String {
     tool_call(
