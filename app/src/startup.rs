@@ -161,7 +161,7 @@ impl Application {
                 let shipped = crate::aws::profile::audit(&settings, aws, &sdk, &audit)?;
                 let stores =
                     crate::aws::profile::stores(&settings, aws, &sdk, sikka.clone()).await?;
-                background.push(stores.refresher);
+                background.extend(stores.refreshers);
                 (stores.stores, shipped.sink, Some(shipped.shipper))
             }
         };

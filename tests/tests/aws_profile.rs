@@ -429,3 +429,91 @@ async fn stopped_with_sigterm_the_gateway_ships_every_entry_before_it_exits() {
         assert!(shipped.contains_key(id), "{id} not shipped before exit");
     }
 }
+
+/// `list_providers` for `caller`, signed with `secret` (Vapi's default HMAC): the HTTP status
+/// and whether a result came back.
+async fn call_signed_with(app: &TestApp, caller: &Caller, secret: &str) -> (u16, bool) {
+    use hmac::{Hmac, Mac};
+    let body = serde_json::to_vec(&TestApp::message(
+        "list_providers",
+        json!({}),
+        caller,
+        &unique("tc"),
+    ))
+    .unwrap();
+    let ts = gateway_tests::fresh_timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(&body);
+    let resp = app
+        .client
+        .post(app.url("/vapi/tools/list_providers"))
+        .header("content-type", "application/json")
+        .header("x-timestamp", &ts)
+        .header("x-signature", hex::encode(mac.finalize().into_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let answered = resp
+        .json::<Value>()
+        .await
+        .ok()
+        .is_some_and(|v| v["results"][0]["result"].is_string());
+    (status, answered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practice_with_its_own_vapi_secret_is_reached_only_with_it_and_locked_when_unreadable() {
+    let rig = Rig::new().await;
+    let own = "canary-practice-own-vapi-secret-41d0";
+    let reference = format!("parlae/{}/vapi/acct_own", rig.env_name);
+    rig.moto
+        .secrets()
+        .create_secret()
+        .name(&reference)
+        .secret_string(own)
+        .send()
+        .await
+        .expect("store the practice's Vapi secret");
+    for (account, pn, secret_ref) in [
+        ("acct_own", "pn_own", reference.as_str()),
+        ("acct_lost", "pn_lost", "parlae/nowhere/vapi/acct_lost"),
+    ] {
+        rig.practice(&[
+            "--account",
+            account,
+            "--name",
+            "Own Secret Dental",
+            "--time-zone",
+            "America/New_York",
+            "--phone-number-id",
+            pn,
+            "--vapi-secret-ref",
+            secret_ref,
+            "--pms",
+            "sandbox",
+        ])
+        .await;
+    }
+    let app = rig.gateway().await;
+    let own_caller = Caller::at("acct_own", "pn_own");
+    assert_eq!(call_signed_with(&app, &own_caller, own).await, (200, true));
+    let (status, answered) = call_signed_with(&app, &own_caller, &app.secret).await;
+    assert!(
+        status == 401 || !answered,
+        "the gateway-wide secret reached a practice with its own ({status})"
+    );
+    // A practice whose secret cannot be read is locked, not opened to the gateway-wide secret.
+    let lost_caller = Caller::at("acct_lost", "pn_lost");
+    let (status, answered) = call_signed_with(&app, &lost_caller, &app.secret).await;
+    assert!(
+        status == 401 || !answered,
+        "a practice whose secret could not be read was reached ({status})"
+    );
+    assert!(
+        !app.output().contains(own),
+        "the practice's secret in the output"
+    );
+}

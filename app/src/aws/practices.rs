@@ -160,6 +160,8 @@ pub struct SsmDirectory {
     /// One refresh at a time, so an older read never replaces a newer one.
     refreshing: tokio::sync::Mutex<()>,
     failed_refreshes: AtomicU64,
+    /// Counts the snapshots swapped in, so others can follow each refresh.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl SsmDirectory {
@@ -179,6 +181,7 @@ impl SsmDirectory {
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             refreshing: tokio::sync::Mutex::new(()),
             failed_refreshes: AtomicU64::new(0),
+            generation: tokio::sync::watch::Sender::new(0),
         };
         directory.refresh().await?;
         Ok(directory)
@@ -195,6 +198,7 @@ impl SsmDirectory {
             .snapshot
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        self.generation.send_modify(|n| *n += 1);
         tracing::info!(
             path = %self.practices_path,
             practices = stats.practices,
@@ -232,9 +236,10 @@ impl SsmDirectory {
         self.current().stats
     }
 
-    /// Counts a refresh that failed (for a refresh loop other than [`Self::spawn_refresh`]).
-    pub fn count_failed_refresh(&self) {
-        self.failed_refreshes.fetch_add(1, Ordering::Relaxed);
+    /// Changes after each snapshot swapped in (what follows the practices, such as their own
+    /// Vapi secrets, waits on it).
+    pub fn refreshed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// Refreshes that failed since start.

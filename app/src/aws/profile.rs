@@ -1,11 +1,11 @@
 //! The `aws` profile's stores, built from [`AwsSettings`]: the practices and routes from SSM
 //! ([`SsmDirectory`]), their Sikka credentials in Secrets Manager
 //! ([`SecretsManagerCredentials`]), and the practices' own Vapi secrets read from Secrets
-//! Manager by the reference each practice names. One background task keeps them fresh: every
-//! `PRACTICES_REFRESH_SECONDS` it re-reads the practices and reads the Vapi secrets of practices
-//! that are new, whose reference changed, or whose secret could not be read before (a practice
-//! whose secret cannot be read is *locked*, never opened to the gateway-wide secret). The
-//! stores' figures are registered with the metrics.
+//! Manager by the reference each practice names. The directory re-reads the practices every
+//! `PRACTICES_REFRESH_SECONDS`; after each refresh the Vapi secrets of practices that are new,
+//! whose reference changed, or whose secret could not be read before are read (a practice whose
+//! secret cannot be read is *locked*, never opened to the gateway-wide secret). The audit spool
+//! ships to CloudWatch Logs ([`audit`]). The stores' figures are registered with the metrics.
 
 use std::{
     collections::HashMap,
@@ -113,7 +113,8 @@ pub struct AwsStores {
     pub stores: Stores,
     pub directory: Arc<SsmDirectory>,
     pub credentials: Arc<SecretsManagerCredentials>,
-    pub refresher: tokio::task::JoinHandle<()>,
+    /// The tasks that re-read the practices, and their Vapi secrets after each refresh.
+    pub refreshers: [tokio::task::JoinHandle<()>; 2],
 }
 
 /// Reads the practices and their Vapi secrets; an unreachable Parameter Store stops the start.
@@ -144,12 +145,13 @@ pub async fn stores(
         .refresh(&directory, &practice_auth, mode.as_ref())
         .await;
     register_metrics(&directory, &credentials);
-    let refresher = tokio::spawn(keep_fresh(
+    let refresher = directory.spawn_refresh(aws.practices_refresh);
+    let follower = tokio::spawn(follow_refreshes(
+        directory.refreshed(),
         Arc::downgrade(&directory),
         vapi_secrets,
         practice_auth.clone(),
         mode,
-        aws.practices_refresh,
     ));
     Ok(AwsStores {
         stores: Stores {
@@ -163,7 +165,7 @@ pub async fn stores(
         },
         directory,
         credentials,
-        refresher,
+        refreshers: [refresher, follower],
     })
 }
 
@@ -211,25 +213,18 @@ impl VapiSecrets {
     }
 }
 
-async fn keep_fresh(
+/// Re-reads the practices' own Vapi secrets after each refresh of the directory.
+async fn follow_refreshes(
+    mut refreshed: tokio::sync::watch::Receiver<u64>,
     directory: Weak<SsmDirectory>,
     mut vapi_secrets: VapiSecrets,
     auth: Arc<PracticeAuth>,
     mode: Option<AuthMode>,
-    every: std::time::Duration,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
+    while refreshed.changed().await.is_ok() {
         let Some(directory) = directory.upgrade() else {
             return;
         };
-        if let Err(error) = directory.refresh().await {
-            directory.count_failed_refresh();
-            tracing::warn!(%error, "refreshing the practices failed; the last good snapshot keeps serving");
-        }
         vapi_secrets.refresh(&directory, &auth, mode.as_ref()).await;
     }
 }
