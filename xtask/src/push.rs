@@ -190,8 +190,7 @@ impl Registry {
             .and_then(|l| l.to_str().ok())
             .context("the registry started an upload without a Location")?;
         let mut put = self.base.join(location)?;
-        put.query_pairs_mut()
-            .append_pair("digest", &digest.to_string());
+        put.query_pairs_mut().append_pair("digest", digest.as_ref());
         let response = self
             .request(reqwest::Method::PUT, put.clone())
             .header(header::CONTENT_TYPE, "application/octet-stream")
