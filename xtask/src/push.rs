@@ -6,8 +6,12 @@
 //! `--registry` is a host (`127.0.0.1:5000`, `123456789012.dkr.ecr.us-east-1.amazonaws.com`) or
 //! a URL; without a scheme, loopback registries are spoken to over plain http, all others over
 //! https. For ECR hosts (`<account>.dkr.ecr.<region>.amazonaws.com`) the credentials come from
-//! ECR's `GetAuthorizationToken` (the standard AWS credential chain, the region from the host)
-//! and are sent as basic auth; other registries are used anonymously.
+//! ECR's `GetAuthorizationToken` (the standard AWS credential chain; the region from the host)
+//! and are sent as basic auth; other registries are used anonymously. `--auth ecr` forces ECR's token for any host (a VPC endpoint's name; the region then comes from
+//! the AWS configuration), `--auth none` never asks for one. `--layout` pushes another OCI
+//! layout than `target/image/oci`.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -27,10 +31,24 @@ pub struct Args {
     /// The tag; the image's name in the layout (`sha-<12 hex digits of its digest>`) by default.
     #[arg(long)]
     tag: Option<String>,
+    /// How to authenticate: ECR's token for ECR hosts and none elsewhere (auto), always ECR's
+    /// token, or never.
+    #[arg(long, value_enum, default_value_t = Auth::Auto)]
+    auth: Auth,
+    /// The OCI layout to push (the one `cargo xtask image` writes by default).
+    #[arg(long)]
+    layout: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Auth {
+    Auto,
+    Ecr,
+    None,
 }
 
 pub fn push(args: &Args) -> Result<()> {
-    let image = Image::read(&image::layout_dir())?;
+    let image = Image::read(&args.layout.clone().unwrap_or_else(image::layout_dir))?;
     let tag = match (&args.tag, &image.ref_name) {
         (Some(tag), _) | (None, Some(tag)) => tag.clone(),
         (None, None) => bail!("the layout names no tag: pass --tag"),
@@ -40,9 +58,10 @@ pub fn push(args: &Args) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let auth = match ecr_region(&base) {
-            Some(region) => Some(ecr_authorization(region).await?),
-            None => None,
+        let ecr = ecr_region(&base);
+        let auth = match (args.auth, ecr) {
+            (Auth::None, _) | (Auth::Auto, None) => None,
+            (Auth::Auto | Auth::Ecr, ecr) => Some(ecr_authorization(ecr).await?),
         };
         let registry = Registry {
             http: reqwest::Client::new(),
@@ -114,12 +133,14 @@ fn ecr_region(base: &Url) -> Option<String> {
 }
 
 /// `Authorization: Basic …` from ECR's GetAuthorizationToken (already `user:password` in
-/// base64). Never printed.
-async fn ecr_authorization(region: String) -> Result<String> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region))
-        .load()
-        .await;
+/// base64; valid for every registry the caller may use), in the host's region when it is an
+/// ECR host, else the configured region. Never printed.
+async fn ecr_authorization(region: Option<String>) -> Result<String> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    let config = loader.load().await;
     let out = aws_sdk_ecr::Client::new(&config)
         .get_authorization_token()
         .send()
