@@ -3,7 +3,8 @@
 //!
 //! 1. A release build of the gateway, statically linked (`+crt-static` on
 //!    `x86_64-unknown-linux-gnu`: glibc static, no musl target needed), into its own target
-//!    directory `target/image/` so the usual builds' caches stay as they are. Paths are remapped
+//!    directory `target/image/` so the usual builds' caches stay as they are; getrandom calls
+//!    the `getrandom` syscall directly (no /dev/urandom needed). Paths are remapped
 //!    (`/build`, `/cargo`) so the binary does not depend on where the checkout is. A second run
 //!    with the same sources is a no-op build.
 //! 2. One layer (see [`layer`]): the binary, the CA roots, a non-root user (65532), the audit
@@ -150,6 +151,10 @@ fn build(sh: &Shell) -> Result<PathBuf> {
     // from the environment, so the build's flags, and so the binary, are always these.
     let rustflags = [
         "-Ctarget-feature=+crt-static".to_owned(),
+        // getrandom's default finds libc's `getrandom` with dlsym, which a static binary cannot
+        // do, and falls back to reading /dev/urandom; this calls it directly, so the gateway
+        // needs no device files to seed its RNGs.
+        "--cfg=getrandom_backend=\"linux_getrandom\"".to_owned(),
         format!("--remap-path-prefix={}=/build", root.display()),
         format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
     ]
