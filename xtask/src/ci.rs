@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure with a banner
 //! naming the step. Installs what it needs (rustfmt, clippy, the venv with schemathesis and
-//! moto) itself.
+//! moto, Debian's docker-registry and skopeo for the image test) itself.
 
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
@@ -9,7 +9,7 @@ use crate::{banner, cargo, conformance, openapi, pinned, venv};
 
 pub fn ci(sh: &Shell) -> Result<()> {
     let cargo = cargo();
-    let steps: [(&str, &dyn Fn() -> Result<()>); 7] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 8] = [
         ("cargo fmt --all --check", &|| {
             ensure_component(sh, "fmt", "rustfmt")?;
             Ok(cmd!(sh, "{cargo} fmt --all --check").run()?)
@@ -33,6 +33,13 @@ pub fn ci(sh: &Shell) -> Result<()> {
             "the pinned Python tools in target/venv (schemathesis, moto)",
             &|| venv::ensure(sh).map(drop),
         ),
+        // The image test pushes to a local docker-registry and reads it back with skopeo.
+        ("docker-registry and skopeo (Debian packages)", &|| {
+            ensure_debian_packages(
+                sh,
+                &[("docker-registry", "docker-registry"), ("skopeo", "skopeo")],
+            )
+        }),
         ("tests", &|| tests(sh)),
         (
             "the tool suites with the clock pinned (cargo xtask pinned)",
@@ -82,4 +89,35 @@ fn ensure_component(sh: &Shell, subcommand: &str, component: &str) -> Result<()>
         cmd!(sh, "rustup component add {component}").run()?;
     }
     Ok(())
+}
+
+/// `apt-get install -y` of the packages whose command is missing (`(command, package)` pairs);
+/// nothing when all are there. CI runs as root; elsewhere this says what to install.
+fn ensure_debian_packages(sh: &Shell, wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(command, _)| {
+            let probe = format!("command -v {command}");
+            cmd!(sh, "sh -c {probe}")
+                .quiet()
+                .ignore_stdout()
+                .run()
+                .is_err()
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("installing {}", missing.join(" "));
+    let packages = &missing;
+    cmd!(sh, "apt-get update -qq")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+        .and_then(|()| {
+            cmd!(sh, "apt-get install -y -qq {packages...}")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .run()
+        })
+        .with_context(|| format!("apt-get install {} (run it as root)", missing.join(" ")))
 }

@@ -6,9 +6,11 @@ mod bench;
 mod ci;
 mod conformance;
 mod gateway;
+mod image;
 mod openapi;
 mod pinned;
 mod practice;
+mod push;
 mod venv;
 
 use std::{
@@ -67,6 +69,12 @@ enum Task {
     /// Check the audit trail's hash chain in CloudWatch Logs, stream by stream: gaps, broken
     /// links and duplicates (exit status non-zero on gaps or broken links).
     AuditVerify(audit_verify::Args),
+    /// Build the gateway as a static binary in an OCI image with no base layer (no container
+    /// daemon): target/image/oci (layout) and target/image/gateway.oci.tar. Prints the digest.
+    Image,
+    /// Push the image `cargo xtask image` wrote to a registry (OCI distribution API; ECR hosts
+    /// authenticate with GetAuthorizationToken).
+    Push(push::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +109,8 @@ fn run(cli: Cli) -> Result<()> {
         Task::Bench(args) => bench::bench(&sh, &args),
         Task::Practice(args) => practice::practice(*args),
         Task::AuditVerify(args) => audit_verify::audit_verify(&args),
+        Task::Image => image::image(&sh),
+        Task::Push(args) => push::push(&args),
     }
 }
 
