@@ -93,7 +93,7 @@ module "edge" {
   access_logs_bucket    = var.access_logs_bucket
   logs_kms_key_arn      = module.kms.logs_key_arn
   vapi_only_tool_routes = var.vapi_only_tool_routes
-  deletion_protection   = false
+  deletion_protection   = true
 }
 
 module "ecs_service" {
