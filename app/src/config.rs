@@ -299,6 +299,11 @@ impl AwsSettings {
     pub fn audit_log_group(&self) -> String {
         format!("/{}/audit", self.prefix)
     }
+
+    /// `parlae-dev-state`: the DynamoDB table the tasks share their state in.
+    pub fn state_table(&self) -> String {
+        format!("{}-state", self.prefix.replace('/', "-"))
+    }
 }
 
 /// The local profile's practices and its sandbox practice system.

@@ -7,6 +7,7 @@ pub mod fixture;
 pub mod moto;
 pub mod proxy;
 pub mod sikka;
+pub mod terraform;
 
 use std::{
     io::{BufRead, BufReader},

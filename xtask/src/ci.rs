@@ -1,15 +1,16 @@
 //! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure with a banner
 //! naming the step. Installs what it needs (rustfmt, clippy, the venv with schemathesis and
-//! moto, Debian's docker-registry and skopeo for the image test) itself.
+//! moto, checkov's venv, Debian's docker-registry and skopeo for the image test) itself;
+//! terraform and its provider mirror must be on the machine.
 
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
-use crate::{banner, cargo, conformance, openapi, pinned, venv};
+use crate::{banner, cargo, conformance, openapi, pinned, terraform, venv};
 
 pub fn ci(sh: &Shell) -> Result<()> {
     let cargo = cargo();
-    let steps: [(&str, &dyn Fn() -> Result<()>); 8] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 9] = [
         ("cargo fmt --all --check", &|| {
             ensure_component(sh, "fmt", "rustfmt")?;
             Ok(cmd!(sh, "{cargo} fmt --all --check").run()?)
@@ -28,6 +29,10 @@ pub fn ci(sh: &Shell) -> Result<()> {
         ("cargo xtask openapi --check", &|| {
             openapi::openapi(sh, true)
         }),
+        (
+            "terraform fmt, validate and checkov (cargo xtask terraform-check)",
+            &|| terraform::check(sh),
+        ),
         // Before the tests: the AWS tests start moto from this venv.
         (
             "the pinned Python tools in target/venv (schemathesis, moto)",

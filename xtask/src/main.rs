@@ -11,6 +11,7 @@ mod openapi;
 mod pinned;
 mod practice;
 mod push;
+mod terraform;
 mod venv;
 
 use std::{
@@ -60,8 +61,12 @@ enum Task {
     Pinned,
     /// Only the OpenAPI conformance run (schemathesis against a live gateway).
     Conformance,
-    /// Create `target/venv` with the pinned Python tools the checks use (schemathesis, moto).
+    /// Create `target/venv` with the pinned Python tools the checks use (schemathesis, moto),
+    /// and `target/checkov-venv` with checkov.
     Venv,
+    /// Check terraform/ offline: fmt, init + validate of every module and environment (providers
+    /// from the mirror at $TF_PLUGIN_MIRROR, default /opt/tf-plugins), checkov.
+    TerraformCheck,
     /// Load-test a release gateway with wrk and print a table of results.
     Bench(bench::Args),
     /// Add, show, list or remove the practices the `aws` profile serves (SSM Parameter Store).
@@ -105,7 +110,10 @@ fn run(cli: Cli) -> Result<()> {
         Task::Ci => ci::ci(&sh),
         Task::Pinned => pinned::pinned(),
         Task::Conformance => conformance::conformance(&sh),
-        Task::Venv => venv::ensure(&sh).map(drop),
+        Task::Venv => venv::ensure(&sh)
+            .and_then(|_| venv::ensure_checkov(&sh))
+            .map(drop),
+        Task::TerraformCheck => terraform::check(&sh),
         Task::Bench(args) => bench::bench(&sh, &args),
         Task::Practice(args) => practice::practice(*args),
         Task::AuditVerify(args) => audit_verify::audit_verify(&args),

@@ -1,0 +1,42 @@
+variable "name_prefix" {
+  description = "The first part of every name (the gateway's NAME_PREFIX), e.g. parlae."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+$", var.name_prefix))
+    error_message = "name_prefix may hold letters, digits, '-', '_' and '.' only (it is part of AWS names)."
+  }
+}
+
+variable "environment" {
+  description = "The deployment environment (the gateway's DEPLOY_ENV), e.g. dev or prod."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+$", var.environment))
+    error_message = "environment may hold letters, digits, '-', '_' and '.' only (it is part of AWS names)."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "The customer-managed key the table is encrypted with."
+  type        = string
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the table (on in prod)."
+  type        = bool
+  default     = true
+}
+
+variable "point_in_time_recovery" {
+  description = "Continuous backups (35 days of point-in-time recovery)."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
