@@ -25,7 +25,8 @@ const SEED: &str = "20250101";
 const RUN_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 pub fn conformance(sh: &Shell) -> Result<()> {
-    let schemathesis = crate::venv::ensure(sh)?.join("bin/schemathesis");
+    let venv = crate::venv::ensure(sh)?;
+    let schemathesis = venv.join("bin/schemathesis");
 
     banner("building the gateway (cargo build -p gateway)");
     let cargo = cargo();
@@ -34,6 +35,9 @@ pub fn conformance(sh: &Shell) -> Result<()> {
 
     let scratch = TempDir::new("xtask-conformance")?;
     let secret = random_secret()?;
+    // A user pool with no keys, so the admin routes are configured (they answer 401 to
+    // schemathesis, not 503) and no token it makes up verifies.
+    let pool = UserPool::start(&venv.join("bin/python"), &scratch.path().join("pool"))?;
     let env = [
         ("VAPI_AUTH_MODE", "bearer".to_owned()),
         ("VAPI_WEBHOOK_SECRET", secret.clone()),
@@ -45,6 +49,8 @@ pub fn conformance(sh: &Shell) -> Result<()> {
         // Configured (so the Sikka routes answer 401 to schemathesis, not 503) but never sent.
         ("SIKKA_CALLBACK_KEY", random_secret()?),
         ("SIKKA_MARKETPLACE_SECRET", random_secret()?),
+        ("COGNITO_ISSUER", pool.issuer.clone()),
+        ("COGNITO_CLIENT_ID", "conformance".to_owned()),
     ];
     let gateway = Gateway::start(&binary, &env, &scratch.path().join("gateway.log"))?;
     banner(&format!(
@@ -99,6 +105,58 @@ pub fn conformance(sh: &Shell) -> Result<()> {
 }
 
 /// Runs a command to completion, killing it after `RUN_TIMEOUT`.
+/// A Cognito user pool's JWKS (an empty key set) served by Python's `http.server` on a free
+/// loopback port; stopped when dropped.
+struct UserPool {
+    issuer: String,
+    server: std::process::Child,
+}
+
+impl UserPool {
+    fn start(python: &std::path::Path, dir: &std::path::Path) -> Result<Self> {
+        let keys = dir.join("us-east-1_conformance/.well-known");
+        std::fs::create_dir_all(&keys)?;
+        std::fs::write(keys.join("jwks.json"), r#"{"keys": []}"#)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let server = Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting the user pool's JWKS server (python -m http.server)")?;
+        let pool = Self {
+            issuer: format!("http://127.0.0.1:{port}/us-east-1_conformance"),
+            server,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("the JWKS server did not listen on port {port} within 30 s");
+            }
+            // Polling for the port; http.server has no ready signal.
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(pool)
+    }
+}
+
+impl Drop for UserPool {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 fn run_bounded(command: &mut Command) -> Result<std::process::ExitStatus> {
     let mut child = command.spawn().context("starting schemathesis")?;
     let deadline = Instant::now() + RUN_TIMEOUT;
