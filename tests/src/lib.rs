@@ -74,6 +74,24 @@ fn workspace_bin(variable: &str, name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Polls `check` every 100 ms until it returns `Some` (then that), or `within` passes (then
+/// `None`): waiting on a condition, never sleeping as synchronisation.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> Option<T> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A running gateway.
 pub struct TestApp {
     pub base: String,

@@ -6,11 +6,11 @@
 //! `GET /audit/events` with a Cognito token; the metrics come out as EMF; no secret reaches the
 //! output.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ssm::types::ParameterType;
 use gateway_tests::sikka::{SikkaEmulator, SikkaOptions};
-use gateway_tests::{Caller, TestApp, cognito::UserPool, moto::Moto, unique};
+use gateway_tests::{Caller, TestApp, cognito::UserPool, eventually, moto::Moto, unique};
 use serde_json::{Value, json};
 
 const APP_ID: &str = "app-aws-profile";
@@ -101,23 +101,6 @@ impl Rig {
         ]);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         TestApp::spawn_with(&env).await
-    }
-}
-
-/// Polls `check` until it returns `Some` or `within` passes.
-async fn eventually<T, F: Future<Output = Option<T>>>(
-    within: Duration,
-    mut check: impl FnMut() -> F,
-) -> Option<T> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = check().await {
-            return Some(found);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

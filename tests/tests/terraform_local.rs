@@ -5,33 +5,18 @@
 //! Terraform's key), answers a tool call, and ships the call's audit entry to the log group
 //! Terraform created.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gateway_tests::sikka::{SikkaEmulator, SikkaOptions};
-use gateway_tests::{Caller, SECRET, TestApp, cognito::UserPool, moto::Moto, terraform, unique};
+use gateway_tests::{
+    Caller, SECRET, TestApp, cognito::UserPool, eventually, moto::Moto, terraform, unique,
+};
 use serde_json::{Value, json};
 
 const APP_ID: &str = "app-terraform";
 const APP_KEY: &str = "canary-tf-app-key-7d21";
 const CALLBACK_KEY: &str = "canary-tf-callback-key-3b90";
 const OFFICE_SECRET: &str = "canary-tf-office-secret-c4e8";
-
-/// Polls `check` until it returns `Some` or `within` passes.
-async fn eventually<T, F: Future<Output = Option<T>>>(
-    within: Duration,
-    mut check: impl FnMut() -> F,
-) -> Option<T> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = check().await {
-            return Some(found);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_runs_on_what_terraform_applied_to_the_emulator() {
