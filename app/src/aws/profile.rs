@@ -266,6 +266,9 @@ fn register_metrics(directory: &Arc<SsmDirectory>, credentials: &Arc<SecretsMana
     let c = credentials.clone();
     m.total(
         "SecretsManagerReads",
-        Box::new(move || (c.stats().gets + c.stats().describes) as f64),
+        Box::new(move || {
+            let stats = c.stats();
+            (stats.gets + stats.describes) as f64
+        }),
     );
 }
