@@ -15,6 +15,7 @@ pub mod practices;
 pub mod receptionist;
 pub mod secret;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod vapi;
 

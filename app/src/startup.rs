@@ -26,8 +26,9 @@ use crate::{
         onboarding::{Onboarding, SikkaOffices},
         registrations::RegistrationFile,
     },
-    receptionist::{MemoryLedger, Receptionist},
+    receptionist::Receptionist,
     secret::Secret,
+    state::StateStores,
     vapi::{auth::AuthMode, practice_auth::PracticeAuth, replay::SeenSignatures},
 };
 
@@ -57,6 +58,8 @@ pub struct Stores {
     /// Where `GET /audit/events` reads the trail: the spool's files locally, CloudWatch Logs
     /// on the `aws` profile.
     pub audit_query: Arc<dyn crate::admin::AuditQuery>,
+    /// What the receptionist remembers: in this process locally, in the shared table on `aws`.
+    pub state: StateStores,
 }
 
 /// The Sikka client, when the application's credentials are set.
@@ -82,6 +85,7 @@ pub fn practice_options(
     settings: &Settings,
     sikka: Option<SikkaClient>,
     credentials: Arc<dyn CredentialStore>,
+    leases: Arc<dyn crate::state::Leases>,
 ) -> anyhow::Result<LocalOptions> {
     let extra: Vec<SeedPatient> = match &settings.sandbox.extra_patients {
         Some(path) => {
@@ -102,6 +106,7 @@ pub fn practice_options(
         extra_patients: extra,
         sikka,
         credentials,
+        leases,
         clock: settings.clock,
         schedule: match &settings.sandbox.schedule {
             Some(path) => {
@@ -125,7 +130,8 @@ fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Resu
     let credentials: Arc<dyn CredentialStore> = Arc::new(LocalCredentialFile::new(
         settings.sikka.credentials_file.clone(),
     ));
-    let options = practice_options(settings, sikka, credentials.clone())?;
+    let state = StateStores::memory(settings.clock);
+    let options = practice_options(settings, sikka, credentials.clone(), state.leases.clone())?;
     let directory = Arc::new(
         LocalDirectory::load(settings.sandbox.practices_file.as_deref(), &options)
             .context("loading the local practices")?,
@@ -138,6 +144,7 @@ fn local_stores(settings: &Settings, sikka: Option<SikkaClient>) -> anyhow::Resu
         )),
         directory,
         credentials,
+        state,
     })
 }
 
@@ -190,9 +197,10 @@ impl Application {
         let receptionist = Arc::new(Receptionist::new(
             stores.directory,
             sink,
-            Arc::new(MemoryLedger::default()),
+            stores.state.clone(),
             settings.receptionist.clone(),
         ));
+        receptionist.settle_in_background();
         let state = Arc::new(AppState {
             receptionist,
             auth: settings.vapi.auth.clone(),
@@ -202,7 +210,8 @@ impl Application {
                     .auth
                     .as_ref()
                     .map_or(std::time::Duration::from_secs(300), AuthMode::max_skew),
-            ),
+            )
+            .shared(stores.state.seen.clone()),
             practice_auth: stores.practice_auth,
             public_base_url: settings.server.public_base_url.clone(),
             sikka: SikkaHooks {

@@ -14,7 +14,7 @@ use super::{AppState, RequestMeta, problem::ProblemJson};
 use crate::{
     audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome},
     config::MAX_BODY_BYTES,
-    vapi::auth::RequestParts,
+    vapi::auth::{AuthFailure, RequestParts},
 };
 
 /// Assigns the request id, logs one line per request, and guards `/vapi/*`.
@@ -168,17 +168,24 @@ async fn guard(state: &AppState, req: &mut Request) -> Result<(), Response> {
     let seen = &state.seen_signatures;
     // The gateway-wide secret, else a practice's own (which then binds the request to it).
     let verified = match auth.verify_once(&parts, &lookup, now, seen) {
-        Ok(()) => Ok(None),
+        Ok(mac) => Ok((None, mac)),
         Err(failure) => state
             .practice_auth
             .current()
             .iter()
-            .find(|(_, mode)| {
-                mode.as_ref()
-                    .is_some_and(|mode| mode.verify_once(&parts, &lookup, now, seen).is_ok())
+            .find_map(|(account, mode)| {
+                let mac = mode
+                    .as_ref()?
+                    .verify_once(&parts, &lookup, now, seen)
+                    .ok()?;
+                Some((Some(account.clone()), mac))
             })
-            .map(|(account, _)| Some(account.clone()))
             .ok_or(failure),
+    };
+    // Accepted here: a replay to another task is refused there too.
+    let verified = match verified {
+        Ok((_, Some(mac))) if !seen.first_use_anywhere(&mac).await => Err(AuthFailure::Replayed),
+        verified => verified.map(|(signed_by, _)| signed_by),
     };
     let signed_by = match verified {
         Ok(signed_by) => signed_by,

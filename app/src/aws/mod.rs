@@ -15,6 +15,7 @@ pub mod practices;
 pub mod profile;
 pub mod secrets;
 pub mod settings;
+pub mod state;
 
 use aws_sdk_ssm::{error::DisplayErrorContext, types::Parameter};
 

@@ -129,7 +129,8 @@ pub async fn stores(
         secrets.clone(),
         SecretsConfig::from_settings(aws),
     ));
-    let options = practice_options(settings, sikka, credentials.clone())?;
+    let state = crate::aws::state::Table::new(sdk, aws.state_table(), settings.clock).stores();
+    let options = practice_options(settings, sikka, credentials.clone(), state.leases.clone())?;
     let directory = Arc::new(
         SsmDirectory::load(aws_sdk_ssm::Client::new(sdk), &aws.ssm_root(), options)
             .await
@@ -162,6 +163,7 @@ pub async fn stores(
             directory: directory.clone(),
             credentials: credentials.clone(),
             practice_auth,
+            state,
         },
         directory,
         credentials,
@@ -263,6 +265,13 @@ fn register_metrics(directory: &Arc<SsmDirectory>, credentials: &Arc<SecretsMana
         "CredentialStaleServed",
         Box::new(move || c.stats().stale_served as f64),
     );
+    let counts = &crate::state::COUNTS;
+    let read = |c: &'static std::sync::atomic::AtomicU64| {
+        Box::new(move || c.load(std::sync::atomic::Ordering::Relaxed) as f64)
+    };
+    m.total("DynamoDbRequests", read(&counts.calls));
+    m.total("DynamoDbThrottles", read(&counts.throttles));
+    m.total("StateErrors", read(&counts.errors));
     let c = credentials.clone();
     m.total(
         "SecretsManagerReads",

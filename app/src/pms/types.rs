@@ -142,7 +142,7 @@ pub struct Writeback {
     pub state: WritebackState,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WritebackState {
     /// Queued; the practice's system has not applied it yet.
     Pending,

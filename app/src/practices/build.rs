@@ -94,11 +94,10 @@ pub fn build_practice(
                 pms_type,
             );
             config.cancel_status = cancel_status;
-            Arc::new(SikkaPractice::new(
-                client,
-                config,
-                options.credentials.clone(),
-            ))
+            Arc::new(
+                SikkaPractice::new(client, config, options.credentials.clone())
+                    .with_refresh_leases(options.leases.clone()),
+            )
         }
     };
     Ok(Practice {

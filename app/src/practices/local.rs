@@ -56,6 +56,8 @@ pub struct LocalOptions {
     pub clock: crate::clock::Clock,
     /// The sandbox's weekly schedule instead of the fixture's (`SANDBOX_SCHEDULE`).
     pub schedule: Option<crate::pms::sandbox::WeeklySchedule>,
+    /// Under which a practice's Sikka key is renewed (one renewal across tasks).
+    pub leases: Arc<dyn crate::state::Leases>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -66,6 +66,7 @@ fn rig(server: &MockServer) -> Rig {
         credentials: store.clone(),
         clock: crate::clock::Clock::system(),
         schedule: None,
+        leases: Arc::new(crate::state::OneProcess),
     };
     let directory = Arc::new(LocalDirectory::load(Some(&file), &options).unwrap());
     let audit = Arc::new(Audit::default());

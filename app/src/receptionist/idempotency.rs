@@ -1,9 +1,9 @@
-//! A write is made once. Three memories make it so, all **per task** (the shared store of the
-//! `aws` profile replaces them when one task is not enough):
-//! - [`Flights`]: a copy of a write's tool call that arrives while the first is being answered
-//!   (Vapi retries a slow call) waits for it;
-//! - [`AnswerCache`]: a repeated `toolCallId` hears the answer already given, without touching
-//!   the practice's system;
+//! A write is made once. Three memories make it so:
+//! - [`Flights`]: a copy of a write's tool call that arrives at this task while the first is
+//!   being answered (Vapi retries a slow call) waits for it here, without asking the store;
+//! - [`ToolCalls`](crate::state::ToolCalls): a repeated `toolCallId` hears the answer already
+//!   given, without touching the practice's system ([`AnswerCache`] in one process; the shared
+//!   table on the `aws` profile, where a copy answered by another task is waited for too);
 //! - [`WriteKey`]: the business key of a write (patient and slot, appointment and action), under
 //!   which the write ledger (`writebacks`) finds a write already made with another `toolCallId`.
 
@@ -17,10 +17,8 @@ use std::{
 use jiff::civil::{Date, DateTime};
 
 use super::Tool;
-use crate::{
-    audit::AuditOutcome,
-    pms::{AccountId, AppointmentId, E164, PatientId, Phi, ProviderId},
-};
+use crate::pms::{AccountId, AppointmentId, E164, PatientId, Phi, ProviderId};
+use crate::state::Remembered;
 
 /// At most this many bytes of remembered answers (the oldest go first).
 pub const ANSWER_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -44,6 +42,25 @@ impl fmt::Debug for CallScope {
             .field("call_id", &self.call_id)
             .field("caller", &self.caller.as_ref().map(|_| "[redacted]"))
             .finish()
+    }
+}
+
+impl CallScope {
+    /// The scope as one string, for a shared store's key: a SHA-256 of its parts (the caller's
+    /// number is not stored in the clear).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new()
+            .chain_update(self.account.as_str())
+            .chain_update([0x1f]);
+        if let Some(call) = &self.call_id {
+            digest.update(call);
+        }
+        digest.update([0x1f]);
+        if let Some(caller) = &self.caller {
+            digest.update(caller.as_str());
+        }
+        hex::encode(&digest.finalize()[..16])
     }
 }
 
@@ -73,6 +90,28 @@ pub enum WriteKey {
 }
 
 impl WriteKey {
+    /// The key as one string, for a store's key: a SHA-256 of its parts (128 bits, in hex). A
+    /// registration's is already a digest, so no name or birth date is kept.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let parts = match self {
+            Self::Booking {
+                patient,
+                start,
+                provider,
+            } => format!(
+                "booking\x1f{patient}\x1f{start}\x1f{}",
+                provider.as_ref().map_or("", |p| p.as_str())
+            ),
+            Self::Cancellation { appointment } => format!("cancellation\x1f{appointment}"),
+            Self::Reschedule { appointment, start } => {
+                format!("reschedule\x1f{appointment}\x1f{start}")
+            }
+            Self::Registration { person } => format!("registration\x1f{}", hex::encode(person)),
+        };
+        hex::encode(&Sha256::digest(parts.as_bytes())[..16])
+    }
+
     /// The key of registering the person with this name and date of birth (case and
     /// surrounding spaces do not matter).
     pub fn registration(first: &Phi<String>, last: &Phi<String>, birth: &Phi<Date>) -> Self {
@@ -117,14 +156,6 @@ impl fmt::Debug for WriteKey {
             }
         }
     }
-}
-
-/// An answer given, with what its audit entry said, so a repeat is audited alike.
-#[derive(Debug)]
-pub struct Remembered {
-    pub answer: Result<String, String>,
-    pub audit: AuditOutcome,
-    pub patients: Vec<PatientId>,
 }
 
 /// Answers already given, by call and `toolCallId`: a repeated id gets the same answer without

@@ -10,21 +10,20 @@
 //! - `writebacks/`: the write ledger, waiting for a write and settling it later;
 //! - `verify.rs`: who the caller is; `slots.rs`: free times; `words.rs`: how things are said.
 
-mod idempotency;
+pub(crate) mod idempotency;
 mod outcome;
 pub mod slots;
 #[cfg(test)]
 mod tests;
 pub mod tool;
 pub mod tools;
-mod verify;
+pub(crate) mod verify;
 pub mod words;
 mod writebacks;
 
 use std::{
-    collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -33,8 +32,10 @@ use std::{
 pub use idempotency::{CallScope, WriteKey};
 pub use outcome::Outcome;
 pub use tool::{ArgError, Identity, Tool, ToolRequest};
-pub use verify::{Sessions, Verdict};
-pub use writebacks::{LedgerEntry, MemoryLedger, WriteLedger};
+pub use verify::{MemorySessions, Verdict};
+pub use writebacks::{
+    APPLIED_HOLD, CLAIM_TTL, Claim, Following, LedgerEntry, MemoryLedger, WriteLedger,
+};
 
 use crate::{
     audit::{AuditActor, AuditEvent, AuditOutcome, AuditSink},
@@ -42,8 +43,9 @@ use crate::{
     config::ReceptionistSettings,
     pms::{AccountId, E164, PatientId},
     practices::{Binding, Practice, PracticeDirectory, PracticeKey},
+    state::{Begun, Remembered, Sessions, StateStores, ToolCalls},
 };
-use idempotency::{AnswerCache, Flights, Remembered};
+use idempotency::Flights;
 use tools::Ctx;
 use writebacks::Writebacks;
 
@@ -62,6 +64,10 @@ pub const WRITE_STILL_RUNNING: &str = "The request was sent to the practice's sy
 
 /// The words when the audit trail cannot be written: nothing is disclosed without it.
 pub const AUDIT_DOWN: &str = "The system could not record this request securely, so nothing was done. Apologise and offer to try again in a moment or to transfer the caller.";
+
+/// The words when the shared state (the ledger, slot holds, remembered answers) cannot be
+/// reached: no write is made without it.
+pub const STATE_DOWN: &str = "The booking records are unavailable right now, so nothing was changed in the practice's system. Apologise and offer to try again in a moment or to transfer the caller.";
 
 /// The words when a write's intent could not be recorded: the practice's system was not asked.
 pub const WRITE_NOT_RECORDED: &str = "The system could not record this change securely, so the practice's system was not changed. Apologise and offer to try again in a moment or to transfer the caller.";
@@ -137,34 +143,43 @@ pub struct Receptionist {
     audit: Arc<dyn AuditSink>,
     settings: ReceptionistSettings,
     /// Verified callers, by practice and call.
-    sessions: Sessions,
+    sessions: Arc<dyn Sessions>,
     /// Answers already given, by call and `toolCallId`.
-    answers: AnswerCache,
-    /// Writes' tool calls being answered.
+    calls: Arc<dyn ToolCalls>,
+    /// Writes' tool calls being answered by this task.
     flights: Flights,
     /// The ledger of writes, waiting for them and settling them.
     writebacks: Writebacks,
-    /// One booking decision at a time per practice (re-check, then write). Per task.
-    booking_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Receptionist {
     pub fn new(
         directory: Arc<dyn PracticeDirectory>,
         audit: Arc<dyn AuditSink>,
-        ledger: Arc<dyn WriteLedger>,
+        state: StateStores,
         settings: ReceptionistSettings,
     ) -> Self {
+        let writebacks = Writebacks::new(
+            state.ledger,
+            state.leases,
+            audit.clone(),
+            directory.clone(),
+            &settings,
+        );
         Self {
-            writebacks: Writebacks::new(ledger, audit.clone(), &settings),
+            writebacks,
             directory,
             audit,
             settings,
-            sessions: Sessions::default(),
-            answers: AnswerCache::default(),
+            sessions: state.sessions,
+            calls: state.calls,
             flights: Flights::default(),
-            booking_locks: Mutex::default(),
         }
+    }
+
+    /// Starts settling pending writes in the background, this task's and any other's.
+    pub fn settle_in_background(&self) {
+        self.writebacks.settle_in_background();
     }
 
     /// The gateway's clock.
@@ -241,7 +256,10 @@ impl Receptionist {
         let (_flight, previous) = if tool.writes() {
             let scope = call.scope(account);
             let flight = self.flights.one_at_a_time(&scope, tool_call_id).await;
-            (Some(flight), self.answers.get(&scope, tool_call_id))
+            match self.begin(&scope, tool_call_id, budget).await {
+                Ok(previous) => (Some(flight), previous),
+                Err(refused) => return self.finish(call, tool, Some(account), refused).await,
+            }
         } else {
             (None, None)
         };
@@ -275,6 +293,41 @@ impl Receptionist {
         };
         self.finish_and_remember(call, tool, tool_call_id, account, outcome)
             .await
+    }
+
+    /// Starts answering a write's tool call: its earlier answer, if it had one (a copy being
+    /// answered by another task is waited for). `Err`: the shared memory of answers is down,
+    /// and no write is made without it.
+    async fn begin(
+        &self,
+        scope: &CallScope,
+        tool_call_id: &str,
+        budget: Duration,
+    ) -> Result<Option<Arc<Remembered>>, Outcome> {
+        if tool_call_id.is_empty() {
+            return Ok(None);
+        }
+        // Long enough for a write finishing in the background after its budget.
+        let lease = self.settings.tool_budget * 2 + Duration::from_secs(10);
+        let begun = self.calls.begin(scope, tool_call_id, lease);
+        match tokio::time::timeout(budget, begun).await {
+            Ok(Ok(Begun::First)) => Ok(None),
+            Ok(Ok(Begun::Answered(previous))) => Ok(Some(previous)),
+            // Its first copy is still being answered elsewhere.
+            Err(_) => Err(Outcome {
+                remember: false,
+                ..Outcome::pending(WRITE_STILL_RUNNING, Vec::new())
+            }
+            .because("a copy of this tool call is still being answered by another task")),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "remembered answers unavailable; not writing");
+                Err(Outcome::failed(
+                    STATE_DOWN,
+                    "shared state unavailable: the tool call could not be claimed",
+                    Vec::new(),
+                ))
+            }
+        }
     }
 
     /// Runs the tool in a task of its own, for at most `budget`. A read still running then is
@@ -353,14 +406,25 @@ impl Receptionist {
         let (remember, audit, patients) =
             (outcome.remember, outcome.audit, outcome.patients.clone());
         let finished = self.finish(call, tool, Some(account), outcome).await;
-        if remember && finished.audited.is_some() && tool.writes() {
+        if !tool.writes() || tool_call_id.is_empty() {
+            return finished;
+        }
+        let scope = call.scope(account);
+        let stored = if remember && finished.audited.is_some() {
             let remembered = Remembered {
                 answer: finished.answer.clone(),
                 audit,
                 patients,
             };
-            self.answers
-                .put(&call.scope(account), tool_call_id, remembered);
+            self.calls.finish(&scope, tool_call_id, remembered).await
+        } else if audit == AuditOutcome::Pending {
+            // Still being written in the background, which remembers the outcome.
+            Ok(())
+        } else {
+            self.calls.abandon(&scope, tool_call_id).await
+        };
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "an answer could not be remembered for its toolCallId");
         }
         finished
     }
@@ -461,12 +525,6 @@ impl Receptionist {
                 ))
             }
         }
-    }
-
-    /// The practice's booking lock (see `booking_locks`).
-    fn booking_lock(&self, account: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.booking_locks.lock().expect("booking locks poisoned");
-        locks.entry(account.clone()).or_default().clone()
     }
 
     /// Polls each of the practice's pending writebacks once, now (the practice's system just

@@ -15,7 +15,7 @@ use crate::practices::BookingPolicy;
 
 /// Time that is taken but not (yet) in the PMS's appointments, e.g. this gateway's own pending
 /// writebacks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Busy {
     pub provider_id: ProviderId,
     pub operatory_id: Option<OperatoryId>,

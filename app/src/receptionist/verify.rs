@@ -5,15 +5,22 @@
 //! - earlier in the same call the caller was verified for that patient.
 //!
 //! Everyone else gets only a count, or the first names of a household sharing their number, and
-//! a prompt to verify. Remembered verifications are **per task** ([`Sessions`]) and scoped by
-//! practice and call: a call id is Vapi's, and says nothing about which practice verified whom.
+//! a prompt to verify. Remembered verifications ([`Sessions`]: [`MemorySessions`] in one
+//! process, the shared table on the `aws` profile) are scoped by practice and call: a call id is
+//! Vapi's, and says nothing about which practice verified whom. When the shared store fails, a
+//! verification is not remembered (the caller is asked again later), never assumed.
 
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use crate::pms::{AccountId, E164, Patient, PatientId, PatientQuery, PmsResult, PracticeSystem};
+use async_trait::async_trait;
+
+use crate::{
+    pms::{AccountId, E164, Patient, PatientId, PatientQuery, PmsResult, PracticeSystem},
+    state::{Sessions, StateResult},
+};
 
 use super::Identity;
 
@@ -28,19 +35,19 @@ pub struct SessionScope<'a> {
 }
 
 impl SessionScope<'_> {
-    fn key(&self) -> Option<(AccountId, String)> {
+    pub fn key(&self) -> Option<(AccountId, String)> {
         self.call_id
             .filter(|c| !c.is_empty())
             .map(|c| (self.account.clone(), c.to_owned()))
     }
 }
 
-/// Which patients a call has verified, by practice and Vapi call id. Per task.
-pub struct Sessions {
+/// Which patients a call has verified, by practice and Vapi call id, in one process.
+pub struct MemorySessions {
     cache: moka::sync::Cache<(AccountId, String), Arc<Mutex<Vec<PatientId>>>>,
 }
 
-impl Default for Sessions {
+impl Default for MemorySessions {
     fn default() -> Self {
         Self {
             cache: moka::sync::Cache::builder()
@@ -51,24 +58,26 @@ impl Default for Sessions {
     }
 }
 
-impl Sessions {
-    pub fn remember(&self, scope: SessionScope<'_>, patient: &PatientId) {
+#[async_trait]
+impl Sessions for MemorySessions {
+    async fn remember(&self, scope: SessionScope<'_>, patient: &PatientId) -> StateResult<()> {
         let Some(key) = scope.key() else {
-            return;
+            return Ok(());
         };
         let entry = self.cache.get_with(key, Default::default);
         let mut verified = entry.lock().expect("session lock poisoned");
         if !verified.contains(patient) {
             verified.push(patient.clone());
         }
+        Ok(())
     }
 
-    pub fn verified(&self, scope: SessionScope<'_>) -> Vec<PatientId> {
-        scope
+    async fn verified(&self, scope: SessionScope<'_>) -> StateResult<Vec<PatientId>> {
+        Ok(scope
             .key()
             .and_then(|key| self.cache.get(&key))
             .map(|v| v.lock().expect("session lock poisoned").clone())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }
 
@@ -124,7 +133,7 @@ fn same(a: &str, b: &str) -> bool {
 
 pub async fn verify(
     pms: &dyn PracticeSystem,
-    sessions: &Sessions,
+    sessions: &dyn Sessions,
     scope: SessionScope<'_>,
     caller: Option<&E164>,
     identity: &Identity,
@@ -141,14 +150,22 @@ pub async fn verify(
     };
     let verdict = verdict(pms, sessions, scope, by_caller, identity).await?;
     if let Verdict::Verified(patient) = &verdict {
-        sessions.remember(scope, &patient.id);
+        remember(sessions, scope, &patient.id).await;
     }
     Ok(verdict)
 }
 
+/// Remembers a verification for the rest of the call; when the store fails, the caller is
+/// verified for this tool call only.
+pub async fn remember(sessions: &dyn Sessions, scope: SessionScope<'_>, patient: &PatientId) {
+    if let Err(e) = sessions.remember(scope, patient).await {
+        tracing::warn!(error = %e, "a verification could not be remembered for the call");
+    }
+}
+
 async fn verdict(
     pms: &dyn PracticeSystem,
-    sessions: &Sessions,
+    sessions: &dyn Sessions,
     scope: SessionScope<'_>,
     by_caller: Vec<Patient>,
     identity: &Identity,
@@ -185,7 +202,10 @@ async fn verdict(
         });
     }
 
-    let remembered = sessions.verified(scope);
+    let remembered = sessions.verified(scope).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "verified callers unavailable; the caller verifies again");
+        Vec::new()
+    });
     let chosen = match &identity.patient_id {
         Some(id) => remembered.iter().find(|p| *p == id),
         None if remembered.len() == 1 => remembered.first(),

@@ -208,25 +208,27 @@ impl AuthMode {
         }
     }
 
-    /// [`verify`](Self::verify), and for HMAC also refuses a signature already accepted within
-    /// its window ([`AuthFailure::Replayed`]). A refused request is not remembered.
+    /// [`verify`](Self::verify), and for HMAC also refuses a signature this task already
+    /// accepted within its window ([`AuthFailure::Replayed`]); returns the signature, for the
+    /// other tasks' memory ([`SeenSignatures::first_use_anywhere`]). A refused request is not
+    /// remembered.
     pub fn verify_once<'h>(
         &self,
         req: &RequestParts<'_>,
         header: &dyn Fn(&str) -> Option<&'h str>,
         now: jiff::Timestamp,
         seen: &SeenSignatures,
-    ) -> Result<(), AuthFailure> {
+    ) -> Result<Option<Vec<u8>>, AuthFailure> {
         match self {
             AuthMode::Hmac(config) => {
                 let mac = config.verify(req, header, now)?;
                 if seen.first_use(&mac) {
-                    Ok(())
+                    Ok(Some(mac))
                 } else {
                     Err(AuthFailure::Replayed)
                 }
             }
-            _ => self.verify(req, header, now),
+            _ => self.verify(req, header, now).map(|()| None),
         }
     }
 

@@ -441,7 +441,10 @@ fn a_signature_verifies_once_within_its_window() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let lookup = |name: &str| map.get(name).map(String::as_str);
-    assert_eq!(mode.verify_once(&req(BODY), &lookup, now(), &seen), Ok(()));
+    assert!(
+        mode.verify_once(&req(BODY), &lookup, now(), &seen)
+            .is_ok_and(|mac| mac.is_some())
+    );
     assert_eq!(
         mode.verify_once(&req(BODY), &lookup, now(), &seen),
         Err(AuthFailure::Replayed)
@@ -458,5 +461,5 @@ fn a_signature_verifies_once_within_its_window() {
         mode.verify_once(&req(BODY), &bad_lookup, now(), &other)
             .is_err()
     );
-    assert_eq!(mode.verify_once(&req(BODY), &lookup, now(), &other), Ok(()));
+    assert!(mode.verify_once(&req(BODY), &lookup, now(), &other).is_ok());
 }

@@ -2,12 +2,21 @@
 //! valid while its timestamp is within the skew window either side of now, so a signature is
 //! remembered for twice that window; a second request carrying it inside the window is a replay.
 //! When full, the least recently used signatures go first (the bound is on memory, not on time).
+//!
+//! With several tasks, a signature accepted by one must be refused by every other: after this
+//! task's own check, the shared store ([`SharedSeen`], the `aws` profile's table) is asked too.
+//! When the store cannot answer, this task's memory alone decides (counted and logged): tool
+//! calls keep being answered, and a replay to the same task is still refused.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use crate::state::SharedSeen;
 
 /// Signatures seen within the window, keyed by the MAC's bytes.
 pub struct SeenSignatures {
     cache: moka::sync::Cache<Box<[u8]>, ()>,
+    window: Duration,
+    shared: Option<Arc<dyn SharedSeen>>,
 }
 
 /// How many signatures are remembered at most (about 100 bytes each).
@@ -20,12 +29,32 @@ impl SeenSignatures {
     }
 
     pub fn with_capacity(max_skew: Duration, capacity: u64) -> Self {
+        let window = max_skew.saturating_mul(2).max(Duration::from_secs(1));
         Self {
             cache: moka::sync::Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(max_skew.saturating_mul(2).max(Duration::from_secs(1)))
+                .time_to_live(window)
                 .build(),
+            window,
+            shared: None,
         }
+    }
+
+    /// Also asks `shared` (the other tasks' memory) about every signature.
+    pub fn shared(self, shared: Option<Arc<dyn SharedSeen>>) -> Self {
+        Self { shared, ..self }
+    }
+
+    /// `true` when no other task accepted `mac` within the window (or the shared store cannot
+    /// say). Asked after [`Self::first_use`] accepted it here.
+    pub async fn first_use_anywhere(&self, mac: &[u8]) -> bool {
+        let Some(shared) = &self.shared else {
+            return true;
+        };
+        shared.first_use(mac, self.window).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "shared signature memory unavailable; this task's decides");
+            true
+        })
     }
 
     /// `true` the first time `mac` is presented; `false` for every later time within the window.

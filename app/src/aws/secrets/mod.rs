@@ -277,6 +277,14 @@ impl CredentialStore for SecretsManagerCredentials {
         self.load_cached(account).await
     }
 
+    /// Revalidates the cached entry now (`DescribeSecret`, and a read only if it changed).
+    async fn reload(&self, account: &AccountId) -> Result<Option<SikkaCredentials>, StoreError> {
+        if let Some(entry) = self.slot(account).lock().await.as_mut() {
+            entry.fresh_until = std::time::Instant::now();
+        }
+        self.load_cached(account).await
+    }
+
     async fn save(&self, account: &AccountId, creds: &SikkaCredentials) -> Result<(), StoreError> {
         let slot = self.slot(account);
         let mut entry = slot.lock().await;

@@ -75,4 +75,8 @@ pub enum StoreError {
 pub trait CredentialStore: Send + Sync + 'static {
     async fn load(&self, account: &AccountId) -> Result<Option<SikkaCredentials>, StoreError>;
     async fn save(&self, account: &AccountId, creds: &SikkaCredentials) -> Result<(), StoreError>;
+    /// [`load`](Self::load), past any cache (another process may have just saved).
+    async fn reload(&self, account: &AccountId) -> Result<Option<SikkaCredentials>, StoreError> {
+        self.load(account).await
+    }
 }

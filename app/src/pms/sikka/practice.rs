@@ -115,6 +115,14 @@ fn convert_all<I, T>(items: Vec<I>, f: impl Fn(I) -> Result<T, convert::BadItem>
 }
 
 impl SikkaPractice {
+    /// Renews the practice's key under `leases` (one renewal across the tasks sharing them).
+    pub fn with_refresh_leases(self, leases: Arc<dyn crate::state::Leases>) -> Self {
+        Self {
+            tokens: self.tokens.with_leases(leases),
+            ..self
+        }
+    }
+
     pub fn new(
         client: SikkaClient,
         config: SikkaPracticeConfig,

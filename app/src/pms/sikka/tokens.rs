@@ -4,6 +4,12 @@
 //! is hit once; a caller whose key is stale renews only if nobody renewed since it read the key
 //! (the generation check). The refresh grant falls back to the request-key grant
 //! (`office_id` + `secret_key`) when it fails.
+//!
+//! Across tasks, a renewal is made under the practice's refresh lease ([`Leases`]; the shared
+//! table on the `aws` profile): a task that finds it taken waits for the other's new key to
+//! appear in the store (read afresh, [`CredentialStore::reload`]) instead of asking Sikka too.
+//! If the lease lapses without a new key, it renews itself; if the lease cannot be asked for,
+//! it renews (a second renewal is harmless, a call without a key is not).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +21,10 @@ use super::error::SikkaError;
 use super::{CredentialStore, SikkaCredentials};
 use crate::pms::{AccountId, OfficeId};
 use crate::secret::Secret;
+use crate::state::{Leases, OneProcess};
+
+/// How long a practice's refresh lease lasts (a renewal takes well under it).
+pub const REFRESH_LEASE: Duration = Duration::from_secs(10);
 
 /// A request key and the generation it belongs to (bumped at every renewal).
 #[derive(Clone)]
@@ -35,6 +45,7 @@ pub(crate) struct Tokens {
     store: Arc<dyn CredentialStore>,
     margin: Duration,
     state: tokio::sync::Mutex<State>,
+    leases: Arc<dyn Leases>,
 }
 
 impl Tokens {
@@ -50,7 +61,13 @@ impl Tokens {
             store,
             margin,
             state: tokio::sync::Mutex::new(State::default()),
+            leases: Arc::new(OneProcess),
         }
+    }
+
+    /// Renews under `leases` (one renewal per practice across the tasks sharing them).
+    pub fn with_leases(self, leases: Arc<dyn Leases>) -> Self {
+        Self { leases, ..self }
     }
 
     /// A key that is good for at least the margin, refreshing it first if needed.
@@ -127,7 +144,87 @@ impl Tokens {
         Ok(())
     }
 
+    /// Renews the key under the practice's refresh lease, or takes the key another task renewed.
     async fn renew_locked(
+        &self,
+        state: &mut State,
+        client: &SikkaClient,
+        deadline: Instant,
+    ) -> Result<Key, SikkaError> {
+        let lease = format!("sikka-refresh#{}", self.account);
+        let stale = state.creds.as_ref().and_then(|c| c.expires_at);
+        loop {
+            match self.leases.acquire(&lease, REFRESH_LEASE).await {
+                Ok(true) => break,
+                Err(e) => {
+                    tracing::warn!(account = %self.account, error = %e, "refresh lease unavailable; renewing");
+                    break;
+                }
+                Ok(false) => {
+                    if let Some(key) = self.renewed_elsewhere(state, stale, deadline).await? {
+                        return Ok(key);
+                    }
+                }
+            }
+        }
+        // Another task may have renewed just before the lease was free.
+        let renewed = match self.newer_in_store(state, stale).await {
+            Some(key) => Ok(key),
+            None => self.grant(state, client, deadline).await,
+        };
+        if let Err(e) = self.leases.release(&lease).await {
+            tracing::warn!(account = %self.account, error = %e, "refresh lease not given back; it lapses");
+        }
+        renewed
+    }
+
+    /// Waits, within the lease and `deadline`, for the key another task is renewing to appear
+    /// in the store. `None`: the lease lapsed without one.
+    async fn renewed_elsewhere(
+        &self,
+        state: &mut State,
+        stale: Option<jiff::Timestamp>,
+        deadline: Instant,
+    ) -> Result<Option<Key>, SikkaError> {
+        let give_up = deadline.min(Instant::now() + REFRESH_LEASE);
+        let mut wait = Duration::from_millis(50);
+        loop {
+            if Instant::now() >= deadline {
+                return Err(SikkaError::Timeout);
+            }
+            if Instant::now() + wait >= give_up {
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_millis(500));
+            if let Some(key) = self.newer_in_store(state, stale).await {
+                return Ok(Some(key));
+            }
+        }
+    }
+
+    /// The key in the store, read afresh, when it expires later than `stale` (another task
+    /// renewed it): taken as this one's.
+    async fn newer_in_store(
+        &self,
+        state: &mut State,
+        stale: Option<jiff::Timestamp>,
+    ) -> Option<Key> {
+        let fresh = self.store.reload(&self.account).await.ok()??;
+        if fresh.revoked || fresh.expires_at <= stale {
+            return None;
+        }
+        let key = fresh.request_key.clone()?;
+        state.creds = Some(fresh);
+        state.generation += 1;
+        tracing::info!(account = %self.account, "sikka request key renewed by another task");
+        Some(Key {
+            secret: key,
+            generation: state.generation,
+        })
+    }
+
+    async fn grant(
         &self,
         state: &mut State,
         client: &SikkaClient,

@@ -55,6 +55,7 @@ impl Desk {
             credentials: Arc::new(MemoryCredentials::default()),
             clock,
             schedule: None,
+            leases: Arc::new(crate::state::OneProcess),
         };
         let directory = Arc::new(LocalDirectory::load(None, &options).expect("the demo practice"));
         let practice = directory
@@ -72,7 +73,7 @@ impl Desk {
         let receptionist = Receptionist::new(
             directory,
             audit.clone(),
-            Arc::new(super::MemoryLedger::default()),
+            crate::state::StateStores::memory(settings.clock),
             settings,
         );
         Self {

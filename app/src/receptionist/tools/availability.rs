@@ -13,7 +13,7 @@ use crate::{
     practices::BookingPolicy,
     receptionist::{
         Outcome,
-        slots::{self, AvailabilityRequest, Slot},
+        slots::{self, AvailabilityRequest, Busy, Slot},
         words,
     },
 };
@@ -65,7 +65,7 @@ impl Work for CheckAvailability {
         let length = self
             .length_minutes
             .unwrap_or(booking.default_length_minutes);
-        let held = cx.held_from(date);
+        let held = cx.held_from(date).await;
         let request = AvailabilityRequest {
             date,
             length_minutes: length,
@@ -152,6 +152,7 @@ pub async fn other_times(
     start: DateTime,
     length: u32,
     provider: Option<ProviderId>,
+    taken: Option<&Busy>,
 ) -> String {
     let request = AvailabilityRequest {
         date: start.date(),
@@ -167,7 +168,8 @@ pub async fn other_times(
         search_days: 7,
         ..cx.practice.profile.booking.clone()
     };
-    let held = cx.held_from(start.date());
+    let mut held = cx.held_from(start.date()).await;
+    held.extend(taken.cloned());
     let found = slots::check(
         cx.practice.pms.as_ref(),
         &policy,

@@ -1,12 +1,14 @@
 //! The appointment tools: booking, cancelling, rescheduling, and a patient's upcoming visits.
-//! Writes re-check the slot under the practice's booking lock, are idempotent on their business
-//! key ([`WriteKey`]), and report truthfully whether the practice's system applied them
+//! Writes re-check the slot, then claim it with their business key ([`WriteKey`]) in the write
+//! ledger before the practice's system is asked: the claim is atomic (in one process, or a
+//! conditional write in the shared table), so of two callers deciding on one slot on any tasks,
+//! one books and the other hears it was just taken, with other times. They report truthfully whether the practice's system applied them
 //! (confirmed), has not yet (pending), or refused (failed).
 
 use jiff::{ToSpan, civil::DateTime};
 use serde_json::json;
 
-use super::{Ctx, Work, Written, availability::other_times, held, name_of};
+use super::{Ctx, Refused, Work, Written, availability::other_times, held as held_slot, name_of};
 use crate::{
     pms::{
         Appointment, AppointmentId, NewAppointment, Patient, Phi, PmsError, Provider, ProviderId,
@@ -75,24 +77,34 @@ impl Work for BookAppointment {
             start,
             provider: self.provider.clone(),
         };
-        if let Some(again) = cx.made_before(&key, "booking", &who) {
+        if let Some(again) = cx.made_before(&key, "booking", &who).await {
             return again;
         }
         if let Err(answer) = own_clash(cx, &patient, start, length, &providers).await {
             return answer;
         }
-        let (slot, lock) = match take_slot(cx, start, length, self.provider, None, &providers).await
-        {
+        let summary = |slot: &Slot| {
+            format!(
+                "{} with {} ({} minutes)",
+                words::when(start),
+                name_of(&providers, &slot.provider_id),
+                length
+            )
+        };
+        let wanted = Wanted {
+            start,
+            length,
+            provider: self.provider,
+            moving: None,
+        };
+        let taken = take_slot(cx, &wanted, &providers, &key, &patient, summary).await;
+        let (slot, claimed) = match taken {
             Ok(taken) => taken,
             Err(refused) => return refused.about(who),
         };
-        let summary = format!(
-            "{} with {} ({} minutes)",
-            words::when(start),
-            name_of(&providers, &slot.provider_id),
-            length
-        );
+        let summary = summary(&slot);
         if let Err(refused) = cx.intend(Tool::BookAppointment, &who).await {
+            cx.release(&claimed).await;
             return refused;
         }
         let written = cx
@@ -114,10 +126,9 @@ impl Work for BookAppointment {
             tool: Tool::BookAppointment,
             verb: "Booked",
             summary: &summary,
-            key: Some(key),
-            hold: Some(held(&slot, length)),
+            claimed: Some(&claimed),
         };
-        cx.sent(&patient, written, what, Some(lock)).await
+        cx.sent(&patient, written, what).await
     }
 }
 
@@ -170,6 +181,15 @@ async fn own_clash(
         .writebacks
         .ledger()
         .pending_for(cx.account(), &patient.id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "pending writes unavailable; not booking");
+            Outcome::failed(
+                crate::receptionist::STATE_DOWN,
+                "shared state unavailable",
+                who.clone(),
+            )
+        })?
         .into_iter()
         .find(|e| {
             e.slot
@@ -189,20 +209,43 @@ async fn own_clash(
     }
 }
 
-/// Takes the practice's booking lock and re-checks that `start` is free for `length` minutes
-/// (with `provider`, or anyone). Returns the slot and the lock, to hold until the write is
-/// recorded; or the refusal, with the times the practice can offer instead.
-async fn take_slot(
-    cx: &Ctx<'_>,
+/// The time a write wants: `length` minutes from `start`, with `provider` or anyone; `moving`
+/// is the appointment a reschedule moves (its own time does not count as busy).
+struct Wanted<'a> {
     start: DateTime,
     length: u32,
     provider: Option<ProviderId>,
-    moving: Option<&AppointmentId>,
+    moving: Option<&'a AppointmentId>,
+}
+
+/// Re-checks that the wanted time is free and claims it, with the write's business key, in the
+/// ledger. Returns the slot and the claim's key; or the refusal, with the times the practice
+/// can offer instead.
+async fn take_slot(
+    cx: &Ctx<'_>,
+    wanted: &Wanted<'_>,
     providers: &[Provider],
-) -> Result<(Slot, tokio::sync::OwnedMutexGuard<()>), Outcome> {
-    let lock = cx.desk.booking_lock(cx.account()).lock_owned().await;
+    key: &WriteKey,
+    patient: &Patient,
+    summary: impl Fn(&Slot) -> String,
+) -> Result<(Slot, String), Outcome> {
+    let Wanted {
+        start,
+        length,
+        ref provider,
+        moving,
+    } = *wanted;
     let day = start.date();
-    let held = cx.desk.writebacks.ledger().busy(cx.account(), day, day);
+    let held = cx
+        .desk
+        .writebacks
+        .ledger()
+        .busy(cx.account(), day, day)
+        .await;
+    let held = held.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "held slots unavailable; the claim decides");
+        Vec::new()
+    });
     let found = slots::find_slot(
         cx.practice.pms.as_ref(),
         &cx.practice.profile.booking,
@@ -214,25 +257,43 @@ async fn take_slot(
         moving,
     )
     .await;
-    match found {
-        Ok(Some(slot)) => Ok((slot, lock)),
+    let with = provider
+        .as_ref()
+        .map(|p| format!(" with {}", name_of(providers, p)))
+        .unwrap_or_default();
+    let slot = match found {
+        Ok(Some(slot)) => slot,
         Ok(None) => {
-            drop(lock);
-            let with = provider
-                .as_ref()
-                .map(|p| format!(" with {}", name_of(providers, p)))
-                .unwrap_or_default();
-            let others = other_times(cx, start, length, provider).await;
-            Err(Outcome::failed(
+            let others = other_times(cx, start, length, provider.clone(), None).await;
+            return Err(Outcome::failed(
                 format!(
                     "{}{with} is not available.{others} Ask the caller which they prefer.",
                     words::when(start)
                 ),
                 "slot not available",
                 Vec::new(),
+            ));
+        }
+        Err(e) => return Err(Outcome::pms(&e, Vec::new())),
+    };
+    let hold = held_slot(&slot, length);
+    match cx
+        .claim(key, &patient.id, Some(hold.clone()), &summary(&slot))
+        .await
+    {
+        Ok(claimed) => Ok((slot, claimed)),
+        Err(Refused::Answer(answer)) => Err(answer),
+        Err(Refused::Taken) => {
+            let others = other_times(cx, start, length, provider.clone(), Some(&hold)).await;
+            Err(Outcome::failed(
+                format!(
+                    "{}{with} was just taken by another caller.{others} Ask the caller which they prefer.",
+                    words::when(start)
+                ),
+                "slot just taken by another write",
+                Vec::new(),
             ))
         }
-        Err(e) => Err(Outcome::pms(&e, Vec::new())),
     }
 }
 
@@ -275,7 +336,7 @@ impl Work for CancelAppointment {
         let key = WriteKey::Cancellation {
             appointment: id.clone(),
         };
-        if let Some(again) = cx.made_before(&key, "cancellation", &who) {
+        if let Some(again) = cx.made_before(&key, "cancellation", &who).await {
             return again;
         }
         let appointment = match own_appointment(cx, &patient, id).await {
@@ -297,7 +358,13 @@ impl Work for CancelAppointment {
             words::when(appointment.start),
             name_of(&providers, &appointment.provider_id)
         );
+        let claimed = match cx.claim(&key, &patient.id, None, &summary).await {
+            Ok(claimed) => claimed,
+            Err(Refused::Answer(answer)) => return answer,
+            Err(Refused::Taken) => unreachable!("a cancellation holds no slot"),
+        };
         if let Err(refused) = cx.intend(Tool::CancelAppointment, &who).await {
+            cx.release(&claimed).await;
             return refused;
         }
         let written = cx.practice.pms.cancel(id, self.reason).await;
@@ -305,10 +372,9 @@ impl Work for CancelAppointment {
             tool: Tool::CancelAppointment,
             verb: "Cancellation done",
             summary: &summary,
-            key: Some(key),
-            hold: None,
+            claimed: Some(&claimed),
         };
-        cx.sent(&patient, written, what, None).await
+        cx.sent(&patient, written, what).await
     }
 }
 
@@ -331,7 +397,7 @@ impl Work for RescheduleAppointment {
             appointment: id.clone(),
             start,
         };
-        if let Some(again) = cx.made_before(&key, "reschedule", &who) {
+        if let Some(again) = cx.made_before(&key, "reschedule", &who).await {
             return again;
         }
         let appointment = match own_appointment(cx, &patient, id).await {
@@ -356,17 +422,26 @@ impl Work for RescheduleAppointment {
             .provider
             .unwrap_or_else(|| appointment.provider_id.clone());
         let length = appointment.length_minutes;
-        let taken = take_slot(cx, start, length, Some(provider), Some(id), &providers).await;
-        let (slot, lock) = match taken {
+        let summary = |slot: &Slot| {
+            format!(
+                "move {} to {} with {}",
+                words::when(appointment.start),
+                words::when(start),
+                name_of(&providers, &slot.provider_id)
+            )
+        };
+        let wanted = Wanted {
+            start,
+            length,
+            provider: Some(provider),
+            moving: Some(id),
+        };
+        let taken = take_slot(cx, &wanted, &providers, &key, &patient, summary).await;
+        let (slot, claimed) = match taken {
             Ok(taken) => taken,
             Err(refused) => return refused.about(who),
         };
-        let summary = format!(
-            "move {} to {} with {}",
-            words::when(appointment.start),
-            words::when(start),
-            name_of(&providers, &slot.provider_id)
-        );
+        let summary = summary(&slot);
         let to = Reschedule {
             provider_id: slot.provider_id.clone(),
             operatory_id: Some(slot.operatory_id.clone()),
@@ -374,6 +449,7 @@ impl Work for RescheduleAppointment {
             length_minutes: length,
         };
         if let Err(refused) = cx.intend(Tool::RescheduleAppointment, &who).await {
+            cx.release(&claimed).await;
             return refused;
         }
         let written = cx.practice.pms.reschedule(id, to).await;
@@ -381,10 +457,9 @@ impl Work for RescheduleAppointment {
             tool: Tool::RescheduleAppointment,
             verb: "Rescheduled",
             summary: &summary,
-            key: Some(key),
-            hold: Some(held(&slot, length)),
+            claimed: Some(&claimed),
         };
-        cx.sent(&patient, written, what, Some(lock)).await
+        cx.sent(&patient, written, what).await
     }
 }
 
@@ -412,7 +487,12 @@ impl Work for GetAppointments {
             .desk
             .writebacks
             .ledger()
-            .pending_for(cx.account(), &patient.id);
+            .pending_for(cx.account(), &patient.id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "pending writes unavailable; listing the practice's");
+                Vec::new()
+            });
         let body = json!({
             "patient_id": patient.id,
             "first_name": patient.first_name.expose(),

@@ -21,8 +21,11 @@ use jiff::{
 };
 
 use super::{
-    CallInfo, Identity, Outcome, Receptionist, Tool, Verdict, WriteKey, slots::Busy, slots::Slot,
-    verify, words, writebacks::LedgerEntry,
+    CallInfo, Identity, Outcome, Receptionist, STATE_DOWN, Tool, Verdict, WriteKey,
+    slots::Busy,
+    slots::Slot,
+    verify, words,
+    writebacks::{Claim, LedgerEntry, Sent},
 };
 use crate::{
     pms::{
@@ -66,7 +69,7 @@ impl Ctx<'_> {
     pub async fn verdict(&self, identity: &Identity) -> Result<Verdict, Outcome> {
         verify::verify(
             self.practice.pms.as_ref(),
-            &self.desk.sessions,
+            self.desk.sessions.as_ref(),
             self.call.session(self.account()),
             self.call.caller.as_ref(),
             identity,
@@ -76,10 +79,9 @@ impl Ctx<'_> {
     }
 
     /// Remembers, for the rest of the call, that the caller is `patient`.
-    pub fn remember_verified(&self, patient: &PatientId) {
-        self.desk
-            .sessions
-            .remember(self.call.session(self.account()), patient);
+    pub async fn remember_verified(&self, patient: &PatientId) {
+        let scope = self.call.session(self.account());
+        verify::remember(self.desk.sessions.as_ref(), scope, patient).await;
     }
 
     /// Records, durably, that `tool` is about to write; `Err` is the answer when it cannot be,
@@ -156,19 +158,75 @@ impl Ctx<'_> {
         ))
     }
 
-    /// This gateway's held slots from `date` through the days alternatives may be sought on.
-    pub fn held_from(&self, date: Date) -> Vec<Busy> {
+    /// The slots held by writes from `date` through the days alternatives may be sought on.
+    /// Without the ledger, none (the booking's own claim still refuses a held slot).
+    pub async fn held_from(&self, date: Date) -> Vec<Busy> {
         let days = i64::from(self.practice.profile.booking.search_days) + 1;
-        self.desk
-            .writebacks
-            .ledger()
-            .busy(self.account(), date, date + days.days())
+        let ledger = self.desk.writebacks.ledger();
+        let held = ledger.busy(self.account(), date, date + days.days()).await;
+        held.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "held slots unavailable; offering from the practice's records");
+            Vec::new()
+        })
     }
 
-    /// The write already made under `key`, if any, answered again.
-    pub fn made_before(&self, key: &WriteKey, what: &str, who: &[PatientId]) -> Option<Outcome> {
-        let entry = self.desk.writebacks.ledger().get(self.account(), key)?;
-        Some(repeat_answer(what, &entry, who.to_vec()))
+    /// The write already made under `key`, if any, answered again; or the refusal when the
+    /// ledger cannot say (no write without it).
+    pub async fn made_before(
+        &self,
+        key: &WriteKey,
+        what: &str,
+        who: &[PatientId],
+    ) -> Option<Outcome> {
+        match self.desk.writebacks.ledger().get(self.account(), key).await {
+            Ok(entry) => Some(repeat_answer(what, &entry?, who.to_vec())),
+            Err(e) => Some(state_down(&e, who)),
+        }
+    }
+
+    /// Claims `key` (and `slot`, when the write takes one) for a write about to be sent.
+    pub async fn claim(
+        &self,
+        key: &WriteKey,
+        patient: &PatientId,
+        slot: Option<Busy>,
+        summary: &str,
+    ) -> Result<String, Refused> {
+        let now = self.desk.clock().now();
+        let entry = LedgerEntry::claim(key, patient.clone(), slot, summary.to_owned(), now);
+        let who = [patient.clone()];
+        let what = match key {
+            WriteKey::Booking { .. } => "booking",
+            WriteKey::Cancellation { .. } => "cancellation",
+            WriteKey::Reschedule { .. } => "reschedule",
+            WriteKey::Registration { .. } => "registration",
+        };
+        match self
+            .desk
+            .writebacks
+            .ledger()
+            .claim(self.account(), &entry)
+            .await
+        {
+            Ok(Claim::Mine) => Ok(entry.key),
+            Ok(Claim::Made(made)) => Err(Refused::Answer(repeat_answer(what, &made, who.to_vec()))),
+            Ok(Claim::InFlight) => Err(Refused::Answer(Outcome::pending(
+                format!(
+                    "This request ({summary}) is being made right now by another call. Tell the caller it is in progress and not to repeat it; they can ask again in a minute to hear the outcome."
+                ),
+                who.to_vec(),
+            ))),
+            Ok(Claim::Taken) => Err(Refused::Taken),
+            Err(e) => Err(Refused::Answer(state_down(&e, &who))),
+        }
+    }
+
+    /// Drops a claim whose write was not sent.
+    pub async fn release(&self, key: &str) {
+        let ledger = self.desk.writebacks.ledger();
+        if let Err(e) = ledger.release(self.account(), key).await {
+            tracing::warn!(error = %e, "a claim could not be released; it lapses on its own");
+        }
     }
 
     /// What became of a write just sent: recorded under its business key (holding its slot,
@@ -179,26 +237,29 @@ impl Ctx<'_> {
         patient: &Patient,
         written: PmsResult<Writeback>,
         what: Written<'_>,
-        lock: Option<tokio::sync::OwnedMutexGuard<()>>,
     ) -> Outcome {
-        let writeback = match written {
-            Ok(writeback) => writeback,
-            Err(e) => return Outcome::pms(&e, vec![patient.id.clone()]),
-        };
         let Written {
             tool,
             verb,
             summary,
-            key,
-            hold,
+            claimed,
         } = what;
-        if let Some(key) = key {
-            let (account, id) = (self.account(), patient.id.clone());
-            let summary = summary.to_owned();
-            (self.desk.writebacks).record(account, key, &writeback, id, hold, summary);
+        let writeback = match written {
+            Ok(writeback) => writeback,
+            Err(e) => {
+                if let Some(key) = claimed {
+                    self.release(key).await;
+                }
+                return Outcome::pms(&e, vec![patient.id.clone()]);
+            }
+        };
+        if let Some(key) = claimed {
+            self.record(key, tool, &writeback, patient.id.clone(), false)
+                .await;
         }
-        drop(lock);
-        let settled = self.desk.writebacks.wait(self.practice, writeback).await;
+        let settled = (self.desk.writebacks)
+            .wait(self.practice, claimed, writeback)
+            .await;
         let who = vec![patient.id.clone()];
         let first = patient.first_name.expose();
         match &settled.state {
@@ -212,7 +273,7 @@ impl Ctx<'_> {
                 )
             }
             WritebackState::Pending => {
-                self.follow(tool, &settled, patient.id.clone());
+                self.desk.writebacks.follow();
                 Outcome::pending(
                     format!(
                         "Sent to the practice's system for {first}: {summary}, but it is not confirmed yet. Tell the caller it is pending confirmation and the office will confirm. Reference {}.",
@@ -231,26 +292,52 @@ impl Ctx<'_> {
         }
     }
 
-    /// Keeps following a write still pending when the caller got the answer.
-    pub fn follow(&self, tool: Tool, writeback: &Writeback, patient: PatientId) {
-        self.desk.writebacks.follow(
-            self.practice.clone(),
+    /// Records a claimed write as sent: pending in the ledger, followed until it settles. When
+    /// the ledger cannot be told, the write stands (the caller hears its outcome) and its claim
+    /// lapses on its own.
+    pub async fn record(
+        &self,
+        key: &str,
+        tool: Tool,
+        writeback: &Writeback,
+        patient: PatientId,
+        new_patient: bool,
+    ) {
+        let sent = Sent {
+            key,
             tool,
-            self.call.actor(),
             writeback,
             patient,
-        );
+            actor: self.call.actor(),
+            new_patient,
+        };
+        if let Err(e) = self.desk.writebacks.record(self.account(), sent).await {
+            tracing::error!(error = %e, tool = tool.name(), "a sent write could not be recorded in the ledger");
+        }
     }
 }
 
+/// Why a claim was refused.
+pub enum Refused {
+    /// The slot is held by another write.
+    Taken,
+    /// The answer to give instead.
+    Answer(Outcome),
+}
+
+/// The refusal of a write when the shared state is down.
+fn state_down(e: &crate::state::StateError, who: &[PatientId]) -> Outcome {
+    tracing::error!(error = %e, "the write ledger is unavailable; not writing");
+    Outcome::failed(STATE_DOWN, "shared state unavailable", who.to_vec())
+}
+
 /// What a write was: for its answer ("Booked … Tuesday, December 1 at 9:00 AM with Dr. Lee"),
-/// and for the ledger (its business key and the slot it takes).
+/// and for the ledger (the digest of the business key it was claimed under).
 pub struct Written<'a> {
     pub tool: Tool,
     pub verb: &'a str,
     pub summary: &'a str,
-    pub key: Option<WriteKey>,
-    pub hold: Option<Busy>,
+    pub claimed: Option<&'a str>,
 }
 
 /// The answer for a write this gateway already made (same business key).

@@ -134,7 +134,7 @@ impl Work for CreatePatient {
             }
             Ok(found) if !found.is_empty() => {
                 let patient = &found[0];
-                cx.remember_verified(&patient.id);
+                cx.remember_verified(&patient.id).await;
                 return Outcome::ok(
                     format!(
                         "{} is already a patient here (patient_id {}); no new record was created.",
@@ -148,14 +148,19 @@ impl Work for CreatePatient {
             Err(e) => return Outcome::pms(&e, Vec::new()),
         }
         let key = WriteKey::registration(&self.first_name, &self.last_name, &self.birth_date);
-        if let Some(entry) = cx.desk.writebacks.ledger().get(cx.account(), &key) {
-            return Outcome::pending(
-                format!(
-                    "This registration was already sent and is pending in the practice's system (reference {}). Nothing new was done.",
-                    entry.reference
-                ),
-                Vec::new(),
-            );
+        let made = cx.desk.writebacks.ledger().get(cx.account(), &key).await;
+        match made {
+            Ok(Some(entry)) => {
+                return Outcome::pending(
+                    format!(
+                        "This registration was already sent and is pending in the practice's system (reference {}). Nothing new was done.",
+                        entry.reference
+                    ),
+                    Vec::new(),
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return super::state_down(&e, &[]),
         }
         let providers = match cx.practice.pms.providers().await {
             Ok(p) => p,
@@ -181,38 +186,43 @@ impl Work for CreatePatient {
             email: self.email,
             provider_id: provider.id.clone(),
         };
+        // The patient has no id until the practice's system creates the record.
+        let unknown = PatientId::new("pending");
+        let summary = format!("register {first}");
+        let claimed = match cx.claim(&key, &unknown, None, &summary).await {
+            Ok(claimed) => claimed,
+            Err(super::Refused::Answer(answer)) => return answer,
+            Err(super::Refused::Taken) => unreachable!("a registration holds no slot"),
+        };
         if let Err(refused) = cx.intend(Tool::CreatePatient, &[]).await {
+            cx.release(&claimed).await;
             return refused;
         }
         let writeback = match cx.practice.pms.create_patient(new).await {
             Ok(w) => w,
-            Err(e) => return Outcome::pms(&e, Vec::new()),
+            Err(e) => {
+                cx.release(&claimed).await;
+                return Outcome::pms(&e, Vec::new());
+            }
         };
-        // The patient has no id until the practice's system creates the record.
         let placeholder = PatientId::new(format!("pending:{}", writeback.id));
-        let summary = format!("register {first}");
-        let writebacks = &cx.desk.writebacks;
-        writebacks.record(
-            cx.account(),
-            key,
-            &writeback,
-            placeholder.clone(),
-            None,
-            summary,
-        );
-        let settled = writebacks.wait(cx.practice, writeback).await;
-        registered(cx, &first, settled, placeholder)
+        (cx.record(&claimed, Tool::CreatePatient, &writeback, placeholder, true)).await;
+        let settled = cx
+            .desk
+            .writebacks
+            .wait(cx.practice, Some(&claimed), writeback);
+        registered(cx, &first, settled.await).await
     }
 }
 
 /// The answer to a registration, once the practice's system applied it, refused it, or is
 /// still on it.
-fn registered(cx: &Ctx<'_>, first: &str, settled: Writeback, placeholder: PatientId) -> Outcome {
+async fn registered(cx: &Ctx<'_>, first: &str, settled: Writeback) -> Outcome {
     match &settled.state {
         WritebackState::Applied { created_id } => {
             let id = created_id.clone().map(PatientId::new);
             if let Some(id) = &id {
-                cx.remember_verified(id);
+                cx.remember_verified(id).await;
             }
             let shown = id
                 .as_ref()
@@ -225,7 +235,7 @@ fn registered(cx: &Ctx<'_>, first: &str, settled: Writeback, placeholder: Patien
             )
         }
         WritebackState::Pending => {
-            cx.follow(Tool::CreatePatient, &settled, placeholder);
+            cx.desk.writebacks.follow();
             Outcome::pending(
                 format!(
                     "The registration for {first} was sent but the practice's system has not confirmed it yet (reference {}). Tell the caller it is pending; appointments can be booked once it is confirmed, or the office will call back.",
@@ -271,9 +281,8 @@ impl Work for UpdatePatient {
             tool: Tool::UpdatePatient,
             verb: "Updated",
             summary: "contact details",
-            key: None,
-            hold: None,
+            claimed: None,
         };
-        cx.sent(&patient, written, what, None).await
+        cx.sent(&patient, written, what).await
     }
 }

@@ -1,53 +1,62 @@
 //! Writebacks: a write to a practice's system is accepted first and applied later (Sikka's
 //! writeback queue). This module records each write in the ledger under its business key,
-//! waits for it within the call's confirm budget, and settles it afterwards — by the practice's
-//! poller ([`pollers`]) or when the practice's appointments webhook arrives — keeping the ledger
+//! waits for it within the call's confirm budget, and settles it afterwards — by the settler
+//! ([`pollers`]) or when the practice's appointments webhook arrives — keeping the ledger
 //! and the audit trail in step. [`apply`] is the one place a settled writeback changes the
-//! ledger; [`Settled`] the one audit entry of a write settled after its call.
+//! ledger; [`Settled`] the one audit entry of a write settled after its call. Whichever task
+//! sent a write, any task's settler may settle it: the ledger follows it, not the process.
 
 mod ledger;
 mod pollers;
 
 use std::{sync::Arc, time::Duration};
 
-pub use ledger::{LedgerEntry, MemoryLedger, WriteLedger};
-
-use super::{ReceptionistSettings, Tool, WriteKey, slots::Busy};
-use crate::{
-    audit::{AuditActor, AuditEvent, AuditOutcome, AuditSink},
-    pms::{AccountId, PatientId, Writeback, WritebackState},
-    practices::Practice,
+pub use ledger::{
+    APPLIED_HOLD, CLAIM_TTL, Claim, Following, LedgerEntry, MemoryLedger, WriteLedger,
 };
 
-/// The ledger, the pollers and the waiting: everything that follows a write once it is sent.
+use super::{ReceptionistSettings, Tool};
+use crate::{
+    audit::{AuditActor, AuditEvent, AuditOutcome, AuditSink},
+    clock::Clock,
+    pms::{AccountId, PatientId, Writeback, WritebackState},
+    practices::{Practice, PracticeDirectory},
+    state::{Leases, StateResult},
+};
+
+/// The ledger, the settling of pending writes and the waiting: everything that follows a write
+/// once it is sent.
 pub struct Writebacks {
     ledger: Arc<dyn WriteLedger>,
     audit: Arc<dyn AuditSink>,
-    pollers: pollers::Pollers,
+    settler: Arc<pollers::Settler>,
+    clock: Clock,
     /// How long a write waits to be applied before the answer says "pending".
     confirm_wait: Duration,
     /// How often a pending write is polled while the caller waits.
     poll_interval: Duration,
+    /// How long a write still pending after its call is followed.
+    settle_for: Duration,
 }
 
 impl Writebacks {
     pub fn new(
         ledger: Arc<dyn WriteLedger>,
+        leases: Arc<dyn Leases>,
         audit: Arc<dyn AuditSink>,
+        directory: Arc<dyn PracticeDirectory>,
         settings: &ReceptionistSettings,
     ) -> Self {
-        let pollers = pollers::Pollers::new(
-            ledger.clone(),
-            audit.clone(),
-            settings.settle_polls_per_minute,
-            settings.settle_for,
-        );
+        let settler =
+            pollers::Settler::new(ledger.clone(), leases, audit.clone(), directory, settings);
         Self {
             ledger,
             audit,
-            pollers,
+            settler: Arc::new(settler),
+            clock: settings.clock,
             confirm_wait: settings.confirm_wait,
             poll_interval: settings.poll_interval,
+            settle_for: settings.settle_for,
         }
     }
 
@@ -55,23 +64,43 @@ impl Writebacks {
         self.ledger.as_ref()
     }
 
-    /// Records a write just sent, under its business key, holding its slot if it takes one.
-    pub fn record(
-        &self,
-        account: &AccountId,
-        key: WriteKey,
-        writeback: &Writeback,
-        patient: PatientId,
-        slot: Option<Busy>,
-        summary: String,
-    ) {
-        let entry = LedgerEntry::new(writeback.id.clone(), patient, slot, summary);
-        self.ledger.insert(account, key, entry);
+    /// Starts settling the writes pending in the ledger, whichever task sent them (once).
+    pub fn settle_in_background(&self) {
+        self.settler.ensure_running();
+    }
+
+    /// Records the write claimed under `sent.key` as sent, followed until it settles on behalf
+    /// of `sent.actor` (as the system).
+    pub async fn record(&self, account: &AccountId, sent: Sent<'_>) -> StateResult<()> {
+        let following = Following {
+            account: account.clone(),
+            key: sent.key.to_owned(),
+            writeback: sent.writeback.id.clone(),
+            tool: sent.tool,
+            actor: AuditActor {
+                kind: "system".into(),
+                ..sent.actor
+            },
+            patient: sent.patient.clone(),
+            until: (self.clock.now())
+                .checked_add(self.settle_for)
+                .unwrap_or(jiff::Timestamp::MAX),
+            asked: None,
+        };
+        let patient = sent.new_patient.then_some(sent.patient);
+        self.ledger
+            .record(account, sent.key, patient, &following)
+            .await
     }
 
     /// Waits, within the confirm budget, for a write to be applied; the ledger learns the
-    /// outcome.
-    pub async fn wait(&self, practice: &Practice, writeback: Writeback) -> Writeback {
+    /// outcome when the write has a business key.
+    pub async fn wait(
+        &self,
+        practice: &Practice,
+        key: Option<&str>,
+        writeback: Writeback,
+    ) -> Writeback {
         let deadline = tokio::time::Instant::now() + self.confirm_wait;
         let mut current = writeback;
         loop {
@@ -91,26 +120,16 @@ impl Writebacks {
             }
             tokio::time::sleep(self.poll_interval).await;
         }
-        apply(self.ledger(), &practice.profile.account_id, &current);
+        if let Some(key) = key {
+            apply(self.ledger(), &practice.profile.account_id, key, &current).await;
+        }
         current
     }
 
-    /// Keeps following a write that was still pending when the caller got the answer: the
-    /// practice's poller settles it and audits the outcome as `actor`'s.
-    pub fn follow(
-        &self,
-        practice: Arc<Practice>,
-        tool: Tool,
-        actor: AuditActor,
-        writeback: &Writeback,
-        patient: PatientId,
-    ) {
-        let actor = AuditActor {
-            kind: "system".into(),
-            ..actor
-        };
-        self.pollers
-            .follow(practice, writeback.id.clone(), tool, actor, patient);
+    /// A write still pending when the caller got the answer is settled in the background (it
+    /// is followed in the ledger since it was recorded).
+    pub fn follow(&self) {
+        self.settler.ensure_running();
     }
 
     /// Polls each of the practice's pending writebacks once, now (the practice's system just
@@ -118,32 +137,37 @@ impl Writebacks {
     /// and audit, as when they settle after a call. Returns how many settled.
     pub async fn settle_pending(&self, practice: &Practice) -> usize {
         let account = &practice.profile.account_id;
+        let pending = match self.ledger.pending(account).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "pending writes unavailable");
+                return 0;
+            }
+        };
         let mut settled = 0;
-        for (key, entry) in self.ledger.pending(account) {
-            let next = match practice.pms.writeback(&entry.writeback).await {
+        for entry in pending {
+            let Some(id) = &entry.writeback else { continue };
+            let next = match practice.pms.writeback(id).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::warn!(error = %e, "writeback status unavailable");
                     continue;
                 }
             };
-            let Some(outcome) = apply(self.ledger(), account, &next) else {
+            let Some(outcome) = apply(self.ledger(), account, &entry.key, &next).await else {
                 continue;
             };
             settled += 1;
             Settled {
                 account,
-                tool: key.tool(),
+                tool: entry.tool,
                 actor: AuditActor {
                     kind: "system".into(),
                     ..Default::default()
                 },
                 patient: entry.patient,
                 outcome,
-                how: format!(
-                    "writeback {} settled on the practice's appointments webhook",
-                    entry.writeback
-                ),
+                how: format!("writeback {id} settled on the practice's appointments webhook"),
             }
             .audit(self.audit.as_ref())
             .await;
@@ -152,11 +176,25 @@ impl Writebacks {
     }
 }
 
+/// A write just sent, for the ledger.
+pub struct Sent<'a> {
+    /// The digest its claim was made under.
+    pub key: &'a str,
+    pub tool: Tool,
+    pub writeback: &'a Writeback,
+    pub patient: PatientId,
+    pub actor: AuditActor,
+    /// `patient` is the record the write creates (a registration), not the claim's.
+    pub new_patient: bool,
+}
+
 /// Records a settled writeback in the ledger (an applied one takes the id the practice gave it
-/// as its reference). Returns the audit outcome, or `None` while it is still pending.
-fn apply(
+/// as its reference). Returns the audit outcome, or `None` while it is still pending or when the
+/// ledger could not be told (the next sweep asks again).
+async fn apply(
     ledger: &dyn WriteLedger,
     account: &AccountId,
+    key: &str,
     writeback: &Writeback,
 ) -> Option<AuditOutcome> {
     let (outcome, reference) = match &writeback.state {
@@ -164,8 +202,16 @@ fn apply(
         WritebackState::Applied { created_id } => (AuditOutcome::Success, created_id.clone()),
         WritebackState::Failed { .. } => (AuditOutcome::Failed, None),
     };
-    ledger.settle(account, &writeback.id, writeback.state.clone(), reference);
-    Some(outcome)
+    match ledger
+        .settle(account, key, writeback.state.clone(), reference)
+        .await
+    {
+        Ok(_) => Some(outcome),
+        Err(e) => {
+            tracing::warn!(error = %e, "a settled writeback could not be recorded in the ledger");
+            None
+        }
+    }
 }
 
 /// A write the practice's system settled after its call, for the audit trail.

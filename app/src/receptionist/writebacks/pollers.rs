@@ -1,161 +1,142 @@
-//! Writes still pending after the caller's answer are settled in the background by one poller
-//! per practice, never by one loop per write: the poller asks about one pending writeback per
-//! tick, oldest-asked first, at a rate that is a set share of the practice's request budget
-//! (`polls_per_minute`), however many writes are pending. When a write settles, the ledger and
-//! the audit trail say so, as when it settles during the call.
+//! Writes still pending after the caller's answer are settled in the background by the settler:
+//! each tick it reads the writes the ledger follows (every task's, so a write whose task was
+//! replaced is still settled), and asks about one per practice, the least recently asked, at a
+//! rate that is a set share of the practice's request budget (`polls_per_minute`) however many
+//! writes are pending and however many tasks run: a practice is polled by the task that holds
+//! its poll lease for the tick. When a write settles, the ledger and the audit trail say so, as
+//! when it settles during the call; one followed longer than `settle_for` is given up (the
+//! ledger keeps it pending, the practice's webhooks may still settle it).
 
 use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, PoisonError},
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
-use tokio::time::Instant;
-
-use super::{Settled, WriteLedger, apply};
+use super::{Following, Settled, WriteLedger, apply};
 use crate::{
-    audit::{AuditActor, AuditSink},
-    pms::{AccountId, PatientId, WritebackId},
-    practices::Practice,
-    receptionist::Tool,
+    audit::AuditSink, clock::Clock, pms::AccountId, practices::PracticeDirectory,
+    receptionist::ReceptionistSettings, state::Leases,
 };
 
-/// What the audit entry of a settled write needs to say.
-struct Settling {
-    account: AccountId,
-    tool: Tool,
-    actor: AuditActor,
-    patient: PatientId,
-    /// Given up after this (the ledger keeps it pending; the practice's webhooks may still
-    /// settle it).
-    until: Instant,
-    last_asked: Option<Instant>,
-}
+/// At most this many followed writes are read per tick.
+const FOLLOWED_PER_TICK: usize = 500;
 
-#[derive(Default)]
-struct State {
-    settling: HashMap<WritebackId, Settling>,
-    /// Practices whose poller is running.
-    running: HashSet<AccountId>,
-}
-
-/// The practices' pollers.
-pub struct Pollers {
-    state: Arc<Mutex<State>>,
+pub struct Settler {
     ledger: Arc<dyn WriteLedger>,
+    leases: Arc<dyn Leases>,
     audit: Arc<dyn AuditSink>,
-    polls_per_minute: u32,
-    settle_for: Duration,
+    directory: Arc<dyn PracticeDirectory>,
+    clock: Clock,
+    /// One question per practice per this long.
+    every: Duration,
+    running: AtomicBool,
 }
 
-impl Pollers {
+impl Settler {
     pub fn new(
         ledger: Arc<dyn WriteLedger>,
+        leases: Arc<dyn Leases>,
         audit: Arc<dyn AuditSink>,
-        polls_per_minute: u32,
-        settle_for: Duration,
+        directory: Arc<dyn PracticeDirectory>,
+        settings: &ReceptionistSettings,
     ) -> Self {
         Self {
-            state: Arc::default(),
             ledger,
+            leases,
             audit,
-            polls_per_minute: polls_per_minute.max(1),
-            settle_for,
+            directory,
+            clock: settings.clock,
+            every: Duration::from_secs(60) / settings.settle_polls_per_minute.max(1),
+            running: AtomicBool::new(false),
         }
     }
 
-    /// Follows `writeback` (pending in the ledger) until it settles or `settle_for` passes,
-    /// starting the practice's poller if it is not running.
-    pub fn follow(
-        &self,
-        practice: Arc<Practice>,
-        writeback: WritebackId,
-        tool: Tool,
-        actor: AuditActor,
-        patient: PatientId,
-    ) {
-        let account = practice.profile.account_id.clone();
-        let start = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.settling.insert(
-                writeback,
-                Settling {
-                    account: account.clone(),
-                    tool,
-                    actor,
-                    patient,
-                    until: Instant::now() + self.settle_for,
-                    last_asked: None,
-                },
-            );
-            state.running.insert(account)
+    /// Starts the settler's loop unless it runs already.
+    pub fn ensure_running(self: &Arc<Self>) {
+        if !self.running.swap(true, Ordering::SeqCst) {
+            tokio::spawn(self.clone().run());
+        }
+    }
+
+    async fn run(self: Arc<Self>) {
+        let start = tokio::time::Instant::now() + self.every;
+        let mut tick = tokio::time::interval_at(start, self.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.sweep().await;
+        }
+    }
+
+    /// One tick: one question per practice with followed writes. Returns how many settled.
+    async fn sweep(&self) -> usize {
+        let followed = match self.ledger.followed(FOLLOWED_PER_TICK).await {
+            Ok(followed) => followed,
+            Err(e) => {
+                tracing::warn!(error = %e, "followed writes unavailable; settling waits");
+                return 0;
+            }
         };
-        if start {
-            tokio::spawn(self.poller(practice));
-        }
-    }
-
-    /// One practice's poller: one question per tick, until nothing of the practice is followed.
-    fn poller(&self, practice: Arc<Practice>) -> impl Future<Output = ()> + Send + 'static {
-        let (state, ledger, audit) = (self.state.clone(), self.ledger.clone(), self.audit.clone());
-        let every = Duration::from_secs(60) / self.polls_per_minute;
-        async move {
-            let account = practice.profile.account_id.clone();
-            let mut tick = tokio::time::interval_at(Instant::now() + every, every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let still_pending: HashSet<WritebackId> = ledger
-                    .pending(&account)
-                    .into_iter()
-                    .map(|(_, e)| e.writeback)
-                    .collect();
-                let id = {
-                    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-                    let now = Instant::now();
-                    // Settled elsewhere (the practice's webhook), or followed long enough.
-                    state.settling.retain(|id, s| {
-                        s.account != account || (still_pending.contains(id) && s.until > now)
-                    });
-                    let next = state
-                        .settling
-                        .iter_mut()
-                        .filter(|(_, s)| s.account == account)
-                        .min_by_key(|(_, s)| s.last_asked)
-                        .map(|(id, s)| {
-                            s.last_asked = Some(now);
-                            id.clone()
-                        });
-                    match next {
-                        Some(id) => id,
-                        None => {
-                            state.running.remove(&account);
-                            return;
-                        }
-                    }
-                };
-                let Ok(answer) = practice.pms.writeback(&id).await else {
-                    continue;
-                };
-                let Some(outcome) = apply(ledger.as_ref(), &account, &answer) else {
-                    continue;
-                };
-                let followed = state
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .settling
-                    .remove(&id);
-                let Some(followed) = followed else { continue };
-                let settled = Settled {
-                    account: &account,
-                    tool: followed.tool,
-                    actor: followed.actor,
-                    patient: followed.patient,
-                    outcome,
-                    how: format!("writeback {id} settled after the call"),
-                };
-                settled.audit(audit.as_ref()).await;
+        let now = self.clock.now();
+        let mut next: HashMap<AccountId, Following> = HashMap::new();
+        for f in followed {
+            if f.until <= now {
+                let _ = self.ledger.unfollow(&f.account, &f.key).await;
+                continue;
+            }
+            match next.get(&f.account) {
+                Some(current) if current.asked <= f.asked => {}
+                _ => {
+                    next.insert(f.account.clone(), f);
+                }
             }
         }
+        let mut settled = 0;
+        for f in next.into_values() {
+            settled += usize::from(self.ask(f).await);
+        }
+        settled
+    }
+
+    /// Asks about one followed write, if this task holds the practice's poll lease; settles it
+    /// when the practice's system has.
+    async fn ask(&self, f: Following) -> bool {
+        let lease = format!("poll#{}", f.account);
+        if !self
+            .leases
+            .acquire(&lease, self.every)
+            .await
+            .unwrap_or(false)
+        {
+            return false;
+        }
+        let practice = match self.directory.by_account(&f.account).await {
+            Ok(Some(practice)) => practice,
+            _ => return false,
+        };
+        let _ = self
+            .ledger
+            .asked(&f.account, &f.key, self.clock.now())
+            .await;
+        let Ok(answer) = practice.pms.writeback(&f.writeback).await else {
+            return false;
+        };
+        let Some(outcome) = apply(self.ledger.as_ref(), &f.account, &f.key, &answer).await else {
+            return false;
+        };
+        let settled = Settled {
+            account: &f.account,
+            tool: f.tool,
+            actor: f.actor,
+            patient: f.patient,
+            outcome,
+            how: format!("writeback {} settled after the call", f.writeback),
+        };
+        settled.audit(self.audit.as_ref()).await;
+        true
     }
 }
