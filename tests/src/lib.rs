@@ -2,6 +2,7 @@
 //! audit directory, signs requests the way Vapi does, and reads back what a user would see (HTTP
 //! answers, the audit spool, the process's output).
 
+pub mod aws_rig;
 pub mod cognito;
 pub mod fixture;
 pub mod moto;

@@ -125,6 +125,62 @@ impl Moto {
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         logs_client(&self.endpoint)
     }
+
+    /// A DynamoDB client of this emulator.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(KEY_ID, SECRET_KEY, None, None, "moto"))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// The gateway's state table as `terraform/modules/state` makes it: `pk`/`sk`, on demand,
+    /// TTL on `expires_at`.
+    pub async fn create_state_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            TimeToLiveSpecification,
+        };
+        let db = self.dynamodb();
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .unwrap()
+        };
+        db.create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk"))
+            .attribute_definitions(attribute("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .send()
+            .await
+            .expect("create the state table");
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name("expires_at")
+            .enabled(true)
+            .build()
+            .unwrap();
+        db.update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .expect("turn the state table's TTL on");
+    }
 }
 
 /// A CloudWatch Logs client of the emulator at `endpoint` (or a proxy in front of it).

@@ -58,6 +58,7 @@ impl Env {
             credentials: Arc::new(MemoryCredentials::new()),
             clock: gateway_tests::clock(),
             schedule: None,
+            leases: Arc::new(gateway::state::OneProcess),
         };
         SsmDirectory::load(self.moto.ssm(), &self.root(), options)
             .await

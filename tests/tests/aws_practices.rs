@@ -27,6 +27,7 @@ fn options() -> LocalOptions {
         credentials: Arc::new(MemoryCredentials::new()),
         clock: gateway_tests::clock(),
         schedule: None,
+        leases: Arc::new(gateway::state::OneProcess),
     }
 }
 

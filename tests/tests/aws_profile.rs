@@ -8,101 +8,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_ssm::types::ParameterType;
-use gateway_tests::sikka::{SikkaEmulator, SikkaOptions};
-use gateway_tests::{Caller, TestApp, cognito::UserPool, eventually, moto::Moto, unique};
+use gateway_tests::aws_rig::{APP_KEY, CALLBACK_KEY, OFFICE_SECRET, Rig};
+use gateway_tests::{Caller, TestApp, eventually, unique};
 use serde_json::{Value, json};
-
-const APP_ID: &str = "app-aws-profile";
-const APP_KEY: &str = "canary-aws-app-key-5c1d";
-const CALLBACK_KEY: &str = "canary-aws-callback-key-0e7b";
-const OFFICE_SECRET: &str = "canary-aws-office-secret-93aa";
-
-struct Rig {
-    moto: Moto,
-    env_name: String,
-    sikka: SikkaEmulator,
-    pool: UserPool,
-}
-
-impl Rig {
-    async fn new() -> Self {
-        let moto = Moto::start();
-        let sikka = SikkaEmulator::start(SikkaOptions {
-            app_id: APP_ID.into(),
-            app_key: APP_KEY.into(),
-            office_id: "D100".into(),
-            secret_key: OFFICE_SECRET.into(),
-            ..SikkaOptions::default()
-        })
-        .await;
-        let rig = Self {
-            moto,
-            env_name: unique("e2e").replace('_', "-"),
-            sikka,
-            pool: UserPool::start().await,
-        };
-        // The audit log group is Terraform's; the gateway makes its own stream in it.
-        rig.moto
-            .logs()
-            .create_log_group()
-            .log_group_name(format!("/parlae/{}/audit", rig.env_name))
-            .send()
-            .await
-            .expect("create the audit log group");
-        let ssm = rig.moto.ssm();
-        let backend = format!("/parlae/{}/backend", rig.env_name);
-        for (name, value, secure) in [
-            ("SIKKA_APP_ID", APP_ID, false),
-            ("SIKKA_APP_KEY", APP_KEY, true),
-            ("SIKKA_CALLBACK_KEY", CALLBACK_KEY, true),
-            ("SIKKA_BASE_URL", rig.sikka.base_url(), false),
-            ("SIKKA_RECONCILE_SECONDS", "0", false),
-            ("PUBLIC_BASE_URL", "https://gateway.example", false),
-        ] {
-            ssm.put_parameter()
-                .name(format!("{backend}/{name}"))
-                .value(value)
-                .r#type(if secure {
-                    ParameterType::SecureString
-                } else {
-                    ParameterType::String
-                })
-                .send()
-                .await
-                .expect("seed a backend setting");
-        }
-        rig
-    }
-
-    async fn practice(&self, args: &[&str]) {
-        let all: Vec<&str> = ["practice", "add", "--env", &self.env_name]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
-        let out = self.moto.xtask(&all).await;
-        assert!(
-            out.status.success(),
-            "xtask practice add: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    async fn gateway(&self) -> TestApp {
-        let mut env: Vec<(&str, String)> = self.moto.env();
-        env.extend(self.pool.env());
-        env.extend([
-            ("PROFILE", "aws".to_owned()),
-            ("DEPLOY_ENV", self.env_name.clone()),
-            // The aws profile runs on the system clock.
-            ("GATEWAY_NOW", String::new()),
-            ("PRACTICES_REFRESH_SECONDS", "1".to_owned()),
-            ("METRICS_INTERVAL_SECONDS", "1".to_owned()),
-        ]);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        TestApp::spawn_with(&env).await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practice_added_and_onboarded_on_aws_answers_calls() {
@@ -127,19 +35,7 @@ async fn a_practice_added_and_onboarded_on_aws_answers_calls() {
     let app = rig.gateway().await;
 
     // Onboarding stores the office's credentials as the practice's secret.
-    let authorized = app
-        .client
-        .post(app.url("/pms/sikka/webhook/authorize"))
-        .header("callback-key", CALLBACK_KEY)
-        .json(
-            &json!({"event": "app.authorized", "app_id": APP_ID, "office_id": "D100",
-                      "secret_key": OFFICE_SECRET, "practice_name": "Bright Smile",
-                      "practice_id": 1, "pms_type": "Dentrix"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(authorized.status().is_success(), "{}", authorized.status());
+    rig.onboard(&app).await;
     let secret_name = format!("parlae/{}/pms/sikka/acct_a", rig.env_name);
     let stored = rig
         .moto
@@ -323,19 +219,6 @@ async fn sandbox_rig() -> Rig {
     ])
     .await;
     rig
-}
-
-impl Rig {
-    async fn gateway_on(&self, audit_dir: tempfile::TempDir) -> TestApp {
-        let mut env: Vec<(&str, String)> = self.moto.env();
-        env.extend([
-            ("PROFILE", "aws".to_owned()),
-            ("DEPLOY_ENV", self.env_name.clone()),
-            ("GATEWAY_NOW", String::new()),
-        ]);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        TestApp::spawn_in(audit_dir, &env).await
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
