@@ -215,6 +215,9 @@ pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 
 /// How often the `aws` profile writes its metrics (CloudWatch's standard resolution).
 pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(60);
+/// How long one request to the state table may take, retries included (DynamoDB answers in
+/// milliseconds; a live call cannot wait on a store that does not).
+pub const DEFAULT_STATE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// When a tool call's audit entry counts as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +249,9 @@ pub struct AwsSettings {
     /// The CloudWatch Logs stream this task's spool ships to (`AUDIT_LOG_STREAM`); by default
     /// one is named when the spool is first shipped and kept with it.
     pub audit_stream: Option<String>,
+    /// How long one request to the state table may take, retries included
+    /// (`STATE_TIMEOUT_MS`); past it the state counts as unavailable.
+    pub state_timeout: Duration,
 }
 
 impl AwsSettings {
@@ -277,6 +283,9 @@ impl AwsSettings {
             audit_stream: non_empty(get("AUDIT_LOG_STREAM")),
             metrics_interval: seconds(get, "METRICS_INTERVAL_SECONDS")?
                 .unwrap_or(DEFAULT_METRICS_INTERVAL),
+            state_timeout: millis(get, "STATE_TIMEOUT_MS")?
+                .filter(|t| !t.is_zero())
+                .unwrap_or(DEFAULT_STATE_TIMEOUT),
         })
     }
 

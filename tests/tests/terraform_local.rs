@@ -2,11 +2,12 @@
 //! the `aws` profile reads its settings from the parameters Terraform created (only PROFILE,
 //! DEPLOY_ENV and where Sikka and moto are come from the environment), takes a practice added
 //! with `cargo xtask practice add`, onboards it (its secret created under Terraform's prefix with
-//! Terraform's key), answers a tool call, and ships the call's audit entry to the log group
-//! Terraform created.
+//! Terraform's key), answers a tool call, keeps a verified caller in the state table Terraform
+//! created, and ships the call's audit entry to the log group Terraform created.
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use gateway_tests::sikka::{SikkaEmulator, SikkaOptions};
 use gateway_tests::{
     Caller, SECRET, TestApp, cognito::UserPool, eventually, moto::Moto, terraform, unique,
@@ -180,6 +181,39 @@ async fn the_gateway_runs_on_what_terraform_applied_to_the_emulator() {
     .expect("the tool call's audit entry in Terraform's log group");
     assert_eq!(entry["account_id"], "acct_tf");
     assert_eq!(entry["outcome"], "success");
+
+    // The caller verified by caller id is remembered for the call in Terraform's state table,
+    // where any other task finds it.
+    let olivia = Caller {
+        number: Some(gateway_tests::fixture::OLIVIA.phone.into()),
+        ..Caller::at("acct_tf", "pn_tf")
+    };
+    let mine = app
+        .tool("get_appointments", json!({}), &olivia)
+        .await
+        .json();
+    assert_eq!(
+        mine["patient_id"],
+        gateway_tests::fixture::OLIVIA.id,
+        "{mine}"
+    );
+    let session = moto
+        .dynamodb()
+        .get_item()
+        .table_name(applied.output("state_table"))
+        .key("pk", AttributeValue::S("S#acct_tf".into()))
+        .key("sk", AttributeValue::S(olivia.call_id.clone()))
+        .send()
+        .await
+        .expect("Terraform's state table answers");
+    let patients = session
+        .item()
+        .and_then(|i| i.get("patients")?.as_ss().ok().cloned());
+    assert_eq!(
+        patients,
+        Some(vec![gateway_tests::fixture::OLIVIA.id.to_owned()]),
+        "the verification is kept in Terraform's table"
+    );
 
     let output = app.output();
     for secret in [APP_KEY, CALLBACK_KEY, OFFICE_SECRET] {

@@ -129,7 +129,9 @@ pub async fn stores(
         secrets.clone(),
         SecretsConfig::from_settings(aws),
     ));
-    let state = crate::aws::state::Table::new(sdk, aws.state_table(), settings.clock).stores();
+    let state =
+        crate::aws::state::Table::new(sdk, aws.state_table(), settings.clock, aws.state_timeout)
+            .stores();
     let options = practice_options(settings, sikka, credentials.clone(), state.leases.clone())?;
     let directory = Arc::new(
         SsmDirectory::load(aws_sdk_ssm::Client::new(sdk), &aws.ssm_root(), options)

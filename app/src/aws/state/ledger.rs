@@ -1,7 +1,8 @@
 //! The write ledger on the table ([`DynamoLedger`]), with the rules of
 //! `receptionist::writebacks::ledger`. A claim is one transaction: the entry (if its key is free
 //! or dead) and one hold item per 5 minutes of the slot per provider and per operatory (if none
-//! is held by a live write), so two tasks can never both claim one slot. A hold lives for the
+//! is held by a live write; a visit over 4 hours, its provider's only: a transaction holds at
+//! most 100 items), so two tasks can never both claim one slot. A hold lives for the
 //! claim's time and [`APPLIED_HOLD`] after it (the life of a write applied during its call, the
 //! usual case) and is deleted when the write fails or its claim is released; a write pending
 //! longer keeps its slot out of availability and the re-check through its entry (`busy`), and
@@ -38,11 +39,11 @@ use crate::{
 /// held slot; this only keeps one from being offered).
 pub const BUSY_FRESH: Duration = Duration::from_secs(2);
 
-/// Hold units: a slot is held in steps of this many minutes (slots start on multiples of the
-/// practice's step, which divides an hour). A long visit is held in coarser units.
+/// Hold units: a slot is held in steps of this many minutes, from its start rounded down to its
+/// end rounded up (every visit alike, so any two overlapping visits share a unit).
 const UNIT_MINUTES: i64 = 5;
-/// At most this many hold items per resource (a transaction holds at most 100 items).
-const MAX_UNITS: i64 = 48;
+/// A transaction holds at most 100 items: the entry and 99 holds.
+const MAX_HOLDS: usize = 99;
 
 /// A pending write's entry and holds live this long (it is settled or given up before).
 const PENDING_LIFE: Duration = Duration::from_secs(26 * 60 * 60);
@@ -117,31 +118,31 @@ impl DynamoLedger {
         Ok(read.item.as_ref().and_then(entry))
     }
 
-    /// The hold items of `slot`, as `(sk)` keys.
+    /// The hold items of `slot`, as `sk` keys: its provider's and its operatory's units. A
+    /// visit longer than a transaction can hold both for (over 4 hours) holds its provider's.
     fn units(slot: &Busy) -> Vec<String> {
         let minutes = (slot.end - slot.start)
             .total(jiff::Unit::Minute)
             .unwrap_or(0.0)
             .ceil() as i64;
-        let mut unit = UNIT_MINUTES;
-        while minutes / unit > MAX_UNITS {
-            unit *= 2;
-        }
         let midnight = slot.start.date().to_datetime(jiff::civil::Time::midnight());
         let offset = (slot.start - midnight)
             .total(jiff::Unit::Minute)
             .unwrap_or(0.0) as i64;
-        let first = offset - offset.rem_euclid(unit);
-        let mut keys = Vec::new();
-        let mut at = first;
-        while at < offset + minutes.max(1) {
-            let when = midnight + jiff::Span::new().minutes(at);
-            keys.push(format!("p#{}#{when}", slot.provider_id));
-            if let Some(op) = &slot.operatory_id {
-                keys.push(format!("o#{op}#{when}"));
-            }
-            at += unit;
+        let first = offset - offset.rem_euclid(UNIT_MINUTES);
+        let starts: Vec<_> = (first..offset + minutes.max(1))
+            .step_by(UNIT_MINUTES as usize)
+            .map(|at| midnight + jiff::Span::new().minutes(at))
+            .collect();
+        let mut keys: Vec<String> = (starts.iter())
+            .map(|when| format!("p#{}#{when}", slot.provider_id))
+            .collect();
+        if let Some(op) = &slot.operatory_id
+            && keys.len() * 2 <= MAX_HOLDS
+        {
+            keys.extend(starts.iter().map(|when| format!("o#{op}#{when}")));
         }
+        keys.truncate(MAX_HOLDS);
         keys
     }
 
@@ -510,5 +511,66 @@ impl WriteLedger for DynamoLedger {
             .await
             .map_err(|e| failed("unfollowing a write", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pms::{OperatoryId, ProviderId};
+
+    fn slot(provider: &str, chair: &str, start: &str, minutes: i64) -> Busy {
+        let start: jiff::civil::DateTime = start.parse().unwrap();
+        Busy {
+            provider_id: ProviderId::new(provider),
+            operatory_id: Some(OperatoryId::new(chair)),
+            start,
+            end: start + jiff::Span::new().minutes(minutes),
+        }
+    }
+
+    fn shared(a: &Busy, b: &Busy) -> bool {
+        let b = DynamoLedger::units(b);
+        DynamoLedger::units(a).iter().any(|u| b.contains(u))
+    }
+
+    #[test]
+    fn overlapping_slots_share_a_hold_item_and_adjacent_ones_do_not() {
+        let nine = slot("DDS1", "OP1", "2026-12-01T09:00", 30);
+        assert_eq!(
+            DynamoLedger::units(&nine).len(),
+            12,
+            "6 per provider, 6 per chair"
+        );
+        assert!(
+            shared(&nine, &slot("DDS1", "OP9", "2026-12-01T09:15", 30)),
+            "same provider"
+        );
+        assert!(
+            shared(&nine, &slot("DDS2", "OP1", "2026-12-01T09:25", 10)),
+            "same chair"
+        );
+        assert!(
+            !shared(&nine, &slot("DDS1", "OP1", "2026-12-01T09:30", 30)),
+            "adjacent"
+        );
+        assert!(
+            !shared(&nine, &slot("DDS2", "OP2", "2026-12-01T09:00", 30)),
+            "elsewhere"
+        );
+        assert!(
+            !shared(&nine, &slot("DDS1", "OP1", "2026-12-02T09:00", 30)),
+            "another day"
+        );
+    }
+
+    #[test]
+    fn the_longest_visit_is_held_for_its_provider_within_one_transaction() {
+        let day = slot("DDS1", "OP1", "2026-12-01T08:00", 8 * 60);
+        let units = DynamoLedger::units(&day);
+        assert!(units.len() < 100, "{} items", units.len());
+        assert!(shared(&day, &slot("DDS1", "OP7", "2026-12-01T15:55", 5)));
+        assert!(shared(&day, &slot("DDS1", "OP7", "2026-12-01T08:02", 5)));
+        assert!(!shared(&day, &slot("DDS1", "OP7", "2026-12-01T16:00", 30)));
     }
 }

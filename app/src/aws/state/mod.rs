@@ -36,10 +36,6 @@ use crate::{
     state::{COUNTS, StateError, StateStores},
 };
 
-/// How long one request to the table may take, retries included, before the caller is told
-/// the state is unavailable (a live call cannot wait longer).
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The table, its clock and this task's name (the owner of its leases).
 #[derive(Clone)]
 pub struct Table {
@@ -52,9 +48,10 @@ pub struct Table {
 type Item = HashMap<String, AttributeValue>;
 
 impl Table {
-    pub fn new(sdk: &aws_config::SdkConfig, name: String, clock: Clock) -> Self {
+    /// The table `name`; a request (retries included) taking longer than `timeout` fails.
+    pub fn new(sdk: &aws_config::SdkConfig, name: String, clock: Clock, timeout: Duration) -> Self {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(OPERATION_TIMEOUT)
+            .operation_timeout(timeout)
             .build();
         let config = aws_sdk_dynamodb::config::Builder::from(sdk)
             .timeout_config(timeouts)
