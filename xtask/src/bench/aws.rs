@@ -62,6 +62,8 @@ pub struct AwsMeasured {
     /// `GetSecretValue` and `DescribeSecret` calls for [`CREDENTIAL_LOADS`] loads.
     pub secret_gets: u64,
     pub secret_describes: u64,
+    /// The shared state's cost and the booking path on DynamoDB.
+    pub state: super::state::StateMeasured,
 }
 
 pub fn run(
@@ -140,12 +142,16 @@ pub fn run(
         "credential cache: {CREDENTIAL_LOADS} loads of one practice"
     ));
     let (secret_gets, secret_describes) = runtime.block_on(credential_loads(&sdk))?;
+    let load = (threads, connections, seconds);
+    let day = date.to_string();
+    let state = super::state::run(sh, &moto, binary, scratch.path(), load, &day)?;
     Ok(AwsMeasured {
         rows,
         shipper_rate,
         shipper_lag_ms,
         secret_gets,
         secret_describes,
+        state,
     })
 }
 
@@ -174,6 +180,7 @@ pub fn print(m: &AwsMeasured) {
         "credentials: {CREDENTIAL_LOADS} loads of one practice → {} GetSecretValue, {} DescribeSecret",
         m.secret_gets, m.secret_describes
     );
+    super::state::print(&m.state);
 }
 
 pub fn report(m: &AwsMeasured) -> Vec<Value> {
@@ -207,10 +214,14 @@ pub fn report(m: &AwsMeasured) -> Vec<Value> {
         "get_secret_value": m.secret_gets,
         "describe_secret": m.secret_describes,
     }));
+    out.extend(super::state::report(&m.state));
     out
 }
 
 pub fn errors(m: &AwsMeasured, max_share: f64) -> Vec<String> {
+    let booking = &m.state.booking;
+    let booking_failed = booking.requests == 0
+        || booking.non_2xx as f64 > max_share * booking.requests as f64;
     m.rows
         .iter()
         .filter(|r| {
@@ -218,6 +229,7 @@ pub fn errors(m: &AwsMeasured, max_share: f64) -> Vec<String> {
                 || r.outcome.non_2xx as f64 > max_share * r.outcome.requests as f64
         })
         .map(|r| format!("{} ({} non-2xx)", r.scenario, r.outcome.non_2xx))
+        .chain(booking_failed.then(|| format!("aws book_appointment ({} non-2xx)", booking.non_2xx)))
         .collect()
 }
 
@@ -262,7 +274,7 @@ async fn seed(sdk: &aws_config::SdkConfig) -> Result<()> {
         .send()
         .await
         .context("creating the audit log group")?;
-    Ok(())
+    super::state::create_table(sdk, &format!("parlae-{ENV}-state")).await
 }
 
 /// The gateway's own counts from its EMF lines: tool calls (summed), and the last shipping lag.
@@ -400,7 +412,7 @@ async fn credential_loads(sdk: &aws_config::SdkConfig) -> Result<(u64, u64)> {
 }
 
 /// moto's server on a free loopback port, killed when dropped.
-struct Moto {
+pub(super) struct Moto {
     endpoint: String,
     child: Child,
 }
@@ -430,7 +442,7 @@ impl Moto {
         Ok(moto)
     }
 
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_REGION", "us-east-1".into()),

@@ -6,6 +6,7 @@ mod aws;
 mod probe;
 mod requests;
 mod sikka;
+mod state;
 mod wrk;
 
 use std::{fs, path::Path};

@@ -104,7 +104,11 @@ pub fn availability_date() -> String {
 /// `count` distinct bookings: weekday half-hour slots over the next five weeks, each round of
 /// slots for another sandbox patient, each with its own toolCallId.
 pub fn book_appointments(count: usize) -> Vec<String> {
-    let today = today();
+    book_appointments_from(count, today())
+}
+
+/// [`book_appointments`] from `today` (days since 1970-01-01), for a gateway on the system clock.
+pub fn book_appointments_from(count: usize, today: i64) -> Vec<String> {
     let times: Vec<String> = (8..12)
         .chain(13..17)
         .flat_map(|h| [format!("{h:02}:00"), format!("{h:02}:30")])
