@@ -203,13 +203,13 @@ impl AnswerCache {
 /// first, then finds its answer remembered.
 #[derive(Default)]
 pub struct Flights {
-    in_flight: Mutex<HashMap<CallKey, Arc<tokio::sync::Mutex<()>>>>,
+    in_flight: Arc<Mutex<HashMap<CallKey, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Flights {
     /// Waits for any other copy of this tool call to be answered; the copy is answered while the
     /// returned guard lives.
-    pub async fn one_at_a_time(&self, scope: &CallScope, tool_call_id: &str) -> Flight<'_> {
+    pub async fn one_at_a_time(&self, scope: &CallScope, tool_call_id: &str) -> Flight {
         let key = (scope.clone(), tool_call_id.to_owned());
         let lock = self
             .in_flight
@@ -220,7 +220,7 @@ impl Flights {
             .clone();
         let turn = lock.clone().lock_owned().await;
         Flight {
-            flights: self,
+            in_flight: self.in_flight.clone(),
             key,
             lock,
             _turn: turn,
@@ -228,19 +228,19 @@ impl Flights {
     }
 }
 
-/// The turn of one copy of a tool call (see [`Flights`]).
-pub struct Flight<'a> {
-    flights: &'a Flights,
+/// The turn of one copy of a tool call (see [`Flights`]); it may outlive the request (a write
+/// finishing in the background keeps its copies waiting).
+pub struct Flight {
+    in_flight: Arc<Mutex<HashMap<CallKey, Arc<tokio::sync::Mutex<()>>>>>,
     key: CallKey,
     lock: Arc<tokio::sync::Mutex<()>>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
-impl Drop for Flight<'_> {
+impl Drop for Flight {
     /// Forgets the call's lock once no other copy of the call holds or awaits it.
     fn drop(&mut self) {
         let mut flights = self
-            .flights
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);

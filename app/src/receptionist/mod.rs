@@ -253,7 +253,7 @@ impl Receptionist {
         // One answer per write: a copy that arrives while the first is being answered waits
         // for it, then finds its answer remembered. Reads are answered afresh (never
         // remembered, so never looked up).
-        let (_flight, previous) = if tool.writes() {
+        let (mut flight, previous) = if tool.writes() {
             let scope = call.scope(account);
             let flight = self.flights.one_at_a_time(&scope, tool_call_id).await;
             match self.begin(&scope, tool_call_id, budget).await {
@@ -287,7 +287,8 @@ impl Receptionist {
             ),
             Ok(request) => {
                 let budget = budget.min(self.settings.tool_budget);
-                self.run_within(&practice, call, tool_call_id, request, budget)
+                let flight = &mut flight;
+                self.run_within(&practice, call, tool_call_id, request, budget, flight)
                     .await
             }
         };
@@ -334,7 +335,7 @@ impl Receptionist {
     /// dropped and the caller hears that the system did not answer in time. A write already sent
     /// is never cancelled: it finishes in the background, where its outcome is audited and
     /// remembered under the tool call id (a retry hears it), while the caller hears it is
-    /// pending.
+    /// pending; its copies wait for it (`flight`).
     async fn run_within(
         self: &Arc<Self>,
         practice: &Arc<Practice>,
@@ -342,6 +343,7 @@ impl Receptionist {
         tool_call_id: &str,
         request: ToolRequest,
         budget: Duration,
+        flight: &mut Option<idempotency::Flight>,
     ) -> Outcome {
         let tool = request.tool();
         let sent = Arc::new(AtomicBool::new(false));
@@ -377,7 +379,9 @@ impl Receptionist {
             Err(_) => {
                 let (desk, call, id) = (self.clone(), call.clone(), tool_call_id.to_owned());
                 let account = practice.profile.account_id.clone();
+                let flight = flight.take();
                 tokio::spawn(async move {
+                    let _flight = flight;
                     let Ok(outcome) = task.await else { return };
                     let _ = desk
                         .finish_and_remember(&call, tool, &id, &account, outcome)

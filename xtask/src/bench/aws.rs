@@ -220,8 +220,8 @@ pub fn report(m: &AwsMeasured) -> Vec<Value> {
 
 pub fn errors(m: &AwsMeasured, max_share: f64) -> Vec<String> {
     let booking = &m.state.booking;
-    let booking_failed = booking.requests == 0
-        || booking.non_2xx as f64 > max_share * booking.requests as f64;
+    let booking_failed =
+        booking.requests == 0 || booking.non_2xx as f64 > max_share * booking.requests as f64;
     m.rows
         .iter()
         .filter(|r| {
@@ -229,7 +229,9 @@ pub fn errors(m: &AwsMeasured, max_share: f64) -> Vec<String> {
                 || r.outcome.non_2xx as f64 > max_share * r.outcome.requests as f64
         })
         .map(|r| format!("{} ({} non-2xx)", r.scenario, r.outcome.non_2xx))
-        .chain(booking_failed.then(|| format!("aws book_appointment ({} non-2xx)", booking.non_2xx)))
+        .chain(
+            booking_failed.then(|| format!("aws book_appointment ({} non-2xx)", booking.non_2xx)),
+        )
         .collect()
 }
 

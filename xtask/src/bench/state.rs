@@ -78,7 +78,10 @@ pub fn run(
         ("VAPI_WEBHOOK_SECRET", SECRET.to_owned()),
         ("SANDBOX_WRITE_DELAY_MS", "0".to_owned()),
         ("AUDIT_FSYNC", "true".to_owned()),
-        ("AUDIT_DIR", scratch.join("audit-state").display().to_string()),
+        (
+            "AUDIT_DIR",
+            scratch.join("audit-state").display().to_string(),
+        ),
         ("METRICS_INTERVAL_SECONDS", "1".to_owned()),
         ("RUST_LOG", "warn,gateway::startup=info".to_owned()),
     ]);

@@ -11,7 +11,8 @@
 //!
 //! Requests per write: `get` 1, `claim` 1 (a refused one 2), `record` 1, `settle` 1 (a failed
 //! write 3: its holds go). `busy` (what availability and the re-check subtract) reads the
-//! practice's entries at most once per [`BUSY_FRESH`] per task; `pending_for` always reads.
+//! practice's entries at most once per [`BUSY_FRESH`] per task; `live_for` always reads (and
+//! refreshes what `busy` uses).
 
 use std::{
     collections::HashMap,
@@ -440,7 +441,7 @@ impl WriteLedger for DynamoLedger {
             .collect())
     }
 
-    async fn pending_for(
+    async fn live_for(
         &self,
         account: &AccountId,
         patient: &PatientId,
@@ -448,7 +449,9 @@ impl WriteLedger for DynamoLedger {
         let now = self.table.now();
         let entries = self.entries(account).await?;
         let mine = entries.into_iter().filter(|e| &e.patient == patient);
-        Ok(mine.filter(|e| e.live(now) && e.pending()).collect())
+        Ok(mine
+            .filter(|e| e.live(now) && e.writeback.is_some())
+            .collect())
     }
 
     async fn pending(&self, account: &AccountId) -> StateResult<Vec<LedgerEntry>> {

@@ -8,13 +8,16 @@
 use jiff::{ToSpan, civil::DateTime};
 use serde_json::json;
 
-use super::{Ctx, Refused, Work, Written, availability::other_times, held as held_slot, name_of};
+use super::{
+    Ctx, Refused, Work, Written, availability::other_times, held as held_slot, name_of,
+    repeat_answer, state_down,
+};
 use crate::{
     pms::{
         Appointment, AppointmentId, NewAppointment, Patient, Phi, PmsError, Provider, ProviderId,
         Reschedule,
     },
-    receptionist::{Identity, Outcome, Tool, WriteKey, slots, slots::Slot, words},
+    receptionist::{Identity, LedgerEntry, Outcome, Tool, WriteKey, slots, slots::Slot, words},
 };
 
 #[derive(Debug, Clone)]
@@ -77,10 +80,7 @@ impl Work for BookAppointment {
             start,
             provider: self.provider.clone(),
         };
-        if let Some(again) = cx.made_before(&key, "booking", &who).await {
-            return again;
-        }
-        if let Err(answer) = own_clash(cx, &patient, start, length, &providers).await {
+        if let Err(answer) = own_clash(cx, &patient, &key, length, &providers).await {
             return answer;
         }
         let summary = |slot: &Slot| {
@@ -132,18 +132,32 @@ impl Work for BookAppointment {
     }
 }
 
-/// Refuses a booking that overlaps the patient's own appointment or pending request; answers
-/// (as done) one that is exactly an appointment they already have.
+/// The booking already made under `key` (on any task), answered again; else refuses one that
+/// overlaps the patient's own appointment or a write of theirs the practice may not show yet,
+/// and answers (as done) one that is exactly an appointment they already have.
 async fn own_clash(
     cx: &Ctx<'_>,
     patient: &Patient,
-    start: DateTime,
+    key: &WriteKey,
     length: u32,
     providers: &[Provider],
 ) -> Result<(), Outcome> {
+    let WriteKey::Booking { start, .. } = *key else {
+        return Ok(());
+    };
     let who = vec![patient.id.clone()];
     let first = patient.first_name.expose();
     let end = start + i64::from(length).minutes();
+    let written = cx
+        .desk
+        .writebacks
+        .ledger()
+        .live_for(cx.account(), &patient.id);
+    let written = written.await.map_err(|e| state_down(&e, &who))?;
+    let digest = key.digest();
+    if let Some(made) = written.iter().find(|e| e.key == digest) {
+        return Err(repeat_answer("booking", made, who));
+    }
     let appointments = cx
         .practice
         .pms
@@ -176,31 +190,22 @@ async fn own_clash(
             )
         });
     }
-    let pending = cx
-        .desk
-        .writebacks
-        .ledger()
-        .pending_for(cx.account(), &patient.id)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "pending writes unavailable; not booking");
-            Outcome::failed(
-                crate::receptionist::STATE_DOWN,
-                "shared state unavailable",
-                who.clone(),
-            )
-        })?
-        .into_iter()
-        .find(|e| {
-            e.slot
-                .as_ref()
-                .is_some_and(|b| b.start < end && b.end > start)
-        });
-    match pending {
+    let overlapping = written.into_iter().find(|e| {
+        e.slot
+            .as_ref()
+            .is_some_and(|b| b.start < end && b.end > start)
+    });
+    match overlapping {
         Some(entry) => Err(Outcome::failed(
             format!(
-                "{first} already has a request pending for {} that overlaps this time (reference {}). Offer another time.",
-                entry.summary, entry.reference
+                "{first} already has a request {} for {} that overlaps this time (reference {}). Offer another time.",
+                if entry.pending() {
+                    "pending"
+                } else {
+                    "just made"
+                },
+                entry.summary,
+                entry.reference
             ),
             "overlaps the patient's pending request",
             who,
@@ -487,12 +492,15 @@ impl Work for GetAppointments {
             .desk
             .writebacks
             .ledger()
-            .pending_for(cx.account(), &patient.id)
+            .live_for(cx.account(), &patient.id)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "pending writes unavailable; listing the practice's");
                 Vec::new()
-            });
+            })
+            .into_iter()
+            .filter(LedgerEntry::pending)
+            .collect::<Vec<_>>();
         let body = json!({
             "patient_id": patient.id,
             "first_name": patient.first_name.expose(),

@@ -326,7 +326,7 @@ pub enum Refused {
 }
 
 /// The refusal of a write when the shared state is down.
-fn state_down(e: &crate::state::StateError, who: &[PatientId]) -> Outcome {
+pub(super) fn state_down(e: &crate::state::StateError, who: &[PatientId]) -> Outcome {
     tracing::error!(error = %e, "the write ledger is unavailable; not writing");
     Outcome::failed(STATE_DOWN, "shared state unavailable", who.to_vec())
 }
@@ -341,7 +341,7 @@ pub struct Written<'a> {
 }
 
 /// The answer for a write this gateway already made (same business key).
-fn repeat_answer(what: &str, entry: &LedgerEntry, who: Vec<PatientId>) -> Outcome {
+pub(super) fn repeat_answer(what: &str, entry: &LedgerEntry, who: Vec<PatientId>) -> Outcome {
     match &entry.state {
         WritebackState::Applied { .. } => Outcome::ok(
             format!(

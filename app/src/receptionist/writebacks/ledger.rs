@@ -167,8 +167,8 @@ pub trait WriteLedger: Send + Sync + 'static {
     ) -> StateResult<()>;
     /// Slots held by live writes that the PMS may not show yet, on days `from..=to`.
     async fn busy(&self, account: &AccountId, from: Date, to: Date) -> StateResult<Vec<Busy>>;
-    /// A patient's writes that are still pending.
-    async fn pending_for(
+    /// A patient's sent writes that still count: pending, or applied within [`APPLIED_HOLD`].
+    async fn live_for(
         &self,
         account: &AccountId,
         patient: &PatientId,
@@ -331,12 +331,12 @@ impl WriteLedger for MemoryLedger {
         Ok(live.into_iter().filter_map(|e| e.slot).collect())
     }
 
-    async fn pending_for(
+    async fn live_for(
         &self,
         account: &AccountId,
         patient: &PatientId,
     ) -> StateResult<Vec<LedgerEntry>> {
-        Ok(self.live(account, |e| &e.patient == patient && e.pending()))
+        Ok(self.live(account, |e| &e.patient == patient && e.writeback.is_some()))
     }
 
     async fn pending(&self, account: &AccountId) -> StateResult<Vec<LedgerEntry>> {
