@@ -1,5 +1,6 @@
 //! The wait after an apply: the ECS service is stable when it has exactly one deployment, the
-//! PRIMARY one, of the service's task definition, whose rollout is COMPLETED (or, where ECS
+//! PRIMARY one (ECS creates it, with the new task definition, when the apply updates the
+//! service, and keeps the old one ACTIVE until it is drained), whose rollout is COMPLETED (or, where ECS
 //! reports no rollout state, whose running count reached its desired count). A FAILED rollout
 //! (the circuit breaker rolled back) or the deadline ends the wait with an error; progress is
 //! printed whenever it changes.
@@ -80,10 +81,9 @@ fn state(service: &Service) -> Result<(bool, String)> {
         primary.pending_count(),
         rollout.as_deref().unwrap_or("-")
     );
-    let current = primary.task_definition() == service.task_definition();
     let done = match rollout.as_deref() {
         Some(r) => r == "COMPLETED",
         None => running == desired,
     };
-    Ok((deployments.len() == 1 && current && done, status))
+    Ok((deployments.len() == 1 && done, status))
 }

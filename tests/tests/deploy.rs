@@ -1,0 +1,161 @@
+//! `cargo xtask deploy`, end to end on the AWS emulator: `--env local` applies
+//! `terraform/environments/local` to moto (the stores, the image repository, the ECS service),
+//! pushes the image to Debian's `docker-registry` (moto serves ECR's API but no registry, so
+//! `--registry` sends the push there, under the ECR repository's name), and the service's task
+//! definition names the pushed digest; `--plan-only` changes nothing; a missing terraform or
+//! missing credentials stop it before anything is built or pushed, saying what to do. A small
+//! OCI layout (`--layout`) stands in for the release build, which `tests/tests/image.rs` checks.
+//!
+//! Needs terraform and its provider mirror (as `terraform_local`), moto (`cargo xtask venv`) and
+//! `docker-registry`; a missing one fails the test.
+
+use std::{
+    path::Path,
+    process::{Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use gateway_tests::{moto::Moto, registry::Registry};
+use serde_json::json;
+
+/// init + apply of the stores and the service on moto take about 30 s on a quiet machine.
+const DEPLOY: Duration = Duration::from_secs(600);
+const REPOSITORY: &str = "parlae-local-gateway";
+
+/// The variables `environments/local` needs beyond the image: moto's URL and the settings.
+fn var_file(dir: &Path, moto: &Moto) -> String {
+    let path = dir.join("local.tfvars.json");
+    let vars = json!({
+        "endpoint": moto.endpoint,
+        "settings": {
+            "VAPI_WEBHOOK_SECRET": "deploy-test-secret",
+            "SIKKA_APP_ID": "app",
+            "SIKKA_APP_KEY": "key",
+            "SIKKA_CALLBACK_KEY": "callback",
+            "PUBLIC_BASE_URL": "https://gateway.example.test",
+        },
+    });
+    std::fs::write(&path, vars.to_string()).unwrap();
+    path.display().to_string()
+}
+
+/// `xtask deploy <args>` in a clean environment plus `env` (terraform's mirror passed through);
+/// its own target directory (`CARGO_TARGET_DIR`) so parallel tests never share its files.
+async fn deploy(args: &[&str], env: &[(&str, String)], target: &Path) -> Output {
+    let mut cmd = tokio::process::Command::new(gateway_tests::xtask_bin());
+    cmd.env_clear()
+        .env("CARGO_TARGET_DIR", target)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("deploy")
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for name in ["PATH", "TF_PLUGIN_MIRROR", "TERRAFORM"] {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (*k, v)));
+    let out = tokio::time::timeout(DEPLOY, cmd.output())
+        .await
+        .expect("the deploy finishes within ten minutes")
+        .expect("run xtask deploy");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The image the ECS service's current task definition runs.
+async fn service_image(moto: &Moto) -> String {
+    let ecs = moto.ecs();
+    let services = ecs
+        .describe_services()
+        .cluster(REPOSITORY)
+        .services(REPOSITORY)
+        .send()
+        .await
+        .expect("DescribeServices");
+    let service = &services.services()[0];
+    let definition = ecs
+        .describe_task_definition()
+        .task_definition(service.task_definition().expect("a task definition"))
+        .send()
+        .await
+        .expect("DescribeTaskDefinition");
+    let definition = definition.task_definition().expect("the task definition");
+    definition.container_definitions()[0]
+        .image()
+        .expect("an image")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_local_pushes_the_image_and_the_service_runs_its_digest() {
+    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    let digest = gateway_tests::registry::write_layout(&layout, "sha-deploytest", "first");
+    let vars = var_file(dir.path(), &moto);
+    let work = dir.path().join("work");
+    let args = [
+        "--env",
+        "local",
+        "--layout",
+        layout.to_str().unwrap(),
+        "--registry",
+        &registry.host,
+        "--var-file",
+        &vars,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--wait-seconds",
+        "60",
+    ];
+
+    let started = Instant::now();
+    let out = deploy(&args, &moto.env(), dir.path()).await;
+    assert!(out.status.success(), "deploy failed:\n{}", stderr(&out));
+    eprintln!("deploy --env local took {:?}", started.elapsed());
+    let reference = format!("{}/{REPOSITORY}@{digest}", registry.host);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), reference);
+    let log = stderr(&out);
+    for step in 1..=8 {
+        assert!(log.contains(&format!("[{step}/8]")), "step {step}:\n{log}");
+    }
+    assert!(log.contains("running 1/1"), "{log}");
+
+    // The registry holds the image under its digest and tag; the service runs exactly that.
+    assert_eq!(
+        registry
+            .manifest_digest(REPOSITORY, &digest)
+            .await
+            .as_deref(),
+        Some(digest.as_str())
+    );
+    assert_eq!(
+        registry
+            .manifest_digest(REPOSITORY, "sha-deploytest")
+            .await
+            .as_deref(),
+        Some(digest.as_str())
+    );
+    assert_eq!(service_image(&moto).await, reference);
+
+    // A second image deploys over the first: a new task definition names the new digest.
+    let layout2 = dir.path().join("oci2");
+    let digest2 = gateway_tests::registry::write_layout(&layout2, "sha-deploytest2", "second");
+    let mut args2 = args;
+    args2[3] = layout2.to_str().unwrap();
+    let out = deploy(&args2, &moto.env(), dir.path()).await;
+    assert!(
+        out.status.success(),
+        "second deploy failed:\n{}",
+        stderr(&out)
+    );
+    let reference2 = format!("{}/{REPOSITORY}@{digest2}", registry.host);
+    assert_eq!(service_image(&moto).await, reference2);
+}
