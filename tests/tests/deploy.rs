@@ -159,3 +159,163 @@ async fn deploy_local_pushes_the_image_and_the_service_runs_its_digest() {
     let reference2 = format!("{}/{REPOSITORY}@{digest2}", registry.host);
     assert_eq!(service_image(&moto).await, reference2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_only_plans_with_the_digest_and_changes_nothing() {
+    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    let digest = gateway_tests::registry::write_layout(&layout, "sha-planonly", "plan");
+    let vars = var_file(dir.path(), &moto);
+    let work = dir.path().join("work");
+    let out = deploy(
+        &[
+            "--env",
+            "local",
+            "--plan-only",
+            "--layout",
+            layout.to_str().unwrap(),
+            "--registry",
+            &registry.host,
+            "--var-file",
+            &vars,
+            "--work-dir",
+            work.to_str().unwrap(),
+        ],
+        &moto.env(),
+        dir.path(),
+    )
+    .await;
+    let log = stderr(&out);
+    assert!(out.status.success(), "plan-only failed:\n{log}");
+    assert!(log.contains("[4/4] terraform plan"), "{log}");
+    assert!(log.contains(&digest), "the plan names the digest:\n{log}");
+    assert!(log.contains("nothing pushed, nothing applied"), "{log}");
+    assert!(out.stdout.is_empty(), "nothing deployed, nothing printed");
+
+    // Nothing was pushed, no task definition registered, no repository or state table created.
+    assert!(registry.catalog().await.is_empty());
+    let definitions = moto
+        .ecs()
+        .list_task_definitions()
+        .send()
+        .await
+        .expect("ListTaskDefinitions");
+    assert!(
+        definitions.task_definition_arns().is_empty(),
+        "{definitions:?}"
+    );
+    let parameters = moto
+        .ssm()
+        .describe_parameters()
+        .send()
+        .await
+        .expect("DescribeParameters");
+    assert!(parameters.parameters().is_empty(), "{parameters:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_terraform_the_deploy_stops_first_saying_so_and_pushes_nothing() {
+    let moto = Moto::start_with(&[]);
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    gateway_tests::registry::write_layout(&layout, "sha-noterraform", "none");
+    let vars = var_file(dir.path(), &moto);
+    let empty = dir.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let mut env = moto.env();
+    env.push(("PATH", empty.display().to_string()));
+    let out = deploy(
+        &[
+            "--env",
+            "local",
+            "--layout",
+            layout.to_str().unwrap(),
+            "--registry",
+            &registry.host,
+            "--var-file",
+            &vars,
+        ],
+        &env,
+        dir.path(),
+    )
+    .await;
+    assert!(!out.status.success());
+    let log = stderr(&out);
+    assert!(
+        log.contains("terraform is not installed") && log.contains("install terraform 1.11"),
+        "{log}"
+    );
+    assert!(!log.contains("[2/8]"), "stopped at the checks:\n{log}");
+    assert!(registry.catalog().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_aws_credentials_the_deploy_stops_before_building_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    // No layout: past the checks it would start the release build.
+    let out = deploy(
+        &["--env", "local"],
+        &[("AWS_REGION", "us-east-1".to_owned())],
+        dir.path(),
+    )
+    .await;
+    assert!(!out.status.success());
+    let log = stderr(&out);
+    assert!(
+        log.contains("AWS credentials are missing or invalid") && log.contains("aws sso login"),
+        "{log}"
+    );
+    assert!(!log.contains("[2/8]"), "stopped at the checks:\n{log}");
+    assert!(
+        !dir.path().join("image").exists(),
+        "nothing built: {:?}",
+        std::fs::read_dir(dir.path()).unwrap().collect::<Vec<_>>()
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_never_runs_its_tasks_fails_the_deploy_at_the_deadline() {
+    // moto reports no running task: the rollout stays IN_PROGRESS.
+    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "0")]);
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    gateway_tests::registry::write_layout(&layout, "sha-stuck", "stuck");
+    let vars = var_file(dir.path(), &moto);
+    let work = dir.path().join("work");
+    let out = deploy(
+        &[
+            "--env",
+            "local",
+            "--layout",
+            layout.to_str().unwrap(),
+            "--registry",
+            &registry.host,
+            "--var-file",
+            &vars,
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--wait-seconds",
+            "6",
+        ],
+        &moto.env(),
+        dir.path(),
+    )
+    .await;
+    assert!(!out.status.success());
+    let log = stderr(&out);
+    assert!(log.contains("running 0/1"), "{log}");
+    assert!(
+        log.contains("was not stable after 6s") && log.contains("--wait-seconds"),
+        "{log}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no reference printed for a deploy that did not finish"
+    );
+}
