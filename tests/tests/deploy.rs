@@ -319,3 +319,92 @@ async fn a_service_that_never_runs_its_tasks_fails_the_deploy_at_the_deadline() 
         "no reference printed for a deploy that did not finish"
     );
 }
+
+/// `.github/<path>` parsed as YAML (PyYAML from the test venv), as JSON.
+fn workflow(path: &str) -> serde_json::Value {
+    let python = gateway_tests::moto::moto_server_bin().with_file_name("python");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join(".github")
+        .join(path);
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); \
+             d['on'] = d.pop(True, d.get('on')); print(json.dumps(d))",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "run {} (cargo xtask venv installs it): {e}",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{} is not YAML:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The `run:` lines of a job's steps.
+fn runs(job: &serde_json::Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_workflows_run_ci_and_deploy_each_environment_one_at_a_time_with_oidc() {
+    let ci = workflow("workflows/ci.yml");
+    assert_eq!(ci["on"]["push"]["branches"], json!(["main"]));
+    assert!(ci["on"].get("pull_request").is_some() && ci["on"].get("workflow_call").is_some());
+    assert!(runs(&ci["jobs"]["ci"]).contains(&"cargo xtask ci".to_owned()));
+    let setup = workflow("actions/setup/action.yml");
+    let setup = setup["runs"]["steps"].to_string();
+    assert!(setup.contains("\"terraform_version\":\"1.11"), "{setup}");
+    assert!(setup.contains("providers mirror") && setup.contains("TF_PLUGIN_MIRROR"));
+
+    let deploy = workflow("workflows/deploy.yml");
+    assert_eq!(deploy["on"]["workflow_run"]["workflows"], json!(["CI"]));
+    assert_eq!(deploy["on"]["push"]["tags"], json!(["v*"]));
+    for (env, job) in [
+        ("dev", &deploy["jobs"]["dev"]),
+        ("prod", &deploy["jobs"]["prod"]),
+    ] {
+        assert_eq!(job["environment"], env);
+        assert_eq!(job["concurrency"]["group"], format!("deploy-{env}"));
+        assert_eq!(job["concurrency"]["cancel-in-progress"], false);
+        assert_eq!(job["permissions"]["id-token"], "write");
+        let steps = job["steps"].as_array().unwrap();
+        let aws = steps
+            .iter()
+            .find(|s| s["uses"] == "aws-actions/configure-aws-credentials@v4")
+            .unwrap_or_else(|| panic!("{env}: no configure-aws-credentials"));
+        assert_eq!(
+            aws["with"]["role-to-assume"],
+            "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+        );
+        let runs = runs(job).join("\n");
+        // The deploy refuses local state: the job writes the environment's backend first.
+        assert!(
+            runs.contains(&format!("terraform/environments/{env}/backend.tf")),
+            "{runs}"
+        );
+        assert!(
+            runs.contains(&format!("cargo xtask deploy --env {env}")),
+            "{runs}"
+        );
+    }
+    assert_eq!(deploy["jobs"]["prod"]["needs"], "ci");
+    assert_eq!(deploy["jobs"]["ci"]["uses"], "./.github/workflows/ci.yml");
+    let dev_if = deploy["jobs"]["dev"]["if"].as_str().unwrap();
+    assert!(dev_if.contains("conclusion == 'success'"), "{dev_if}");
+}
