@@ -408,3 +408,59 @@ fn the_workflows_run_ci_and_deploy_each_environment_one_at_a_time_with_oidc() {
     let dev_if = deploy["jobs"]["dev"]["if"].as_str().unwrap();
     assert!(dev_if.contains("conclusion == 'success'"), "{dev_if}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_that_refuses_the_push_stops_the_deploy_before_the_service_is_applied() {
+    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    // A registry that wants credentials the deploy does not have.
+    let registry = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(401))
+        .mount(&registry)
+        .await;
+    let host = registry.address().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    gateway_tests::registry::write_layout(&layout, "sha-refused", "refused");
+    let vars = var_file(dir.path(), &moto);
+    let work = dir.path().join("work");
+    let out = deploy(
+        &[
+            "--env",
+            "local",
+            "--layout",
+            layout.to_str().unwrap(),
+            "--registry",
+            &host,
+            "--var-file",
+            &vars,
+            "--work-dir",
+            work.to_str().unwrap(),
+        ],
+        &moto.env(),
+        dir.path(),
+    )
+    .await;
+    assert!(!out.status.success());
+    let log = stderr(&out);
+    assert!(
+        log.contains(&format!("pushing the image to {host}/{REPOSITORY}"))
+            && log.contains("401")
+            && log.contains("credentials"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("[6/8]"),
+        "no plan after a failed push:\n{log}"
+    );
+    let definitions = moto
+        .ecs()
+        .list_task_definitions()
+        .send()
+        .await
+        .expect("ListTaskDefinitions");
+    assert!(
+        definitions.task_definition_arns().is_empty(),
+        "{definitions:?}"
+    );
+}

@@ -149,6 +149,18 @@ pub fn deploy(sh: &Shell, args: &Args) -> Result<()> {
     tf.apply_plan()?;
 
     progress.next("waiting for the ECS service to be stable");
+    runtime.block_on(wait_for_service(&tf, args))?;
+    eprintln!(
+        "\ndeployed {reference} in {}s",
+        progress.started.elapsed().as_secs()
+    );
+    println!("{reference}");
+    Ok(())
+}
+
+/// Waits for the service the apply updated (named by the state's outputs, in the repository's
+/// region) to be stable.
+async fn wait_for_service(tf: &tf::Workspace, args: &Args) -> Result<()> {
     let cluster = tf
         .output_string("ecs_cluster")?
         .context("no ecs_cluster output")?;
@@ -159,15 +171,8 @@ pub fn deploy(sh: &Shell, args: &Args) -> Result<()> {
         .output_string("ecr_repository_url")?
         .and_then(|url| push::registry_url(&url).ok())
         .and_then(|url| push::ecr_region(&url));
-    let deadline = std::time::Duration::from_secs(args.wait_seconds);
-    runtime.block_on(ecs::wait_stable(region, &cluster, &service, deadline))?;
-    eprintln!(
-        "\ndeployed {reference} to {}/{service} in {}s",
-        cluster,
-        progress.started.elapsed().as_secs()
-    );
-    println!("{reference}");
-    Ok(())
+    let limit = std::time::Duration::from_secs(args.wait_seconds);
+    ecs::wait_stable(region, &cluster, &service, limit).await
 }
 
 /// The image name in a plan made before the repository exists (a first `--plan-only`).
