@@ -123,9 +123,12 @@ impl Workspace {
         self.run(&args)
     }
 
+    /// Applies the saved plan, then removes it (it holds the settings in clear).
     pub fn apply_plan(&self) -> Result<()> {
         let plan = self.plan.display().to_string();
-        self.run(&["apply", "-input=false", "-no-color", &plan])
+        let applied = self.run(&["apply", "-input=false", "-no-color", &plan]);
+        let _ = std::fs::remove_file(&self.plan);
+        applied
     }
 
     /// `terraform output <name>` as a string; `None` when the state has no such value yet.
