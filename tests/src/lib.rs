@@ -7,6 +7,7 @@ pub mod cognito;
 pub mod fixture;
 pub mod moto;
 pub mod proxy;
+pub mod registry;
 pub mod sikka;
 pub mod terraform;
 

@@ -43,6 +43,12 @@ pub fn moto_server_bin() -> PathBuf {
 impl Moto {
     /// Starts moto on a free loopback port and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Moto::start`] with moto's own settings in its environment (such as
+    /// `MOTO_ECS_SERVICE_RUNNING`, the running count its ECS services report).
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let bin = moto_server_bin();
         assert!(
             bin.exists(),
@@ -53,6 +59,7 @@ impl Moto {
         let port = free_port();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -119,6 +126,17 @@ impl Moto {
     /// A Secrets Manager client of this emulator.
     pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::from_conf(self.secrets_config().build())
+    }
+
+    /// An ECS client of this emulator.
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(KEY_ID, SECRET_KEY, None, None, "moto"))
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
     }
 
     /// A CloudWatch Logs client of this emulator.

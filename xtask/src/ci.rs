@@ -38,7 +38,8 @@ pub fn ci(sh: &Shell) -> Result<()> {
             "the pinned Python tools in target/venv (schemathesis, moto)",
             &|| venv::ensure(sh).map(drop),
         ),
-        // The image test pushes to a local docker-registry and reads it back with skopeo.
+        // The image and deploy tests push to a local docker-registry (image reads it back with
+        // skopeo).
         ("docker-registry and skopeo (Debian packages)", &|| {
             ensure_debian_packages(
                 sh,

@@ -5,6 +5,7 @@ mod audit_verify;
 mod bench;
 mod ci;
 mod conformance;
+mod deploy;
 mod gateway;
 mod image;
 mod openapi;
@@ -80,6 +81,9 @@ enum Task {
     /// Push the image `cargo xtask image` wrote to a registry (OCI distribution API; ECR hosts
     /// authenticate with GetAuthorizationToken).
     Push(push::Args),
+    /// Deploy the gateway: image, push, terraform init/plan/apply with the image's digest, wait
+    /// until the ECS service is stable (--plan-only: stop after the plan).
+    Deploy(deploy::Args),
 }
 
 fn main() -> ExitCode {
@@ -119,6 +123,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::AuditVerify(args) => audit_verify::audit_verify(&args),
         Task::Image => image::image(&sh),
         Task::Push(args) => push::push(&args),
+        Task::Deploy(args) => deploy::deploy(&sh, &args),
     }
 }
 

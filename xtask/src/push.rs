@@ -53,55 +53,72 @@ pub fn push(args: &Args) -> Result<()> {
         (Some(tag), _) | (None, Some(tag)) => tag.clone(),
         (None, None) => bail!("the layout names no tag: pass --tag"),
     };
-    let base = registry_url(&args.registry)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let ecr = ecr_region(&base);
-        let auth = match (args.auth, ecr) {
-            (Auth::None, _) | (Auth::Auto, None) => None,
-            (Auth::Auto | Auth::Ecr, ecr) => Some(ecr_authorization(ecr).await?),
-        };
-        let registry = Registry {
-            http: reqwest::Client::new(),
-            base,
-            repository: args.repository.clone(),
-            auth,
-        };
-        let blobs = std::iter::once(image.manifest.config()).chain(image.manifest.layers());
-        for descriptor in blobs {
-            let digest = descriptor.digest();
-            if registry.has_blob(digest).await? {
-                eprintln!("  {digest}: already in the registry");
-                continue;
-            }
-            let bytes = image.blob(digest)?;
-            eprintln!("  {digest}: uploading {} bytes", bytes.len());
-            registry.upload_blob(digest, bytes).await?;
+    let pushed = runtime.block_on(push_image(
+        &image,
+        &args.registry,
+        &args.repository,
+        &tag,
+        args.auth,
+    ))?;
+    println!("{pushed}");
+    Ok(())
+}
+
+/// Pushes `image` to `repository` in `registry` under `tag`; returns
+/// `host[:port]/repository@digest`, the reference a deploy names.
+pub async fn push_image(
+    image: &Image,
+    registry: &str,
+    repository: &str,
+    tag: &str,
+    auth: Auth,
+) -> Result<String> {
+    let base = registry_url(registry)?;
+    let ecr = ecr_region(&base);
+    let auth = match (auth, ecr) {
+        (Auth::None, _) | (Auth::Auto, None) => None,
+        (Auth::Auto | Auth::Ecr, ecr) => Some(ecr_authorization(ecr).await?),
+    };
+    let registry = Registry {
+        http: reqwest::Client::new(),
+        base,
+        repository: repository.to_owned(),
+        auth,
+    };
+    let blobs = std::iter::once(image.manifest.config()).chain(image.manifest.layers());
+    for descriptor in blobs {
+        let digest = descriptor.digest();
+        if registry.has_blob(digest).await? {
+            eprintln!("  {digest}: already in the registry");
+            continue;
         }
-        let pushed = registry.put_manifest(&tag, &image.manifest_bytes).await?;
-        if pushed != image.digest.to_string() {
-            bail!(
-                "the registry stored the manifest as {pushed}, not {}",
-                image.digest
-            );
-        }
-        let host = registry.base.host_str().unwrap_or_default();
-        let port = registry
-            .base
-            .port()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        eprintln!("pushed {host}{port}/{}:{tag}", args.repository);
-        println!("{host}{port}/{}@{}", args.repository, image.digest);
-        Ok(())
-    })
+        let bytes = image.blob(digest)?;
+        eprintln!("  {digest}: uploading {} bytes", bytes.len());
+        registry.upload_blob(digest, bytes).await?;
+    }
+    let pushed = registry.put_manifest(tag, &image.manifest_bytes).await?;
+    if pushed != image.digest.to_string() {
+        bail!(
+            "the registry stored the manifest as {pushed}, not {}",
+            image.digest
+        );
+    }
+    let host = registry.base.host_str().unwrap_or_default();
+    let port = registry
+        .base
+        .port()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    eprintln!("pushed {host}{port}/{repository}:{tag}");
+    Ok(format!("{host}{port}/{repository}@{}", image.digest))
 }
 
 /// The registry's base URL: `registry` as given when it has a scheme, else http:// for a
 /// loopback host and https:// for any other.
-fn registry_url(registry: &str) -> Result<Url> {
+pub fn registry_url(registry: &str) -> Result<Url> {
     let with_scheme = if registry.contains("://") {
         registry.to_owned()
     } else {
@@ -119,7 +136,7 @@ fn registry_url(registry: &str) -> Result<Url> {
 }
 
 /// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
-fn ecr_region(base: &Url) -> Option<String> {
+pub fn ecr_region(base: &Url) -> Option<String> {
     let host = base.host_str()?;
     let parts: Vec<&str> = host.split('.').collect();
     match parts.as_slice() {

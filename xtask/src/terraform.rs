@@ -153,7 +153,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Copies `from` to `to`, leaving out Terraform's working data (`.terraform/`, state files).
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;

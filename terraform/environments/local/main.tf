@@ -1,7 +1,10 @@
 # The stores the gateway uses, applied to the AWS emulator (moto_server at var.endpoint): the
-# keys, the settings in SSM, the practice-secrets policy, the state table, the audit log group
-# and the task roles. What moto does not emulate reliably (ECS, the ALB and WAF, the alarms, the
-# log group's data protection policy) is left out; dev and prod compose those too.
+# keys, the settings in SSM, the practice-secrets policy, the state table, the audit log group,
+# the task roles and the image repository. Given an image (var.image, as `cargo xtask deploy
+# --env local` passes it), the ecs-service module too, in a VPC of its own with a bare target
+# group standing in for the edge module (see ecs.tf). What moto does not emulate reliably (the
+# ALB and WAF, the alarms, the log group's data protection policy) is left out; dev and prod
+# compose those too.
 # Credentials come from the environment (any non-empty pair: moto accepts every key).
 
 provider "aws" {
@@ -12,9 +15,14 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
+    appautoscaling = var.endpoint
     cloudwatch     = var.endpoint
     cloudwatchlogs = var.endpoint
     dynamodb       = var.endpoint
+    ec2            = var.endpoint
+    ecr            = var.endpoint
+    ecs            = var.endpoint
+    elbv2          = var.endpoint
     iam            = var.endpoint
     kms            = var.endpoint
     secretsmanager = var.endpoint
@@ -28,7 +36,12 @@ data "aws_partition" "current" {}
 
 locals {
   container_log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/${var.name_prefix}/${var.environment}/gateway"
-  ecr_repository_arn      = "arn:${data.aws_partition.current.partition}:ecr:${var.region}:${data.aws_caller_identity.current.account_id}:repository/${var.name_prefix}-${var.environment}-gateway"
+}
+
+module "ecr" {
+  source      = "../../modules/ecr"
+  name_prefix = var.name_prefix
+  environment = var.environment
 }
 
 module "kms" {
@@ -78,6 +91,6 @@ module "iam" {
   audit_log_group_arn          = module.audit_logs.log_group_arn
   state_table_arn              = module.state.table_arn
   backend_parameter_arns       = module.config.parameter_arns
-  ecr_repository_arn           = local.ecr_repository_arn
+  ecr_repository_arn           = module.ecr.repository_arn
   container_log_group_arn      = local.container_log_group_arn
 }

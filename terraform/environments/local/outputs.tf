@@ -27,3 +27,18 @@ output "task_role_arn" {
   description = "The gateway's task role."
   value       = module.iam.task_role_arn
 }
+
+output "ecr_repository_url" {
+  description = "Where cargo xtask deploy pushes the image."
+  value       = module.ecr.repository_url
+}
+
+output "ecs_cluster" {
+  description = "The ECS cluster (null without an image)."
+  value       = one(module.ecs_service[*].cluster_name)
+}
+
+output "ecs_service" {
+  description = "The ECS service (null without an image)."
+  value       = one(module.ecs_service[*].service_name)
+}

@@ -31,3 +31,9 @@ variable "settings" {
   type        = map(string)
   sensitive   = true
 }
+
+variable "image" {
+  description = "The gateway's image by digest (<repository>@sha256:...), as cargo xtask deploy passes it; null (the default) leaves the ECS service out."
+  type        = string
+  default     = null
+}

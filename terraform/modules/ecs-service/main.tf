@@ -172,6 +172,7 @@ resource "aws_ecs_service" "gateway" {
 }
 
 resource "aws_appautoscaling_target" "gateway" {
+  count              = var.autoscaling ? 1 : 0
   service_namespace  = "ecs"
   resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.gateway.name}"
   scalable_dimension = "ecs:service:DesiredCount"
@@ -180,11 +181,12 @@ resource "aws_appautoscaling_target" "gateway" {
 }
 
 resource "aws_appautoscaling_policy" "cpu" {
+  count              = var.autoscaling ? 1 : 0
   name               = "${local.name}-cpu"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.gateway.service_namespace
-  resource_id        = aws_appautoscaling_target.gateway.resource_id
-  scalable_dimension = aws_appautoscaling_target.gateway.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.gateway[0].service_namespace
+  resource_id        = aws_appautoscaling_target.gateway[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.gateway[0].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.cpu_target_percent

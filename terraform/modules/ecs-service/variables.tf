@@ -135,3 +135,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "autoscaling" {
+  description = "CPU target-tracking autoscaling between min_tasks and max_tasks (false: min_tasks tasks, for the emulator, which has no Application Auto Scaling tags API)."
+  type        = bool
+  default     = true
+}
