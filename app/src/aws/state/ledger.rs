@@ -23,7 +23,7 @@ use std::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     operation::transact_write_items::TransactWriteItemsError,
-    types::{Delete, Put, TransactWriteItem, Update},
+    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
 };
 use jiff::{Timestamp, civil::Date};
 
@@ -70,7 +70,7 @@ impl DynamoLedger {
         format!("L#{account}")
     }
 
-    /// Every entry of the practice (live or not yet cleared), as stored now.
+    /// Every live entry of the practice, as stored now.
     async fn entries(&self, account: &AccountId) -> StateResult<Vec<LedgerEntry>> {
         let mut pages = self
             .table
@@ -78,7 +78,9 @@ impl DynamoLedger {
             .query()
             .table_name(self.table.name())
             .key_condition_expression("pk = :pk")
+            .filter_expression("live_until > :now")
             .expression_attribute_values(":pk", s(Self::pk(account)))
+            .expression_attribute_values(":now", n(ms(self.table.now())))
             .consistent_read(true)
             .into_paginator()
             .send();
@@ -197,16 +199,44 @@ impl DynamoLedger {
             .map(drop)
     }
 
-    fn update(
+    /// The pk of `entry`'s copy under its patient (`live_for` reads it), unless it is a
+    /// registration's (no patient yet).
+    fn index_pk(account: &AccountId, entry: &LedgerEntry) -> Option<String> {
+        entry
+            .under_patient()
+            .map(|patient| format!("LP#{account}#{patient}"))
+    }
+
+    /// `change` applied to the entry `key`, and to its copy `index` when it has one.
+    fn updates(
         &self,
         account: &AccountId,
         key: &str,
-    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        Update::builder()
-            .table_name(self.table.name())
-            .key("pk", s(Self::pk(account)))
-            .key("sk", s(key))
-            .condition_expression("attribute_exists(pk)")
+        index: Option<String>,
+        change: &Change,
+    ) -> Vec<TransactWriteItem> {
+        let main = Update::builder().condition_expression("attribute_exists(pk)");
+        // A copy that is missing is not a reason to refuse the change (a copy without its
+        // document is never read back).
+        let copy = index.map(|pk| (pk, Update::builder()));
+        std::iter::once((Self::pk(account), main))
+            .chain(copy)
+            .map(|(pk, update)| {
+                let mut update = update
+                    .table_name(self.table.name())
+                    .key("pk", s(pk))
+                    .key("sk", s(key))
+                    .update_expression(&change.expression);
+                for (name, attribute) in &change.names {
+                    update = update.expression_attribute_names(*name, *attribute);
+                }
+                for (name, value) in &change.values {
+                    update = update.expression_attribute_values(*name, value.clone());
+                }
+                let update = update.build().expect("an update is complete");
+                TransactWriteItem::builder().update(update).build()
+            })
+            .collect()
     }
 
     fn unfollow_item(&self, account: &AccountId, key: &str) -> TransactWriteItem {
@@ -217,6 +247,39 @@ impl DynamoLedger {
             .build()
             .expect("a delete is complete");
         TransactWriteItem::builder().delete(delete).build()
+    }
+}
+
+/// One update expression, with its names and values (applied to an entry and its copy alike).
+struct Change {
+    expression: String,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl Change {
+    fn new(expression: &str) -> Self {
+        Self {
+            expression: expression.to_owned(),
+            names: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn name(mut self, name: &'static str, attribute: &'static str) -> Self {
+        self.names.push((name, attribute));
+        self
+    }
+
+    fn value(mut self, name: &'static str, value: AttributeValue) -> Self {
+        self.values.push((name, value));
+        self
+    }
+
+    /// Appends `clause` to the expression, with its value.
+    fn also(mut self, clause: &str, name: &'static str, value: AttributeValue) -> Self {
+        self.expression.push_str(clause);
+        self.value(name, value)
     }
 }
 
@@ -291,6 +354,18 @@ impl WriteLedger for DynamoLedger {
                 .build()
                 .expect("a ledger put is complete");
             let mut items = vec![TransactWriteItem::builder().put(put).build()];
+            if let Some(pk) = Self::index_pk(account, claim) {
+                let copy = Put::builder()
+                    .table_name(self.table.name())
+                    .item("pk", s(pk))
+                    .item("sk", s(&claim.key))
+                    .item("doc", s(&doc))
+                    .item("live_until", n(ms(live)))
+                    .item("expires_at", expires(after(now, PENDING_LIFE)))
+                    .build()
+                    .expect("an index put is complete");
+                items.push(TransactWriteItem::builder().put(copy).build());
+            }
             for unit in claim.slot.iter().flat_map(Self::units) {
                 let hold = self.hold_put(account, unit, &claim.key, now);
                 items.push(TransactWriteItem::builder().put(hold).build());
@@ -328,6 +403,17 @@ impl WriteLedger for DynamoLedger {
             return Ok(());
         }
         self.free(account, &claimed).await?;
+        if let Some(pk) = Self::index_pk(account, &claimed) {
+            self.table
+                .sent()
+                .delete_item()
+                .table_name(self.table.name())
+                .key("pk", s(pk))
+                .key("sk", s(key))
+                .send()
+                .await
+                .map_err(|e| failed("releasing a claim's copy", e))?;
+        }
         let deleted = self
             .table
             .sent()
@@ -353,18 +439,20 @@ impl WriteLedger for DynamoLedger {
         following: &Following,
     ) -> StateResult<()> {
         let now = self.table.now();
-        let mut set = "SET wb = :wb, #ref = :wb, live_until = :live, expires_at = :exp".to_owned();
-        let mut update = self
-            .update(account, key)
-            .expression_attribute_names("#ref", "ref")
-            .expression_attribute_values(":wb", s(following.writeback.to_string()))
-            .expression_attribute_values(":live", n(i64::MAX / 2))
-            .expression_attribute_values(":exp", expires(after(now, PENDING_LIFE)));
+        let mut change =
+            Change::new("SET wb = :wb, #ref = :wb, live_until = :live, expires_at = :exp")
+                .name("#ref", "ref")
+                .value(":wb", s(following.writeback.to_string()))
+                .value(":live", n(i64::MAX / 2))
+                .value(":exp", expires(after(now, PENDING_LIFE)));
+        // A registration's claim is not under a patient: its record names the new one.
+        let index = (following.under_patient())
+            .filter(|_| patient.is_none())
+            .map(|p| format!("LP#{account}#{p}"));
         if let Some(patient) = patient {
-            set.push_str(", patient = :patient");
-            update = update.expression_attribute_values(":patient", s(patient.to_string()));
+            change = change.also(", patient = :patient", ":patient", s(patient.to_string()));
         }
-        let update = update.update_expression(set).build().expect("complete");
+        let mut items = self.updates(account, key, index, &change);
         let follow = Put::builder()
             .table_name(self.table.name())
             .item("pk", s("F"))
@@ -376,10 +464,7 @@ impl WriteLedger for DynamoLedger {
             .item("expires_at", expires(following.until))
             .build()
             .expect("a follow put is complete");
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder().put(follow).build(),
-        ];
+        items.push(TransactWriteItem::builder().put(follow).build());
         self.transact(items)
             .await
             .map_err(|e| failed("recording a sent write", e))
@@ -389,36 +474,34 @@ impl WriteLedger for DynamoLedger {
         &self,
         account: &AccountId,
         key: &str,
+        patient: Option<&PatientId>,
         state: WritebackState,
         reference: Option<String>,
     ) -> StateResult<()> {
         let now = self.table.now();
         let failed_write = matches!(state, WritebackState::Failed { .. });
-        let live = match &state {
-            WritebackState::Pending => i64::MAX / 2,
-            WritebackState::Applied { .. } => ms(after(now, APPLIED_HOLD)),
-            WritebackState::Failed { .. } => 0,
+        let (live, gone) = match &state {
+            WritebackState::Pending => (i64::MAX / 2, after(now, PENDING_LIFE)),
+            WritebackState::Applied { .. } => {
+                let hold = after(now, APPLIED_HOLD);
+                (ms(hold), hold)
+            }
+            WritebackState::Failed { .. } => (0, now),
         };
-        let mut set = "SET st = :st, live_until = :live".to_owned();
-        let mut update = self
-            .update(account, key)
-            .expression_attribute_values(
-                ":st",
-                s(serde_json::to_string(&state).expect("serialises")),
-            )
-            .expression_attribute_values(":live", n(live));
+        let mut change = Change::new("SET st = :st, live_until = :live, expires_at = :exp")
+            .value(":st", s(serde_json::to_string(&state).expect("serialises")))
+            .value(":live", n(live))
+            .value(":exp", expires(gone));
         if state != WritebackState::Pending {
-            set.push_str(", settled_at = :at");
-            update = update.expression_attribute_values(":at", n(ms(now)));
+            change = change.also(", settled_at = :at", ":at", n(ms(now)));
         }
         if let Some(reference) = reference {
-            set.push_str(", #ref = :ref");
-            update = update
-                .expression_attribute_names("#ref", "ref")
-                .expression_attribute_values(":ref", s(reference));
+            change = change
+                .also(", #ref = :ref", ":ref", s(reference))
+                .name("#ref", "ref");
         }
-        let update = update.update_expression(set).build().expect("complete");
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let index = patient.map(|p| format!("LP#{account}#{p}"));
+        let mut items = self.updates(account, key, index, &change);
         if state != WritebackState::Pending {
             items.push(self.unfollow_item(account, key));
         }
@@ -447,9 +530,21 @@ impl WriteLedger for DynamoLedger {
         patient: &PatientId,
     ) -> StateResult<Vec<LedgerEntry>> {
         let now = self.table.now();
-        let entries = self.entries(account).await?;
-        let mine = entries.into_iter().filter(|e| &e.patient == patient);
-        Ok(mine
+        let page = self
+            .table
+            .sent()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk")
+            .filter_expression("live_until > :now")
+            .expression_attribute_values(":pk", s(format!("LP#{account}#{patient}")))
+            .expression_attribute_values(":now", n(ms(now)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed("reading a patient's writes", e))?;
+        let entries = page.items().iter().filter_map(entry);
+        Ok(entries
             .filter(|e| e.live(now) && e.writeback.is_some())
             .collect())
     }

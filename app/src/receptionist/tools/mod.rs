@@ -258,7 +258,11 @@ impl Ctx<'_> {
                 .await;
         }
         let settled = (self.desk.writebacks)
-            .wait(self.practice, claimed, writeback)
+            .wait(
+                self.practice,
+                claimed.map(|k| (k, Some(&patient.id))),
+                writeback,
+            )
             .await;
         let who = vec![patient.id.clone()];
         let first = patient.first_name.expose();

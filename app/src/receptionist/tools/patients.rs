@@ -210,7 +210,7 @@ impl Work for CreatePatient {
         let settled = cx
             .desk
             .writebacks
-            .wait(cx.practice, Some(&claimed), writeback);
+            .wait(cx.practice, Some((&claimed, None)), writeback);
         registered(cx, &first, settled.await).await
     }
 }

@@ -98,6 +98,11 @@ impl LedgerEntry {
         self.writeback.is_some() && self.state == WritebackState::Pending
     }
 
+    /// The patient the write is filed under (a registration's is not: it has none yet).
+    pub fn under_patient(&self) -> Option<&PatientId> {
+        (self.tool != Tool::CreatePatient).then_some(&self.patient)
+    }
+
     /// Whether this entry's slot and `other` cannot both be booked.
     pub fn clashes(&self, other: &Busy) -> bool {
         self.slot.as_ref().is_some_and(|mine| {
@@ -139,6 +144,13 @@ pub struct Following {
     pub asked: Option<Timestamp>,
 }
 
+impl Following {
+    /// The patient the write is filed under (see [`LedgerEntry::under_patient`]).
+    pub fn under_patient(&self) -> Option<&PatientId> {
+        (self.tool != Tool::CreatePatient).then_some(&self.patient)
+    }
+}
+
 /// The business-key memory of writes.
 #[async_trait]
 pub trait WriteLedger: Send + Sync + 'static {
@@ -158,10 +170,12 @@ pub trait WriteLedger: Send + Sync + 'static {
         following: &Following,
     ) -> StateResult<()>;
     /// Records the outcome of a write (and stops following it). A failed write frees its slot.
+    /// `patient`: the one it is filed under ([`LedgerEntry::under_patient`]).
     async fn settle(
         &self,
         account: &AccountId,
         key: &str,
+        patient: Option<&PatientId>,
         state: WritebackState,
         reference: Option<String>,
     ) -> StateResult<()>;
@@ -303,6 +317,7 @@ impl WriteLedger for MemoryLedger {
         &self,
         account: &AccountId,
         key: &str,
+        _: Option<&PatientId>,
         state: WritebackState,
         reference: Option<String>,
     ) -> StateResult<()> {

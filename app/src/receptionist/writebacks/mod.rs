@@ -95,10 +95,11 @@ impl Writebacks {
 
     /// Waits, within the confirm budget, for a write to be applied; the ledger learns the
     /// outcome when the write has a business key.
+    /// `claimed`: the digest the write was claimed under, and the patient it is filed under.
     pub async fn wait(
         &self,
         practice: &Practice,
-        key: Option<&str>,
+        claimed: Option<(&str, Option<&PatientId>)>,
         writeback: Writeback,
     ) -> Writeback {
         let deadline = tokio::time::Instant::now() + self.confirm_wait;
@@ -120,8 +121,9 @@ impl Writebacks {
             }
             tokio::time::sleep(self.poll_interval).await;
         }
-        if let Some(key) = key {
-            apply(self.ledger(), &practice.profile.account_id, key, &current).await;
+        if let Some((key, patient)) = claimed {
+            let account = &practice.profile.account_id;
+            apply(self.ledger(), account, (key, patient), &current).await;
         }
         current
     }
@@ -154,7 +156,8 @@ impl Writebacks {
                     continue;
                 }
             };
-            let Some(outcome) = apply(self.ledger(), account, &entry.key, &next).await else {
+            let filed = (entry.key.as_str(), entry.under_patient());
+            let Some(outcome) = apply(self.ledger(), account, filed, &next).await else {
                 continue;
             };
             settled += 1;
@@ -194,7 +197,7 @@ pub struct Sent<'a> {
 async fn apply(
     ledger: &dyn WriteLedger,
     account: &AccountId,
-    key: &str,
+    (key, patient): (&str, Option<&PatientId>),
     writeback: &Writeback,
 ) -> Option<AuditOutcome> {
     let (outcome, reference) = match &writeback.state {
@@ -203,7 +206,7 @@ async fn apply(
         WritebackState::Failed { .. } => (AuditOutcome::Failed, None),
     };
     match ledger
-        .settle(account, key, writeback.state.clone(), reference)
+        .settle(account, key, patient, writeback.state.clone(), reference)
         .await
     {
         Ok(_) => Some(outcome),

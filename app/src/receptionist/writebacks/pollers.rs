@@ -125,7 +125,8 @@ impl Settler {
         let Ok(answer) = practice.pms.writeback(&f.writeback).await else {
             return false;
         };
-        let Some(outcome) = apply(self.ledger.as_ref(), &f.account, &f.key, &answer).await else {
+        let filed = (f.key.as_str(), f.under_patient());
+        let Some(outcome) = apply(self.ledger.as_ref(), &f.account, filed, &answer).await else {
             return false;
         };
         let settled = Settled {
