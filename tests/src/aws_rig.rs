@@ -106,6 +106,28 @@ impl Rig {
         );
     }
 
+    /// `acct_a` on Vapi number `pn_a`, bound to the emulator's office `D100` (Dentrix), in
+    /// `time_zone`.
+    pub async fn sikka_practice(&self, time_zone: &str) {
+        self.practice(&[
+            "--account",
+            "acct_a",
+            "--name",
+            "Bright Smile Dental",
+            "--time-zone",
+            time_zone,
+            "--phone-number-id",
+            "pn_a",
+            "--office-id",
+            "D100",
+            "--practice-id",
+            "1",
+            "--pms-type",
+            "Dentrix",
+        ])
+        .await;
+    }
+
     /// A gateway on the environment.
     pub async fn gateway(&self) -> TestApp {
         self.gateway_with(&[]).await

@@ -15,23 +15,7 @@ use serde_json::{Value, json};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practice_added_and_onboarded_on_aws_answers_calls() {
     let rig = Rig::new().await;
-    rig.practice(&[
-        "--account",
-        "acct_a",
-        "--name",
-        "Bright Smile Dental",
-        "--time-zone",
-        "America/New_York",
-        "--phone-number-id",
-        "pn_a",
-        "--office-id",
-        "D100",
-        "--practice-id",
-        "1",
-        "--pms-type",
-        "Dentrix",
-    ])
-    .await;
+    rig.sikka_practice("America/New_York").await;
     let app = rig.gateway().await;
 
     // Onboarding stores the office's credentials as the practice's secret.

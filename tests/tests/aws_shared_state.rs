@@ -52,23 +52,7 @@ fn callers(n: usize) -> Vec<SeedPatient> {
 async fn two_tasks(options: SikkaOptions, env: &[(&str, String)]) -> (Rig, TestApp, TestApp) {
     let clock = Clock::system();
     let rig = Rig::with(SikkaOptions { clock, ..options }).await;
-    rig.practice(&[
-        "--account",
-        "acct_a",
-        "--name",
-        "Bright Smile Dental",
-        "--time-zone",
-        gateway_tests::fixture::TIME_ZONE,
-        "--phone-number-id",
-        "pn_a",
-        "--office-id",
-        "D100",
-        "--practice-id",
-        "1",
-        "--pms-type",
-        "Dentrix",
-    ])
-    .await;
+    rig.sikka_practice(gateway_tests::fixture::TIME_ZONE).await;
     let a = rig.gateway_with(env).await;
     rig.onboard(&a).await;
     let b = rig.gateway_with(env).await;
@@ -371,23 +355,7 @@ async fn without_dynamodb_availability_answers_and_a_booking_is_refused_honestly
         ..options()
     })
     .await;
-    rig.practice(&[
-        "--account",
-        "acct_a",
-        "--name",
-        "Bright Smile Dental",
-        "--time-zone",
-        gateway_tests::fixture::TIME_ZONE,
-        "--phone-number-id",
-        "pn_a",
-        "--office-id",
-        "D100",
-        "--practice-id",
-        "1",
-        "--pms-type",
-        "Dentrix",
-    ])
-    .await;
+    rig.sikka_practice(gateway_tests::fixture::TIME_ZONE).await;
     let dynamodb = Proxy::start(rig.moto.endpoint.trim_start_matches("http://")).await;
     let app = rig
         .gateway_with(&[("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.endpoint.clone())])

@@ -10,7 +10,7 @@
 //! `docker-registry`; a missing one fails the test.
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::{Output, Stdio},
     time::{Duration, Instant},
 };
@@ -64,6 +64,68 @@ async fn deploy(args: &[&str], env: &[(&str, String)], target: &Path) -> Output 
     out
 }
 
+/// One deploy's stage: moto, and a scratch directory with a small OCI layout (`tag`, `content`),
+/// the variables and terraform's work directory.
+struct Stage {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    layout: PathBuf,
+    /// The layout's manifest digest.
+    digest: String,
+    vars: String,
+}
+
+impl Stage {
+    fn new(moto_env: &[(&str, &str)], tag: &str, content: &str) -> Self {
+        let moto = Moto::start_with(moto_env);
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("oci");
+        let digest = gateway_tests::registry::write_layout(&layout, tag, content);
+        let vars = var_file(dir.path(), &moto);
+        Self {
+            moto,
+            dir,
+            layout,
+            digest,
+            vars,
+        }
+    }
+
+    /// `--env local` with `layout`, this stage's variables and work directory, pushing to
+    /// `registry`; then `extra`.
+    fn args(&self, layout: &Path, registry: &str, extra: &[&str]) -> Vec<String> {
+        let work = self.dir.path().join("work");
+        let common = [
+            "--env",
+            "local",
+            "--layout",
+            layout.to_str().unwrap(),
+            "--registry",
+            registry,
+            "--var-file",
+            &self.vars,
+            "--work-dir",
+            work.to_str().unwrap(),
+        ];
+        common
+            .iter()
+            .chain(extra)
+            .map(|a| (*a).to_owned())
+            .collect()
+    }
+
+    /// The deploy of this stage's layout to `registry`, then `extra`, against its moto.
+    async fn deploy(&self, registry: &str, extra: &[&str]) -> Output {
+        self.deploy_layout(&self.layout, registry, extra).await
+    }
+
+    async fn deploy_layout(&self, layout: &Path, registry: &str, extra: &[&str]) -> Output {
+        let args = self.args(layout, registry, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        deploy(&args, &self.moto.env(), self.dir.path()).await
+    }
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -94,30 +156,17 @@ async fn service_image(moto: &Moto) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_local_pushes_the_image_and_the_service_runs_its_digest() {
-    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    let stage = Stage::new(
+        &[("MOTO_ECS_SERVICE_RUNNING", "1")],
+        "sha-deploytest",
+        "first",
+    );
+    let (moto, digest) = (&stage.moto, &stage.digest);
     let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("oci");
-    let digest = gateway_tests::registry::write_layout(&layout, "sha-deploytest", "first");
-    let vars = var_file(dir.path(), &moto);
-    let work = dir.path().join("work");
-    let args = [
-        "--env",
-        "local",
-        "--layout",
-        layout.to_str().unwrap(),
-        "--registry",
-        &registry.host,
-        "--var-file",
-        &vars,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--wait-seconds",
-        "60",
-    ];
+    let wait = ["--wait-seconds", "60"];
 
     let started = Instant::now();
-    let out = deploy(&args, &moto.env(), dir.path()).await;
+    let out = stage.deploy(&registry.host, &wait).await;
     assert!(out.status.success(), "deploy failed:\n{}", stderr(&out));
     eprintln!("deploy --env local took {:?}", started.elapsed());
     let reference = format!("{}/{REPOSITORY}@{digest}", registry.host);
@@ -131,7 +180,7 @@ async fn deploy_local_pushes_the_image_and_the_service_runs_its_digest() {
     // The registry holds the image under its digest and tag; the service runs exactly that.
     assert_eq!(
         registry
-            .manifest_digest(REPOSITORY, &digest)
+            .manifest_digest(REPOSITORY, digest)
             .await
             .as_deref(),
         Some(digest.as_str())
@@ -143,54 +192,34 @@ async fn deploy_local_pushes_the_image_and_the_service_runs_its_digest() {
             .as_deref(),
         Some(digest.as_str())
     );
-    assert_eq!(service_image(&moto).await, reference);
+    assert_eq!(service_image(moto).await, reference);
 
     // A second image deploys over the first: a new task definition names the new digest.
-    let layout2 = dir.path().join("oci2");
+    let layout2 = stage.dir.path().join("oci2");
     let digest2 = gateway_tests::registry::write_layout(&layout2, "sha-deploytest2", "second");
-    let mut args2 = args;
-    args2[3] = layout2.to_str().unwrap();
-    let out = deploy(&args2, &moto.env(), dir.path()).await;
+    let out = stage.deploy_layout(&layout2, &registry.host, &wait).await;
     assert!(
         out.status.success(),
         "second deploy failed:\n{}",
         stderr(&out)
     );
     let reference2 = format!("{}/{REPOSITORY}@{digest2}", registry.host);
-    assert_eq!(service_image(&moto).await, reference2);
+    assert_eq!(service_image(moto).await, reference2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_only_plans_with_the_digest_and_changes_nothing() {
-    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    let stage = Stage::new(&[("MOTO_ECS_SERVICE_RUNNING", "1")], "sha-planonly", "plan");
+    let (moto, digest) = (&stage.moto, &stage.digest);
     let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("oci");
-    let digest = gateway_tests::registry::write_layout(&layout, "sha-planonly", "plan");
-    let vars = var_file(dir.path(), &moto);
-    let work = dir.path().join("work");
-    let out = deploy(
-        &[
-            "--env",
-            "local",
-            "--plan-only",
-            "--layout",
-            layout.to_str().unwrap(),
-            "--registry",
-            &registry.host,
-            "--var-file",
-            &vars,
-            "--work-dir",
-            work.to_str().unwrap(),
-        ],
-        &moto.env(),
-        dir.path(),
-    )
-    .await;
+    let out = stage.deploy(&registry.host, &["--plan-only"]).await;
     let log = stderr(&out);
     assert!(out.status.success(), "plan-only failed:\n{log}");
     assert!(log.contains("[4/4] terraform plan"), "{log}");
-    assert!(log.contains(&digest), "the plan names the digest:\n{log}");
+    assert!(
+        log.contains(digest.as_str()),
+        "the plan names the digest:\n{log}"
+    );
     assert!(log.contains("nothing pushed, nothing applied"), "{log}");
     assert!(out.stdout.is_empty(), "nothing deployed, nothing printed");
 
@@ -217,31 +246,15 @@ async fn plan_only_plans_with_the_digest_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_terraform_the_deploy_stops_first_saying_so_and_pushes_nothing() {
-    let moto = Moto::start_with(&[]);
+    let stage = Stage::new(&[], "sha-noterraform", "none");
     let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("oci");
-    gateway_tests::registry::write_layout(&layout, "sha-noterraform", "none");
-    let vars = var_file(dir.path(), &moto);
-    let empty = dir.path().join("empty-bin");
+    let empty = stage.dir.path().join("empty-bin");
     std::fs::create_dir(&empty).unwrap();
-    let mut env = moto.env();
+    let mut env = stage.moto.env();
     env.push(("PATH", empty.display().to_string()));
-    let out = deploy(
-        &[
-            "--env",
-            "local",
-            "--layout",
-            layout.to_str().unwrap(),
-            "--registry",
-            &registry.host,
-            "--var-file",
-            &vars,
-        ],
-        &env,
-        dir.path(),
-    )
-    .await;
+    let args = stage.args(&stage.layout, &registry.host, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = deploy(&args, &env, stage.dir.path()).await;
     assert!(!out.status.success());
     let log = stderr(&out);
     assert!(
@@ -281,32 +294,9 @@ async fn without_aws_credentials_the_deploy_stops_before_building_anything() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_that_never_runs_its_tasks_fails_the_deploy_at_the_deadline() {
     // moto reports no running task: the rollout stays IN_PROGRESS.
-    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "0")]);
+    let stage = Stage::new(&[("MOTO_ECS_SERVICE_RUNNING", "0")], "sha-stuck", "stuck");
     let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("oci");
-    gateway_tests::registry::write_layout(&layout, "sha-stuck", "stuck");
-    let vars = var_file(dir.path(), &moto);
-    let work = dir.path().join("work");
-    let out = deploy(
-        &[
-            "--env",
-            "local",
-            "--layout",
-            layout.to_str().unwrap(),
-            "--registry",
-            &registry.host,
-            "--var-file",
-            &vars,
-            "--work-dir",
-            work.to_str().unwrap(),
-            "--wait-seconds",
-            "6",
-        ],
-        &moto.env(),
-        dir.path(),
-    )
-    .await;
+    let out = stage.deploy(&registry.host, &["--wait-seconds", "6"]).await;
     assert!(!out.status.success());
     let log = stderr(&out);
     assert!(log.contains("running 0/1"), "{log}");
@@ -411,7 +401,12 @@ fn the_workflows_run_ci_and_deploy_each_environment_one_at_a_time_with_oidc() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_that_refuses_the_push_stops_the_deploy_before_the_service_is_applied() {
-    let moto = Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    let stage = Stage::new(
+        &[("MOTO_ECS_SERVICE_RUNNING", "1")],
+        "sha-refused",
+        "refused",
+    );
+    let moto = &stage.moto;
     // A registry that wants credentials the deploy does not have.
     let registry = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::any())
@@ -419,28 +414,7 @@ async fn a_registry_that_refuses_the_push_stops_the_deploy_before_the_service_is
         .mount(&registry)
         .await;
     let host = registry.address().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("oci");
-    gateway_tests::registry::write_layout(&layout, "sha-refused", "refused");
-    let vars = var_file(dir.path(), &moto);
-    let work = dir.path().join("work");
-    let out = deploy(
-        &[
-            "--env",
-            "local",
-            "--layout",
-            layout.to_str().unwrap(),
-            "--registry",
-            &host,
-            "--var-file",
-            &vars,
-            "--work-dir",
-            work.to_str().unwrap(),
-        ],
-        &moto.env(),
-        dir.path(),
-    )
-    .await;
+    let out = stage.deploy(&host, &[]).await;
     assert!(!out.status.success());
     let log = stderr(&out);
     assert!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Table, after, condition_failed, expires, failed, get_n, get_s, ms, n, s, short};
+use super::{Table, after, conditional, expires, failed, get_n, get_s, ms, n, s, short};
 use crate::{
     pms::PatientId,
     receptionist::{
@@ -54,11 +54,7 @@ impl DynamoCalls {
             .expression_attribute_values(":now", n(ms(now)))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(failed("claiming a tool call", e)),
-        }
+        conditional("claiming a tool call", put)
     }
 }
 
@@ -127,11 +123,7 @@ impl ToolCalls for DynamoCalls {
             .expression_attribute_values(":flying", s(FLYING))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(failed("forgetting a tool call", e)),
-        }
+        conditional("forgetting a tool call", deleted).map(drop)
     }
 }
 
@@ -249,11 +241,7 @@ impl Leases for DynamoLeases {
             .expression_attribute_values(":me", s(&self.table.task))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(failed("taking a lease", e)),
-        }
+        conditional("taking a lease", put)
     }
 
     async fn release(&self, name: &str) -> StateResult<()> {
@@ -269,11 +257,7 @@ impl Leases for DynamoLeases {
             .expression_attribute_values(":me", s(&self.table.task))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(failed("giving a lease back", e)),
-        }
+        conditional("giving a lease back", deleted).map(drop)
     }
 }
 
@@ -310,10 +294,6 @@ impl SharedSeen for DynamoSeen {
             .expression_attribute_values(":now", n(ms(now)))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(failed("remembering a signature", e)),
-        }
+        conditional("remembering a signature", put)
     }
 }

@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::{
 };
 use jiff::{Timestamp, civil::Date};
 
-use super::{Item, Table, after, condition_failed, expires, failed, get_n, get_s, ms, n, s};
+use super::{Item, Table, after, conditional, expires, failed, get_n, get_s, ms, n, s};
 use crate::{
     pms::{AccountId, PatientId, WritebackId, WritebackState},
     receptionist::{
@@ -424,11 +424,7 @@ impl WriteLedger for DynamoLedger {
             .condition_expression("attribute_not_exists(wb)")
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(failed("releasing a claim", e)),
-        }
+        conditional("releasing a claim", deleted).map(drop)
     }
 
     async fn record(
@@ -591,11 +587,7 @@ impl WriteLedger for DynamoLedger {
             .expression_attribute_values(":at", n(ms(at)))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(failed("noting a writeback asked about", e)),
-        }
+        conditional("noting a writeback asked about", updated).map(drop)
     }
 
     async fn unfollow(&self, account: &AccountId, key: &str) -> StateResult<()> {

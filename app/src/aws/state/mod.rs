@@ -33,7 +33,7 @@ pub use ledger::DynamoLedger;
 
 use crate::{
     clock::Clock,
-    state::{COUNTS, StateError, StateStores},
+    state::{COUNTS, StateError, StateResult, StateStores},
 };
 
 /// The table, its clock and this task's name (the owner of its leases).
@@ -118,6 +118,22 @@ where
 /// Whether a single-item write failed its condition (not a failure of the store).
 fn condition_failed<E: ProvideErrorMetadata>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// A conditional single-item write's answer: `true` written, `false` refused by its condition;
+/// any other failure is the store's (`what` says what was being done).
+fn conditional<T, E>(
+    what: &str,
+    sent: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> StateResult<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(failed(what, e)),
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
