@@ -44,7 +44,10 @@ impl FakeVapi {
             update: validator("UpdateFunctionToolDTO"),
             listed: validator("FunctionTool"),
         };
-        Mock::given(any()).respond_with(responder).mount(&server).await;
+        Mock::given(any())
+            .respond_with(responder)
+            .mount(&server)
+            .await;
         Self { server, state }
     }
 
@@ -94,7 +97,10 @@ impl FakeVapi {
 
 /// A validator for one of the schemas in the committed copy of Vapi's.
 fn validator(name: &str) -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/vapi-tool-api.schema.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/vapi-tool-api.schema.json"
+    );
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("the committed copy of Vapi's schemas at {path}: {e}"));
     let mut doc: Value = serde_json::from_str(&text).expect("Vapi's schema copy is JSON");
@@ -159,7 +165,10 @@ impl Respond for Responder {
             .get("authorization")
             .and_then(|v| v.to_str().ok());
         if auth != Some(&format!("Bearer {API_KEY}")) {
-            return error(401, "Invalid Key. Hot tip, you may be using the public key instead of the private key, or vice versa.");
+            return error(
+                401,
+                "Invalid Key. Hot tip, you may be using the public key instead of the private key, or vice versa.",
+            );
         }
         let method = request.method.as_str();
         let path = request.url.path();
@@ -183,7 +192,9 @@ impl Respond for Responder {
                 let tools = state.tools.clone();
                 for tool in &tools {
                     for e in violations(&self.listed, tool) {
-                        state.errors.push(format!("the fake lists an invalid tool: {e}"));
+                        state
+                            .errors
+                            .push(format!("the fake lists an invalid tool: {e}"));
                     }
                 }
                 ResponseTemplate::new(200).set_body_json(tools)
@@ -191,7 +202,9 @@ impl Respond for Responder {
             ("POST", ["tool"], Some(body)) => {
                 let errors = violations(&self.create, &body);
                 if !errors.is_empty() {
-                    state.errors.extend(errors.iter().map(|e| format!("POST /tool: {e}")));
+                    state
+                        .errors
+                        .extend(errors.iter().map(|e| format!("POST /tool: {e}")));
                     return error(400, &errors.join("; "));
                 }
                 let mut tool = body;

@@ -103,8 +103,14 @@ async fn an_empty_organisation_gets_every_tool_created_with_valid_bodies() {
             held["server"]["url"],
             format!("{BASE_URL}/vapi/tools/{name}")
         );
-        assert_eq!(held["function"]["description"], tool["function"]["description"]);
-        assert_eq!(held["function"]["parameters"], tool["function"]["parameters"]);
+        assert_eq!(
+            held["function"]["description"],
+            tool["function"]["description"]
+        );
+        assert_eq!(
+            held["function"]["parameters"],
+            tool["function"]["parameters"]
+        );
         assert_eq!(held["messages"], tool["messages"]);
         assert_eq!(held["parameters"], tool["parameters"]);
         assert!(report.contains(&format!("{name}: created")), "{report}");
@@ -163,7 +169,10 @@ async fn a_tool_edited_in_vapi_is_patched_back_and_reported() {
         .find(|t| t["function"]["name"] == "book_appointment")
         .unwrap();
     let held = vapi.tool("book_appointment");
-    assert_eq!(held["function"]["description"], want["function"]["description"]);
+    assert_eq!(
+        held["function"]["description"],
+        want["function"]["description"]
+    );
     assert_eq!(held["id"], id, "updated in place, not recreated");
     let report = stdout(&out);
     assert!(
@@ -184,13 +193,17 @@ async fn check_writes_nothing_and_fails_when_vapi_differs() {
             .iter_mut()
             .find(|t| t["function"]["name"] == "get_appointments")
             .unwrap();
-        tool["server"]["url"] = json!("https://old-gateway.example.com/vapi/tools/get_appointments");
+        tool["server"]["url"] =
+            json!("https://old-gateway.example.com/vapi/tools/get_appointments");
     });
     let before = vapi.tools();
     let seen = vapi.requests().await.len();
     let out = sync(&vapi, Some(API_KEY), &["--check"]);
     assert!(!out.status.success(), "{}", stdout(&out));
-    assert_eq!(writes(&vapi.requests().await[seen..]), Vec::<&String>::new());
+    assert_eq!(
+        writes(&vapi.requests().await[seen..]),
+        Vec::<&String>::new()
+    );
     assert_eq!(vapi.tools(), before);
     let report = stdout(&out);
     assert!(
@@ -248,14 +261,23 @@ async fn two_tools_of_one_name_in_vapi_are_refused_without_writing() {
     let out = sync(&vapi, Some(API_KEY), &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("0b5a3c1e-0000-4000-8000-0000000000d2"));
-    assert_eq!(writes(&vapi.requests().await[seen..]), Vec::<&String>::new());
+    assert_eq!(
+        writes(&vapi.requests().await[seen..]),
+        Vec::<&String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_takes_only_an_https_gateway_url() {
     let vapi = FakeVapi::start().await;
     let out = Command::new(xtask_bin())
-        .args(["vapi-sync", "--env", "dev", "--base-url", "http://gw.example.com"])
+        .args([
+            "vapi-sync",
+            "--env",
+            "dev",
+            "--base-url",
+            "http://gw.example.com",
+        ])
         .args(["--api-url", &vapi.url()])
         .env("VAPI_API_KEY", API_KEY)
         .output()
@@ -263,4 +285,42 @@ async fn dev_takes_only_an_https_gateway_url() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("https"), "{}", stderr(&out));
     assert_eq!(vapi.requests().await, Vec::<String>::new());
+}
+
+/// The fake is not a rubber stamp: what Vapi's schema refuses, it refuses and records.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fake_refuses_bodies_vapi_would_refuse() {
+    let vapi = synced().await;
+    let id = vapi.tool("book_appointment")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let mut bad = spec().remove(0);
+    bad["messages"] = json!([{"type": "request-start", "content": 5}]);
+    let post = http
+        .post(format!("{}/tool", vapi.url()))
+        .bearer_auth(API_KEY)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 400);
+    let patch = http
+        .patch(format!("{}/tool/{id}", vapi.url()))
+        .bearer_auth(API_KEY)
+        .json(&json!({"type": "function", "id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 400);
+    let errors = vapi.errors();
+    assert!(
+        errors.iter().any(|e| e.starts_with("POST /tool")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("read-only field id")),
+        "{errors:?}"
+    );
 }

@@ -3,7 +3,9 @@
 //! OpenAPI document) created or updated in the Vapi organisation through Vapi's API: `GET /tool`
 //! lists, `POST /tool` creates what is missing, `PATCH /tool/{id}` updates what differs (matched
 //! by `function.name`, compared as [`plan`] explains). Each tool's `server.url` is `--base-url`
-//! plus its path. Vapi's tools the gateway does not define are left alone.
+//! plus its path. Vapi's tools the gateway does not define are left alone, and so are exported
+//! tools of other types than `function` (they have no function name to match by: the report
+//! names them as not synced).
 //!
 //! The API key is the organisation's private key, from `VAPI_API_KEY` (sent as a bearer token,
 //! never printed). `--env` names the deployment the tools are for: `dev` and `prod` take only an
@@ -80,7 +82,11 @@ fn check_base_url(env: Env, base_url: &str) -> Result<()> {
         bail!(
             "--base-url {base_url:?}: {} needs an {} URL with a host, the gateway's public address",
             env.name(),
-            if env == Env::Local { "http(s)" } else { "https" }
+            if env == Env::Local {
+                "http(s)"
+            } else {
+                "https"
+            }
         );
     }
     Ok(())
@@ -133,6 +139,9 @@ async fn sync(args: &Args, vapi: &Vapi, spec: &[Value]) -> Result<()> {
                 unchanged += 1;
                 println!("  {name}: unchanged");
             }
+            Action::Skipped { kind } => {
+                println!("  a {kind} tool: not synced (no function name to match it by)");
+            }
         }
     }
     if args.check {
@@ -174,9 +183,7 @@ impl Vapi {
             bail!("GET /tool: Vapi's answer is not a list of tools");
         };
         if tools.len() >= LIST_LIMIT {
-            bail!(
-                "GET /tool: the organisation has {LIST_LIMIT} tools or more, more than one page"
-            );
+            bail!("GET /tool: the organisation has {LIST_LIMIT} tools or more, more than one page");
         }
         Ok(tools)
     }
@@ -213,10 +220,7 @@ impl Vapi {
                 }
                 _ => String::new(),
             };
-            bail!(
-                "{what}: Vapi answered {status}{hint}: {}",
-                excerpt(&text)
-            );
+            bail!("{what}: Vapi answered {status}{hint}: {}", excerpt(&text));
         }
         serde_json::from_str(&text).with_context(|| format!("{what}: Vapi's answer is not JSON"))
     }

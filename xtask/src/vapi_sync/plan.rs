@@ -14,7 +14,10 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Not in Vapi: `POST /tool` with this body.
-    Create { name: String, body: Value },
+    Create {
+        name: String,
+        body: Value,
+    },
     /// In Vapi and different: `PATCH /tool/{id}` with the differing top-level fields.
     Update {
         name: String,
@@ -23,7 +26,14 @@ pub enum Action {
         fields: Vec<String>,
         body: Value,
     },
-    Unchanged { name: String },
+    Unchanged {
+        name: String,
+    },
+    /// A tool of another type than `function` (a `transferCall` tool…): it has no function name
+    /// to match it by, so it is not synced; the report says so.
+    Skipped {
+        kind: String,
+    },
 }
 
 /// The function name a tool is matched by.
@@ -37,7 +47,14 @@ pub fn plan(spec: &[Value], existing: &[Value]) -> Result<Vec<Action>> {
     let mut actions = Vec::new();
     for tool in spec {
         let Some(name) = function_name(tool) else {
-            bail!("a tool of the spec has no function.name to match it by: {tool}");
+            let kind = tool
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("untyped");
+            actions.push(Action::Skipped {
+                kind: kind.to_owned(),
+            });
+            continue;
         };
         let matches: Vec<&Value> = existing
             .iter()
@@ -98,7 +115,10 @@ pub fn plan(spec: &[Value], existing: &[Value]) -> Result<Vec<Action>> {
 fn differences(spec: &Value, vapi: &Value) -> (Vec<String>, Value) {
     let mut fields = Vec::new();
     let mut body = Map::new();
-    body.insert("type".into(), spec.get("type").cloned().unwrap_or(json!(null)));
+    body.insert(
+        "type".into(),
+        spec.get("type").cloned().unwrap_or(json!(null)),
+    );
     let Some(spec) = spec.as_object() else {
         return (fields, Value::Object(body));
     };
@@ -168,7 +188,10 @@ mod tests {
     #[test]
     fn a_listed_copy_of_the_spec_is_unchanged() {
         let spec = vec![tool("a", "A.")];
-        let vapi = vec![listed(tool("a", "A."), "id-a"), listed(tool("z", "Z."), "id-z")];
+        let vapi = vec![
+            listed(tool("a", "A."), "id-a"),
+            listed(tool("z", "Z."), "id-z"),
+        ];
         assert_eq!(
             plan(&spec, &vapi).unwrap(),
             vec![Action::Unchanged { name: "a".into() }]
@@ -202,12 +225,34 @@ mod tests {
     }
 
     #[test]
+    fn a_tool_without_a_function_name_is_skipped_not_matched() {
+        let transfer = json!({"type": "transferCall", "messages": []});
+        let vapi = vec![listed(tool("a", "A."), "1")];
+        assert_eq!(
+            plan(&[transfer], &vapi).unwrap(),
+            vec![Action::Skipped {
+                kind: "transferCall".into()
+            }]
+        );
+    }
+
+    #[test]
     fn duplicates_and_another_type_are_refused() {
         let spec = vec![tool("a", "A.")];
         let dup = vec![listed(tool("a", "A."), "1"), listed(tool("a", "A."), "2")];
-        assert!(plan(&spec, &dup).unwrap_err().to_string().contains("ids 1, 2"));
+        assert!(
+            plan(&spec, &dup)
+                .unwrap_err()
+                .to_string()
+                .contains("ids 1, 2")
+        );
         let mut other = listed(tool("a", "A."), "1");
         other["type"] = json!("apiRequest");
-        assert!(plan(&spec, &[other]).unwrap_err().to_string().contains("type"));
+        assert!(
+            plan(&spec, &[other])
+                .unwrap_err()
+                .to_string()
+                .contains("type")
+        );
     }
 }
