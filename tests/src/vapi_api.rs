@@ -26,6 +26,8 @@ struct State {
     errors: Vec<String>,
     /// Answer every request with this status instead (Vapi failing).
     fail_with: Option<u16>,
+    /// Answer every POST and PATCH with this status instead.
+    fail_writes_with: Option<u16>,
 }
 
 pub struct FakeVapi {
@@ -76,6 +78,11 @@ impl FakeVapi {
     /// From now on every request is answered with `status`.
     pub fn fail_with(&self, status: u16) {
         self.state.lock().unwrap().fail_with = Some(status);
+    }
+
+    /// From now on every POST and PATCH is answered with `status` (listing still works).
+    pub fn fail_writes_with(&self, status: u16) {
+        self.state.lock().unwrap().fail_writes_with = Some(status);
     }
 
     /// The schema violations and protocol errors seen so far.
@@ -172,6 +179,9 @@ impl Respond for Responder {
         }
         let method = request.method.as_str();
         let path = request.url.path();
+        if let Some(status) = state.fail_writes_with.filter(|_| method != "GET") {
+            return error(status, "Something went wrong");
+        }
         let mut complain = |what: String| {
             state.errors.push(format!("{method} {path}: {what}"));
         };

@@ -250,6 +250,27 @@ async fn a_refused_key_and_vapi_failing_are_errors_naming_the_status() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_write_vapi_refuses_stops_the_run_naming_the_tool_and_status() {
+    let vapi = FakeVapi::start().await;
+    vapi.fail_writes_with(500);
+    let out = sync(&vapi, Some(API_KEY), &[]);
+    assert!(!out.status.success());
+    let first = spec()[0]["function"]["name"].as_str().unwrap().to_owned();
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("POST /tool ({first}): Vapi answered 500")),
+        "{err}"
+    );
+    let requests = vapi.requests().await;
+    assert_eq!(
+        writes(&requests).len(),
+        1,
+        "stops at the first refusal: {requests:?}"
+    );
+    assert!(vapi.tools().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn two_tools_of_one_name_in_vapi_are_refused_without_writing() {
     let vapi = synced().await;
     vapi.edit(|tools| {
