@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod registry;
 pub mod sikka;
 pub mod terraform;
+pub mod vapi_api;
 
 use std::{
     io::{BufRead, BufReader},

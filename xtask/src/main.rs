@@ -13,6 +13,7 @@ mod pinned;
 mod practice;
 mod push;
 mod terraform;
+mod vapi_sync;
 mod venv;
 
 use std::{
@@ -84,6 +85,9 @@ enum Task {
     /// Deploy the gateway: image, push, terraform init/plan/apply with the image's digest, wait
     /// until the ECS service is stable (--plan-only: stop after the plan).
     Deploy(deploy::Args),
+    /// Create or update the gateway's tools in the Vapi organisation (key from $VAPI_API_KEY),
+    /// matched by function name; --check changes nothing and fails when Vapi differs.
+    VapiSync(vapi_sync::Args),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Image => image::image(&sh),
         Task::Push(args) => push::push(&args),
         Task::Deploy(args) => deploy::deploy(&sh, &args),
+        Task::VapiSync(args) => vapi_sync::vapi_sync(&args),
     }
 }
 
