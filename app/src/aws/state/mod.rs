@@ -53,8 +53,12 @@ impl Table {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .operation_timeout(timeout)
             .build();
+        // Five attempts (the SDK's default is three): a claim refused by a transient error is a
+        // booking refused, and DynamoDB answers the next attempt in milliseconds.
+        let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
         let config = aws_sdk_dynamodb::config::Builder::from(sdk)
             .timeout_config(timeouts)
+            .retry_config(retries)
             .build();
         Self {
             client: Client::from_conf(config),
