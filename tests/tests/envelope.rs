@@ -43,7 +43,9 @@ async fn calls_are_read_from_every_list_variant_and_answered_in_order() {
     let app = TestApp::spawn().await;
     let calls = json!([
         {"id": "a", "type": "function", "function": {"name": "list_providers", "arguments": {}}},
-        {"id": "b", "type": "function", "function": {"name": "transfer_to_human", "arguments": "{\"reason\":\"billing\"}"}},
+        // Arguments as JSON text (transfer_to_human stood here: it now answers an error here,
+        // this request having no live call control).
+        {"id": "b", "type": "function", "function": {"name": "check_availability", "arguments": json!({"date": light_day().to_string()}).to_string()}},
         {"id": "c", "name": "check_availability", "parameters": {"date": light_day().to_string()}},
         {"id": "d", "function": {"name": "search_patients", "parameters": {}}},
     ]);
