@@ -2,7 +2,8 @@
 //! call through the call's `monitor.controlUrl` (a fake control endpoint here checks the body Vapi
 //! would get), or says precisely why not — no transfer number, no control URL, a control URL the
 //! gateway may not call, the endpoint failing or silent, the office closed (then a message is
-//! offered with when it reopens); `take_message` records a message, audits it without its content,
+//! offered with when it reopens), and Vapi's `transferCall` tool is given the front desk by the
+//! webhook only within the practice's hours; `take_message` records a message, audits it without its content,
 //! tells the caller when to expect a call back, and lists it for the staff at
 //! `GET /practices/{id}/messages` behind the admin token only.
 
@@ -355,6 +356,39 @@ async fn outside_office_hours_a_message_is_offered_instead(backend: Backend) {
     );
 }
 
+/// Asks the webhook where to transfer a call to the demo practice.
+async fn ask(app: &TestApp) -> Value {
+    let body = json!({"message": {"type": "transfer-destination-request",
+        "call": {"id": unique("call"), "phoneNumberId": "pn_demo"}}});
+    let resp = app
+        .post_signed("/vapi/webhook", body.to_string().as_bytes())
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.json().await.unwrap()
+}
+
+/// Vapi's `transferCall` tool asks the webhook where to: the front desk while open, an error
+/// offering a message while closed.
+async fn the_transfer_call_tools_destination_is_the_front_desk_within_hours_only(backend: Backend) {
+    let (open, _dir) = spawn(backend, false, &[]).await;
+    let v = ask(&open).await;
+    assert_eq!(
+        v["destination"],
+        json!({"type": "number", "number": TRANSFER_NUMBER}),
+        "{v}"
+    );
+    let (closed, _dir) = spawn(backend, true, &[]).await;
+    let v = ask(&closed).await;
+    assert!(v.get("destination").is_none(), "{v}");
+    let error = v["error"].as_str().expect("an error");
+    assert!(
+        error.contains("closed now")
+            && error.contains(&format!("opens again {}", tomorrow_at_nine()))
+            && error.contains("take_message"),
+        "{error}"
+    );
+}
+
 async fn get_messages(app: &TestApp, account: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = app
         .client
@@ -502,6 +536,7 @@ both!(
     without_the_loopback_setting_a_plain_http_control_url_is_not_called,
     without_a_transfer_number_the_answer_is_precise,
     outside_office_hours_a_message_is_offered_instead,
+    the_transfer_call_tools_destination_is_the_front_desk_within_hours_only,
     a_message_is_recorded_audited_and_listed_for_the_staff_only,
     a_message_without_a_number_to_call_back_is_refused_precisely,
 );
