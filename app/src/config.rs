@@ -106,6 +106,10 @@ pub struct ReceptionistSettings {
     pub settle_polls_per_minute: u32,
     /// The gateway's one clock: every "now" the rules use.
     pub clock: Clock,
+    /// Whether a call's control URL may be plain `http` to a loopback address
+    /// (`VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK`, tests and demos); otherwise only `https` to
+    /// vapi.ai hosts (see `receptionist/control.rs`).
+    pub control_allow_http_loopback: bool,
 }
 
 impl Default for ReceptionistSettings {
@@ -117,6 +121,7 @@ impl Default for ReceptionistSettings {
             settle_for: DEFAULT_SETTLE_FOR,
             settle_polls_per_minute: DEFAULT_SIKKA_REQUESTS_PER_MINUTE / SETTLE_SHARE_OF_REQUESTS,
             clock: Clock::system(),
+            control_allow_http_loopback: false,
         }
     }
 }
@@ -363,6 +368,11 @@ impl Settings {
                 settle_polls_per_minute: (sikka.requests_per_minute / SETTLE_SHARE_OF_REQUESTS)
                     .max(1),
                 clock,
+                control_allow_http_loopback: parse_bool(
+                    get,
+                    "VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK",
+                )?
+                .unwrap_or(false),
                 ..Default::default()
             },
             sikka: SikkaSettings {

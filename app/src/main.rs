@@ -68,7 +68,7 @@ fn main() -> ExitCode {
                 timeout_seconds,
                 credential_id,
             };
-            match vapi::tooldefs::export(&doc, &options) {
+            match vapi::tooldefs::export_all(&doc, &options) {
                 Ok(tools) => {
                     println!(
                         "{}",

@@ -43,7 +43,9 @@ async fn calls_are_read_from_every_list_variant_and_answered_in_order() {
     let app = TestApp::spawn().await;
     let calls = json!([
         {"id": "a", "type": "function", "function": {"name": "list_providers", "arguments": {}}},
-        {"id": "b", "type": "function", "function": {"name": "transfer_to_human", "arguments": "{\"reason\":\"billing\"}"}},
+        // Arguments as JSON text (transfer_to_human stood here: it now answers an error here,
+        // this request having no live call control).
+        {"id": "b", "type": "function", "function": {"name": "check_availability", "arguments": json!({"date": light_day().to_string()}).to_string()}},
         {"id": "c", "name": "check_availability", "parameters": {"date": light_day().to_string()}},
         {"id": "d", "function": {"name": "search_patients", "parameters": {}}},
     ]);
@@ -190,7 +192,16 @@ async fn server_messages_without_a_reply_get_an_empty_object() {
 
 #[tokio::test]
 async fn transfer_destination_request_gets_the_front_desk() {
-    let app = TestApp::spawn().await;
+    // Open all day, every day (outside the hours: tests/tests/front_desk.rs).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schedule.json");
+    let day = json!([{"provider_id": "DDS1", "start": "00:00", "end": "23:59"}]);
+    let week: serde_json::Map<String, Value> = gateway::pms::sandbox::WEEKDAYS
+        .iter()
+        .map(|d| (d.to_string(), day.clone()))
+        .collect();
+    std::fs::write(&path, Value::Object(week).to_string()).unwrap();
+    let app = TestApp::spawn_with(&[("SANDBOX_SCHEDULE", path.to_str().unwrap())]).await;
     let body = json!({"message": {"type": "transfer-destination-request", "call": ctx()}});
     let (status, v) = post(&app, "/vapi/webhook", body).await;
     assert_eq!(status, 200);

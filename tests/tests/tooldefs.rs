@@ -1,14 +1,15 @@
 //! The Vapi tool definitions made from the OpenAPI document: one per tool, each valid against
 //! Vapi's own `CreateFunctionToolDTO` schema, with the caller's number passed as a static
-//! parameter the model never sees; and the committed `openapi/openapi.json` is what the gateway
-//! generates today.
+//! parameter the model never sees; Vapi's own `transferCall` tool valid against its
+//! `CreateTransferCallToolDTO`, its destination left to the webhook; and the committed
+//! `openapi/openapi.json` is what the gateway generates today.
 
 use std::process::Command;
 
 use gateway_tests::gateway_bin;
 use serde_json::Value;
 
-const TOOLS: [&str; 11] = [
+const TOOLS: [&str; 12] = [
     "check_availability",
     "book_appointment",
     "cancel_appointment",
@@ -20,14 +21,16 @@ const TOOLS: [&str; 11] = [
     "update_patient",
     "list_providers",
     "transfer_to_human",
+    "take_message",
 ];
 
 fn vapi_schema_verbatim() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/vapi-create-function-tool.schema.json"
-    );
-    let text = std::fs::read_to_string(path)
+    schema_copy("vapi-create-function-tool.schema.json")
+}
+
+fn schema_copy(name: &str) -> Value {
+    let path = format!("{}/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the committed copy of Vapi's schema at {path}: {e}"));
     serde_json::from_str(&text).expect("Vapi's schema copy is JSON")
 }
@@ -35,6 +38,10 @@ fn vapi_schema_verbatim() -> Value {
 /// Vapi's spec writes some patterns JavaScript-style (`/^[a-zA-Z0-9_-]{1,64}$/`); JSON Schema
 /// patterns have no delimiters, so they are stripped before validating.
 fn vapi_schema() -> Value {
+    without_delimiters(vapi_schema_verbatim())
+}
+
+fn without_delimiters(mut schema: Value) -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(map) => {
@@ -55,7 +62,6 @@ fn vapi_schema() -> Value {
             _ => {}
         }
     }
-    let mut schema = vapi_schema_verbatim();
     strip(&mut schema);
     schema
 }
@@ -76,7 +82,10 @@ fn export(base_url: &str) -> Vec<Value> {
 #[test]
 fn every_definition_is_valid_for_vapi() {
     let validator = jsonschema::validator_for(&vapi_schema()).expect("Vapi's schema compiles");
-    let tools = export("https://gw.example.com/");
+    let tools: Vec<Value> = export("https://gw.example.com/")
+        .into_iter()
+        .filter(|t| t["type"] == "function")
+        .collect();
     let names: Vec<&str> = tools
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
@@ -137,6 +146,36 @@ fn every_definition_is_valid_for_vapi() {
             .as_str()
             .unwrap()
             .contains("YYYY-MM-DD")
+    );
+}
+
+/// Vapi's `transferCall` tool, without static destinations: Vapi then asks the assistant's server
+/// URL (`POST /vapi/webhook`) with a `transfer-destination-request`, which the gateway answers
+/// with the bound practice's front desk (`tests/tests/envelope.rs`).
+#[test]
+fn the_transfer_call_tool_is_valid_for_vapi_and_its_destination_comes_from_the_webhook() {
+    let validator = jsonschema::validator_for(&without_delimiters(schema_copy(
+        "vapi-create-transfer-call-tool.schema.json",
+    )))
+    .expect("Vapi's schema compiles");
+    let transfers: Vec<Value> = export("https://gw.example.com")
+        .into_iter()
+        .filter(|t| t["type"] != "function")
+        .collect();
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    let tool = &transfers[0];
+    assert_eq!(tool["type"], "transferCall");
+    assert_eq!(tool["destinations"], serde_json::json!([]));
+    let errors: Vec<String> = validator
+        .iter_errors(tool)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut wrong = tool.clone();
+    wrong["destinations"] = serde_json::json!([{"type": "number"}]);
+    assert!(
+        !validator.is_valid(&wrong),
+        "a number destination needs its number"
     );
 }
 

@@ -199,7 +199,7 @@ impl AdminApi {
 }
 
 /// The bearer token's admin, or the refusal (audited).
-async fn authenticate(
+pub(super) async fn authenticate(
     state: &AppState,
     cognito: &CognitoVerifier,
     req: &Request,

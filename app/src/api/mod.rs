@@ -11,6 +11,7 @@ mod checked;
 pub mod connection;
 mod health;
 mod json;
+mod messages;
 mod middleware;
 mod openapi;
 mod problem;

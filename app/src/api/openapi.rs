@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use super::{
     admin::AdminApi,
     health::HealthApi,
+    messages::MessagesApi,
     sikka::{
         CALLBACK_KEY_HEADER, MARKETPLACE_SECRET_HEADER, marketplace::MarketplaceApi,
         webhooks::SikkaWebhooksApi,
@@ -35,6 +36,7 @@ pub type Service = OpenApiService<
         SikkaWebhooksApi,
         MarketplaceApi,
         AdminApi,
+        MessagesApi,
     ),
     (),
 >;
@@ -49,6 +51,7 @@ pub fn service() -> Service {
             SikkaWebhooksApi,
             MarketplaceApi,
             AdminApi,
+            MessagesApi,
         ),
         "Practice gateway",
         env!("CARGO_PKG_VERSION"),

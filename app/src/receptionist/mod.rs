@@ -8,9 +8,14 @@
 //! - `outcome.rs`: what a tool produced, and what its audit entry says;
 //! - `idempotency.rs`: one answer per tool call and one write per business key;
 //! - `writebacks/`: the write ledger, waiting for a write and settling it later;
-//! - `verify.rs`: who the caller is; `slots.rs`: free times; `words.rs`: how things are said.
+//! - `verify.rs`: who the caller is; `slots.rs`: free times; `words.rs`: how things are said;
+//! - `control.rs`: live call control (a transfer); `hours.rs`: the practice's opening hours;
+//!   `messages.rs`: messages taken for the front desk.
 
+pub mod control;
+pub mod hours;
 pub(crate) mod idempotency;
+pub mod messages;
 mod outcome;
 pub mod slots;
 #[cfg(test)]
@@ -108,6 +113,8 @@ pub struct CallInfo {
     pub request_id: Option<String>,
     pub source_ip: Option<String>,
     pub practice: PracticeKey,
+    /// `call.monitor.controlUrl`, as the request gave it (checked before any use).
+    pub control_url: Option<String>,
 }
 
 impl CallInfo {
@@ -150,6 +157,10 @@ pub struct Receptionist {
     flights: Flights,
     /// The ledger of writes, waiting for them and settling them.
     writebacks: Writebacks,
+    /// Live call control (transfers).
+    control: control::CallControl,
+    /// Messages taken for the front desk.
+    messages: Arc<messages::MessageBox>,
 }
 
 impl Receptionist {
@@ -168,6 +179,8 @@ impl Receptionist {
         );
         Self {
             writebacks,
+            control: control::CallControl::new(settings.control_allow_http_loopback),
+            messages: Arc::default(),
             directory,
             audit,
             settings,
@@ -189,6 +202,11 @@ impl Receptionist {
 
     pub fn audit(&self) -> &Arc<dyn AuditSink> {
         &self.audit
+    }
+
+    /// The messages taken for the front desk.
+    pub fn messages(&self) -> &messages::MessageBox {
+        &self.messages
     }
 
     /// Now at `practice`, in its time zone.

@@ -76,6 +76,7 @@ tools! {
     UpdatePatient => "update_patient", Update, patients::UpdatePatient;
     ListProviders => "list_providers", Read, front_desk::ListProviders;
     TransferToHuman => "transfer_to_human", Read, front_desk::TransferToHuman;
+    TakeMessage => "take_message", Create, front_desk::TakeMessage;
 }
 
 impl Tool {

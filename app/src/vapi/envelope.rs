@@ -67,6 +67,9 @@ pub struct CallContext {
     pub customer_number: Option<E164>,
     /// `accountId` from the assistant's metadata (or the call's assistant overrides).
     pub account_id: Option<String>,
+    /// `call.monitor.controlUrl`: where a live call is controlled (a transfer); `None` when
+    /// absent or not a string. Only a URL: whether it may be used is the receptionist's call.
+    pub control_url: Option<String>,
 }
 
 /// One call the model made. `id` is `""` for the legacy `function-call` message. Its `Debug`
@@ -233,6 +236,10 @@ fn call_context(m: &RawMessage<'_>) -> CallContext {
             .flatten()
             .filter_map(|a| a.metadata.0.as_ref())
             .find_map(|meta| meta.account_id.owned().filter(|id| !id.is_empty())),
+        control_url: call
+            .and_then(|c| c.monitor.0.as_ref())
+            .and_then(|m| m.control_url.owned())
+            .filter(|url| !url.trim().is_empty()),
     }
 }
 
@@ -334,6 +341,16 @@ struct RawCallObject<'a> {
     assistant: Obj<RawAssistant<'a>>,
     #[serde(borrow)]
     assistant_overrides: Obj<RawAssistant<'a>>,
+    #[serde(borrow)]
+    monitor: Obj<RawMonitor<'a>>,
+}
+
+/// `call.monitor`: the live call's listen and control URLs.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawMonitor<'a> {
+    #[serde(borrow)]
+    control_url: Str<'a>,
 }
 
 #[derive(Deserialize, Default)]

@@ -62,8 +62,24 @@ fn the_documented_tool_calls_message_yields_calls_and_identity() {
             practice_number: Some(E164::parse("+19254207621").unwrap()),
             customer_number: Some(E164::parse("+14155550123").unwrap()),
             account_id: Some("acct_123".into()),
+            control_url: Some("https://x/control".into()),
         }
     );
+}
+
+#[test]
+fn a_missing_or_odd_control_url_is_none() {
+    for monitor in [
+        json!(null),
+        json!({}),
+        json!({"controlUrl": ["https://x/control"]}),
+        json!({"controlUrl": "  "}),
+        json!("https://x/control"),
+    ] {
+        let m = parse_json(json!({"message": {"type": "tool-calls", "toolCallList": [],
+            "call": {"id": "c", "monitor": monitor}}}));
+        assert_eq!(m.call.control_url, None, "{monitor}");
+    }
 }
 
 #[test]

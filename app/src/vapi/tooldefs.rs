@@ -3,6 +3,11 @@
 //! is dug out of the operation's envelope schema, every `$ref` inlined, and reduced to what
 //! Vapi's `JsonSchema` accepts (no `$ref`, `allOf`, `nullable`, numeric bounds or foreign formats;
 //! bounds and defaults are moved into the description so the model still knows them).
+//!
+//! [`export_all`] adds Vapi's own `transferCall` tool (a `CreateTransferCallToolDTO`) with no
+//! static destinations: when the model calls it, Vapi sends a `transfer-destination-request` to
+//! the assistant's server URL (`POST /vapi/webhook`), which answers the bound practice's front
+//! desk number; so the destination is always the practice's, never one written into Vapi.
 
 use serde_json::{Map, Value, json};
 
@@ -128,6 +133,36 @@ pub fn export(openapi: &Value, opts: &ExportOptions) -> Result<Vec<Value>, Expor
         }));
     }
     Ok(tools)
+}
+
+/// The path that answers `transfer-destination-request` (the assistant's server URL).
+pub const WEBHOOK_PATH: &str = "/vapi/webhook";
+
+/// [`export`]'s function tools, then the `transferCall` tool when the document has the webhook
+/// that gives its destination.
+pub fn export_all(openapi: &Value, opts: &ExportOptions) -> Result<Vec<Value>, ExportError> {
+    let mut tools = export(openapi, opts)?;
+    if openapi
+        .pointer(&format!("/paths/{}/post", WEBHOOK_PATH.replace('/', "~1")))
+        .is_some()
+    {
+        tools.push(transfer_call_tool());
+    }
+    Ok(tools)
+}
+
+/// Vapi's `transferCall` tool without destinations: the destination comes from the
+/// `transfer-destination-request` the webhook answers.
+pub fn transfer_call_tool() -> Value {
+    json!({
+        "type": "transferCall",
+        "destinations": [],
+        "messages": [
+            {"type": "request-start", "content": "Let me connect you to the front desk."},
+            {"type": "request-failed",
+             "content": "I could not connect you to the front desk right now. I can take a message for the office instead."},
+        ],
+    })
 }
 
 fn valid_name(name: &str) -> bool {

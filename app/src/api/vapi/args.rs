@@ -8,6 +8,7 @@
 //! `patients.rs`); and its route, in `tools.rs`'s list.
 
 mod appointments;
+mod front_desk;
 mod patients;
 
 use poem_openapi::{Object, types::Type};
@@ -15,6 +16,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 pub use appointments::*;
+pub use front_desk::*;
 pub use patients::*;
 
 use crate::{
@@ -121,6 +123,7 @@ mod tests {
             Tool::CreatePatient => {
                 json!({"first_name": "Ana", "last_name": "Ruiz", "date_of_birth": "1990-04-02"})
             }
+            Tool::TakeMessage => json!({"caller_name": "Ana Ruiz", "reason": "A question"}),
             _ => json!({}),
         };
         args.as_object().cloned().expect("an object")

@@ -39,6 +39,7 @@ pub fn call_info(message: &ServerMessage, req: &Request) -> CallInfo {
             phone_number: ctx.practice_number.clone(),
             claimed_account: ctx.account_id.clone(),
         },
+        control_url: ctx.control_url.clone(),
     }
 }
 

@@ -158,7 +158,16 @@ tool_routes! {
 
     /// Hand the call to a person
     ///
-    /// When the caller asks for a person, or the request is beyond these tools. The answer gives
-    /// the practice's front-desk number to transfer to, or says honestly that none is set up.
+    /// When the caller asks for a person, or the request is beyond these tools. Transfers the
+    /// live call to the practice's front desk; the answer says it is transferring, or why it
+    /// could not (no transfer number, the office is closed, no call control, the transfer
+    /// failed) and offers take_message instead.
     transfer_to_human("/vapi/tools/transfer_to_human", "transfer_to_human") => TransferToHuman(TransferToHumanArgs);
+
+    /// Take a message for the front desk
+    ///
+    /// When the caller wants the office to call back, or a transfer is not possible. Records the
+    /// caller's name, the number to call back (the caller's own by default), what it is about
+    /// and how urgent it is; the answer says when the office will call back.
+    take_message("/vapi/tools/take_message", "take_message") => TakeMessage(TakeMessageArgs);
 }

@@ -1,7 +1,8 @@
 //! `POST /vapi/webhook`: every Vapi server message on one URL. Tool calls are answered by name,
-//! the legacy `function-call` with `{"result": …}`, `transfer-destination-request` with the
-//! practice's front desk; status updates and end-of-call reports are acknowledged; anything
-//! else gets 200 and `{}`.
+//! the legacy `function-call` with `{"result": …}`, `transfer-destination-request` (what Vapi's
+//! `transferCall` tool asks) with the practice's front desk — or, outside its hours, an error
+//! offering a message instead; status updates and end-of-call reports are acknowledged;
+//! anything else gets 200 and `{}`.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::{
 use crate::api::{ApiTags, AppState, problem::ProblemJson};
 use crate::{
     practices::Binding,
+    receptionist::hours::{self, Hours},
     vapi::{
         envelope::{MessageKind, ServerMessage},
         results::{ToolResult, one_line},
@@ -138,7 +140,8 @@ impl WebhookApi {
     }
 }
 
-/// Where to transfer the caller: the bound practice's front desk.
+/// Where to transfer the caller: the bound practice's front desk, while it is open (when its
+/// hours cannot be read, the transfer is tried).
 async fn transfer(
     state: &AppState,
     req: &Request,
@@ -151,20 +154,32 @@ async fn transfer(
     };
     match state.receptionist.practice(&info.practice).await {
         Ok(Binding::Bound(practice)) => match practice.transfer_destination() {
-            Ok(number) => ServerMessageResponse {
-                destination: Some(TransferDestination {
-                    kind: "number".into(),
-                    number: number.as_str().to_owned(),
-                }),
-                message: Some(SpokenMessage {
-                    kind: "request-start".into(),
-                    content: format!(
-                        "Connecting you to the front desk at {} now.",
-                        practice.profile.name
-                    ),
-                }),
-                ..Default::default()
-            },
+            Ok(number) => {
+                let now = practice.profile.now(&state.receptionist.clock());
+                if let Ok(closed @ Hours::Closed { .. }) =
+                    hours::at(practice.pms.as_ref(), now.datetime()).await
+                {
+                    return error(format!(
+                        "{} is closed now and {}, so the call cannot be transferred: nobody is there to answer. Offer to take a message for the staff with take_message.",
+                        practice.profile.name,
+                        closed.reopening(now.date())
+                    ));
+                }
+                ServerMessageResponse {
+                    destination: Some(TransferDestination {
+                        kind: "number".into(),
+                        number: number.as_str().to_owned(),
+                    }),
+                    message: Some(SpokenMessage {
+                        kind: "request-start".into(),
+                        content: format!(
+                            "Connecting you to the front desk at {} now.",
+                            practice.profile.name
+                        ),
+                    }),
+                    ..Default::default()
+                }
+            }
             Err(words) => error(words),
         },
         Ok(Binding::NotSetUp) => error(crate::receptionist::NOT_SET_UP.to_owned()),

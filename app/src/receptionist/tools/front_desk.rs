@@ -1,10 +1,22 @@
-//! The front desk's tools: who can be booked (`list_providers`) and handing the call to a
-//! person (`transfer_to_human`).
+//! The front desk's tools: who can be booked (`list_providers`), handing the call to a person
+//! (`transfer_to_human`: a live transfer through the call's control URL, within the practice's
+//! hours) and a message for the staff (`take_message`, with when to expect a call back).
 
 use serde_json::json;
 
 use super::{Ctx, Work};
-use crate::receptionist::Outcome;
+use crate::{
+    pms::{E164, Phi},
+    receptionist::{
+        Outcome,
+        control::ControlError,
+        hours::{self, Hours},
+        messages::{FrontDeskMessage, Urgency},
+    },
+};
+
+/// The words when the request carries no `call.monitor.controlUrl`.
+pub const NO_CONTROL_URL: &str = "This call has no live call control from Vapi (no call.monitor.controlUrl), so it cannot be transferred from here. Apologise, and offer to take a message for the office with take_message.";
 
 #[derive(Debug, Clone)]
 pub struct ListProviders;
@@ -13,6 +25,15 @@ pub struct ListProviders;
 pub struct TransferToHuman {
     /// Why the caller wants a person, as the assistant put it (not used to route the call).
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TakeMessage {
+    pub caller_name: Phi<String>,
+    /// `None`: the caller id.
+    pub callback_number: Option<Phi<E164>>,
+    pub reason: Phi<String>,
+    pub urgency: Urgency,
 }
 
 impl Work for ListProviders {
@@ -32,17 +53,127 @@ impl Work for ListProviders {
     }
 }
 
+impl Ctx<'_> {
+    /// The practice's hours now; `None` when its system cannot say.
+    async fn hours_now(&self) -> Option<Hours> {
+        match hours::at(self.practice.pms.as_ref(), self.now().datetime()).await {
+            Ok(hours) => Some(hours),
+            Err(e) => {
+                tracing::warn!(error = %e, "the practice's hours could not be read");
+                None
+            }
+        }
+    }
+}
+
 impl Work for TransferToHuman {
     async fn run(self, cx: &Ctx<'_>) -> Outcome {
-        match cx.practice.transfer_destination() {
-            Ok(number) => Outcome::ok(
+        let number = match cx.practice.transfer_destination() {
+            Ok(number) => number,
+            Err(words) => {
+                return Outcome::failed(words, "no transfer number configured", Vec::new());
+            }
+        };
+        let name = &cx.practice.profile.name;
+        // Hours unknown (the practice's system is down): try the transfer anyway.
+        if let Some(closed @ Hours::Closed { .. }) = cx.hours_now().await {
+            return Outcome::failed(
                 format!(
-                    "Transfer the caller to the front desk now: tell them you are connecting them, then transfer the call to {}.",
-                    number.as_str()
+                    "{name} is closed now, so the call was not transferred: nobody is there to answer. Tell the caller the office {}, and offer to take a message for the staff with take_message.",
+                    closed.reopening(cx.now().date())
+                ),
+                "outside office hours",
+                Vec::new(),
+            );
+        }
+        let Some(control_url) = cx.call.control_url.as_deref() else {
+            return Outcome::failed(NO_CONTROL_URL, "no control URL", Vec::new());
+        };
+        let content = format!("Connecting you to the front desk at {name} now.");
+        match cx.desk.control.transfer(control_url, &number, &content).await {
+            Ok(()) => Outcome::ok(
+                format!(
+                    "The call is being transferred to the front desk at {name} now, and the caller has been told. Say nothing more and call no other tool."
                 ),
                 Vec::new(),
-            ),
-            Err(words) => Outcome::failed(words, "no transfer number configured", Vec::new()),
+            )
+            .because("transferred to the front desk"),
+            Err(e) => {
+                tracing::warn!(error = %e, "transfer not made");
+                let why = match &e {
+                    ControlError::NotAllowed(_) => {
+                        "this call's control URL is not a Vapi address the gateway may use".into()
+                    }
+                    ControlError::Unreachable(_) => "Vapi's call control did not answer".into(),
+                    ControlError::Refused(code) => {
+                        format!("Vapi's call control refused the transfer (HTTP {code})")
+                    }
+                };
+                Outcome::failed(
+                    format!(
+                        "The call was not transferred: {why}. Apologise, and offer to take a message for the office with take_message."
+                    ),
+                    e.to_string(),
+                    Vec::new(),
+                )
+            }
         }
+    }
+}
+
+impl Work for TakeMessage {
+    async fn run(self, cx: &Ctx<'_>) -> Outcome {
+        let Some(callback) = self
+            .callback_number
+            .or_else(|| cx.call.caller.clone().map(Phi::new))
+        else {
+            return Outcome::failed(
+                "Invalid argument `callback_number`: the caller's number is withheld, so the office has no number to call back. Ask the caller for one and call the tool again.",
+                "no callback number",
+                Vec::new(),
+            );
+        };
+        let hours = cx.hours_now().await;
+        let now = cx.now();
+        let received_at = now.timestamp();
+        let id = cx.desk.messages.next_id(received_at);
+        let call_back_from = match &hours {
+            Some(Hours::Closed { next }) => *next,
+            _ => None,
+        };
+        let when = match &hours {
+            Some(Hours::Open) => "The office is open now: tell the caller the staff will call them back today, as soon as someone is free.".to_owned(),
+            Some(closed) => format!(
+                "The office is closed now and {}: tell the caller the staff will call them back once it is open.",
+                closed.reopening(now.date())
+            ),
+            None => "Tell the caller the staff will call them back as soon as they can.".to_owned(),
+        };
+        let last_four = callback.expose().last_four().to_owned();
+        let urgency = self.urgency;
+        cx.desk.messages.record(
+            cx.account(),
+            FrontDeskMessage {
+                id: id.clone(),
+                received_at,
+                call_id: cx.call.call_id.clone(),
+                caller_name: self.caller_name,
+                callback_number: callback,
+                reason: self.reason,
+                urgency,
+                call_back_from,
+            },
+        );
+        Outcome::ok(
+            format!(
+                "The message for the office is recorded ({} priority, reference {id}); they will call back on the number ending in {last_four}. {when}",
+                urgency.as_str()
+            ),
+            Vec::new(),
+        )
+        .because(format!(
+            "message {id} taken for the front desk, {} priority",
+            urgency.as_str()
+        ))
     }
 }

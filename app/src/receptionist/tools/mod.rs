@@ -1,7 +1,7 @@
 //! The tools' work, one module per group, each request type beside what it does:
 //! [`availability`] (free times), [`booking`] (book, cancel, reschedule, a patient's visits),
 //! [`patients`] (identify the caller, read, register, update) and [`front_desk`] (providers,
-//! transfer). What they share is here: [`Ctx`], a tool call being answered, with the rules every
+//! transfer, messages for the staff). What they share is here: [`Ctx`], a tool call being answered, with the rules every
 //! tool applies (verification, dates that can be booked, known providers, the audited intent of
 //! a write and the truthful report of its outcome).
 //!

@@ -1,0 +1,167 @@
+//! `GET /practices/{account_id}/messages`: the messages the receptionist took for a practice's
+//! front desk (`take_message`), for its staff, behind the same Cognito access token as the audit
+//! trail (`admin.rs`: 401 without a valid one, audited as a denied authentication; 503 when no
+//! user pool is configured).
+//!
+//! The messages carry patient data (names, numbers, reasons), so the read is audited — who,
+//! which practice, how many messages, never their content — before the answer leaves; if it
+//! cannot be, nothing is answered (503). Messages live in the receptionist's memory
+//! (`receptionist/messages.rs`): this task's messages only.
+
+use std::sync::Arc;
+
+use poem::{Request, web::Data};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+
+use super::{
+    ApiTags, AppState, RequestMeta,
+    admin::{AuditEventsResponse, authenticate},
+    problem::ProblemJson,
+};
+use crate::{
+    audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome},
+    pms::AccountId,
+    receptionist::messages::FrontDeskMessage,
+};
+
+/// A message taken for the front desk.
+#[derive(Debug, Object)]
+pub struct FrontDeskMessageItem {
+    /// The reference the caller was given.
+    pub id: String,
+    /// When it was taken (RFC 3339, UTC).
+    pub received_at: String,
+    /// The Vapi call it was taken on.
+    #[oai(skip_serializing_if_is_none)]
+    pub call_id: Option<String>,
+    pub caller_name: String,
+    /// E.164.
+    pub callback_number: String,
+    /// What the call is about, in the caller's words.
+    pub reason: String,
+    /// `routine` or `urgent`.
+    pub urgency: String,
+    /// The practice's next opening (its local time, `YYYY-MM-DDTHH:MM:SS`) when the message
+    /// was taken while it was closed: the caller was told to expect a call back from then.
+    #[oai(skip_serializing_if_is_none)]
+    pub call_back_from: Option<String>,
+}
+
+impl From<FrontDeskMessage> for FrontDeskMessageItem {
+    fn from(m: FrontDeskMessage) -> Self {
+        Self {
+            id: m.id,
+            received_at: m.received_at.to_string(),
+            call_id: m.call_id,
+            caller_name: m.caller_name.into_inner(),
+            callback_number: m.callback_number.expose().as_str().to_owned(),
+            reason: m.reason.into_inner(),
+            urgency: m.urgency.as_str().to_owned(),
+            call_back_from: m.call_back_from.map(|at| at.to_string()),
+        }
+    }
+}
+
+/// A practice's messages, oldest first.
+#[derive(Debug, Object)]
+pub struct FrontDeskMessages {
+    pub messages: Vec<FrontDeskMessageItem>,
+}
+
+#[derive(ApiResponse)]
+pub enum MessagesResponse {
+    /// The practice's messages (none: an empty list).
+    #[oai(status = 200)]
+    Ok(Json<FrontDeskMessages>),
+    /// No bearer token, or not a valid access token of the configured user pool and app client.
+    #[oai(status = 401)]
+    Unauthorized(
+        ProblemJson,
+        /// `Bearer` (RFC 6750).
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// Cognito is not configured (`COGNITO_ISSUER`, `COGNITO_CLIENT_ID`), the user pool's keys
+    /// could not be fetched, or this read could not be audited.
+    #[oai(status = 503)]
+    Unavailable(ProblemJson),
+}
+
+fn unavailable(detail: impl Into<String>) -> MessagesResponse {
+    MessagesResponse::Unavailable(ProblemJson::new(
+        poem::http::StatusCode::SERVICE_UNAVAILABLE,
+        "Service Unavailable",
+        detail,
+    ))
+}
+
+pub struct MessagesApi;
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl MessagesApi {
+    /// Messages for a practice's front desk
+    ///
+    /// Requires a Cognito access token of the configured user pool and app client
+    /// (`Authorization: Bearer <token>`). The messages the receptionist took for the practice
+    /// (caller, number to call back, reason, urgency, when the caller was told to expect a call
+    /// back), oldest first. The read is audited (who, which practice, how many).
+    #[oai(
+        path = "/practices/:account_id/messages",
+        method = "get",
+        operation_id = "practice_messages"
+    )]
+    async fn messages(
+        &self,
+        req: &Request,
+        Data(state): Data<&Arc<AppState>>,
+        /// The practice's account id.
+        #[oai(validator(max_length = 200))]
+        account_id: Path<String>,
+    ) -> MessagesResponse {
+        let Some(cognito) = &state.admin.cognito else {
+            return unavailable(
+                "Admin routes need a Cognito user pool: set COGNITO_ISSUER and COGNITO_CLIENT_ID.",
+            );
+        };
+        let admin = match authenticate(state, cognito, req).await {
+            Ok(admin) => admin,
+            Err(AuditEventsResponse::Unauthorized(problem, challenge)) => {
+                return MessagesResponse::Unauthorized(problem, challenge);
+            }
+            Err(AuditEventsResponse::Unavailable(problem)) => {
+                return MessagesResponse::Unavailable(problem);
+            }
+            Err(_) => return unavailable("The token could not be checked; retry later."),
+        };
+        let account = AccountId::new(account_id.0);
+        let messages = state.receptionist.messages().list(&account);
+        let meta = req.extensions().get::<RequestMeta>();
+        let who = match &admin.username {
+            Some(name) => format!("{} ({name})", admin.sub),
+            None => admin.sub.clone(),
+        };
+        let event = AuditEvent {
+            action: AuditAction::Read,
+            outcome: AuditOutcome::Success,
+            resource: "practice_messages".into(),
+            account_id: Some(account),
+            actor: AuditActor {
+                kind: "admin".into(),
+                ..Default::default()
+            },
+            patient_ids: Vec::new(),
+            request_id: meta.map(|m| m.request_id.clone()),
+            source_ip: meta.and_then(|m| m.source_ip.clone()),
+            reason: Some(format!("by {who}; {} messages", messages.len())),
+        };
+        if let Err(e) = state.receptionist.audit().record(event).await {
+            tracing::error!(error = %e, "audit entry for reading messages failed");
+            return unavailable(
+                "This read could not be audited, so nothing is answered; retry later.",
+            );
+        }
+        MessagesResponse::Ok(Json(FrontDeskMessages {
+            messages: messages.into_iter().map(Into::into).collect(),
+        }))
+    }
+}
