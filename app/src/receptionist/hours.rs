@@ -66,8 +66,11 @@ pub async fn at(pms: &dyn PracticeSystem, now: DateTime) -> PmsResult<Hours> {
     Ok(Hours::Closed { next: None })
 }
 
+/// Open when `time` is inside a block. A block ending at 23:59 runs to midnight: a schedule
+/// (the PMS's, the sandbox's) cannot say 24:00, and its last minute is not a closing.
 fn open_within(blocks: &[OpenBlock], time: Time) -> bool {
-    blocks.iter().any(|b| b.start <= time && time < b.end)
+    let last_minute = Time::constant(23, 59, 0, 0);
+    (blocks.iter()).any(|b| b.start <= time && (time < b.end || b.end >= last_minute))
 }
 
 /// The earliest block start (after `after`, when given).
@@ -107,6 +110,15 @@ mod tests {
         );
         assert_eq!(next_start(&blocks, Some(time(17, 0, 0, 0))), None);
         assert_eq!(next_start(&blocks, None), Some(time(8, 0, 0, 0)));
+    }
+
+    #[test]
+    fn a_block_ending_at_23_59_is_open_until_midnight() {
+        let all_day = [block(time(0, 0, 0, 0), time(23, 59, 0, 0))];
+        assert!(open_within(&all_day, time(0, 0, 0, 0)));
+        assert!(open_within(&all_day, time(23, 59, 30, 0)));
+        let evening = [block(time(18, 0, 0, 0), time(23, 0, 0, 0))];
+        assert!(!open_within(&evening, time(23, 30, 0, 0)));
     }
 
     #[test]
