@@ -9,32 +9,18 @@
 
 use std::{
     io::Read as _,
-    net::{Ipv4Addr, TcpListener},
     path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, Instant},
 };
 
+use gateway_tests::registry::{Registry, tool};
 use serde_json::Value;
 use tokio::process::Command;
 
 /// The first `image` compiles the whole gateway in release mode (~6 minutes on two cores).
 const BUILD: Duration = Duration::from_secs(20 * 60);
 const QUICK: Duration = Duration::from_secs(120);
-
-fn tool(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "`{name}` is not installed: run `apt-get install -y docker-registry skopeo` \
-             (cargo xtask ci installs them)"
-        )
-    })
-}
 
 /// Runs `program args`, failing the test on a timeout or a non-zero exit; returns stdout.
 async fn run(program: &Path, args: &[&str], limit: Duration) -> String {
@@ -63,69 +49,6 @@ fn target_dir() -> PathBuf {
         .nth(3)
         .expect("the target directory")
         .to_owned()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// Debian's `docker-registry` on a free loopback port, storing in a temp dir; killed on drop.
-struct Registry {
-    _child: tokio::process::Child,
-    _dir: tempfile::TempDir,
-    host: String,
-}
-
-impl Registry {
-    async fn start() -> Self {
-        let bin = tool("docker-registry");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("write the registry's config");
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .kill_on_drop(true)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + QUICK;
-        let client = reqwest::Client::new();
-        loop {
-            if let Some(status) = child.try_wait().expect("the registry's status") {
-                panic!("docker-registry exited before it answered: {status}");
-            }
-            if let Ok(r) = client.get(format!("http://{host}/v2/")).send().await
-                && r.status() == 200
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer /v2/"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Self {
-            _child: child,
-            _dir: dir,
-            host,
-        }
-    }
 }
 
 /// The files of a tar, by path.
