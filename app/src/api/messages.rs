@@ -69,10 +69,14 @@ pub struct FrontDeskMessages {
 }
 
 #[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_path")]
 pub enum MessagesResponse {
     /// The practice's messages (none: an empty list).
     #[oai(status = 200)]
     Ok(Json<FrontDeskMessages>),
+    /// The account id is not of the documented form (at most 200 characters).
+    #[oai(status = 400)]
+    BadRequest(ProblemJson),
     /// No bearer token, or not a valid access token of the configured user pool and app client.
     #[oai(status = 401)]
     Unauthorized(
@@ -85,6 +89,10 @@ pub enum MessagesResponse {
     /// could not be fetched, or this read could not be audited.
     #[oai(status = 503)]
     Unavailable(ProblemJson),
+}
+
+fn bad_path(e: poem::Error) -> MessagesResponse {
+    MessagesResponse::BadRequest(ProblemJson::bad_request(e.to_string()))
 }
 
 fn unavailable(detail: impl Into<String>) -> MessagesResponse {
