@@ -121,7 +121,7 @@ fn validator(name: &str) -> jsonschema::Validator {
 
 /// Vapi's spec writes some patterns JavaScript-style (`/^[a-zA-Z0-9_-]{1,64}$/`); JSON Schema
 /// patterns have no delimiters.
-fn strip_pattern_delimiters(v: &mut Value) {
+pub fn strip_pattern_delimiters(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {

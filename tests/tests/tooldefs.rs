@@ -42,27 +42,7 @@ fn vapi_schema() -> Value {
 }
 
 fn without_delimiters(mut schema: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map.iter_mut() {
-                    if k == "pattern"
-                        && let Value::String(p) = child
-                        && p.len() > 2
-                        && p.starts_with('/')
-                        && p.ends_with('/')
-                    {
-                        *p = p[1..p.len() - 1].to_owned();
-                    } else {
-                        strip(child);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut schema);
+    gateway_tests::vapi_api::strip_pattern_delimiters(&mut schema);
     schema
 }
 
