@@ -110,6 +110,8 @@ pub struct ReceptionistSettings {
     /// (`VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK`, tests and demos); otherwise only `https` to
     /// vapi.ai hosts (see `receptionist/control.rs`).
     pub control_allow_http_loopback: bool,
+    /// Twilio, for texts (`TWILIO_*`); `None`: no texts are sent.
+    pub twilio: Option<crate::sms::TwilioSettings>,
 }
 
 impl Default for ReceptionistSettings {
@@ -122,6 +124,7 @@ impl Default for ReceptionistSettings {
             settle_polls_per_minute: DEFAULT_SIKKA_REQUESTS_PER_MINUTE / SETTLE_SHARE_OF_REQUESTS,
             clock: Clock::system(),
             control_allow_http_loopback: false,
+            twilio: None,
         }
     }
 }
@@ -373,6 +376,7 @@ impl Settings {
                     "VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK",
                 )?
                 .unwrap_or(false),
+                twilio: crate::sms::TwilioSettings::from_lookup(get)?,
                 ..Default::default()
             },
             sikka: SikkaSettings {

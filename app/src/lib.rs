@@ -14,6 +14,7 @@ pub mod pms;
 pub mod practices;
 pub mod receptionist;
 pub mod secret;
+pub mod sms;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

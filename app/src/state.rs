@@ -7,7 +7,9 @@
 //! - [`Sessions`]: whom a call has verified;
 //! - [`Leases`]: one task at a time does a thing (a practice's Sikka key refresh, polling a
 //!   practice's pending writebacks);
-//! - [`SharedSeen`]: a signature accepted by one task is a replay on every other.
+//! - [`SharedSeen`]: a signature accepted by one task is a replay on every other;
+//! - [`Consents`](crate::sms::Consents): who agreed to texts, and which numbers replied STOP;
+//! - [`MessageStore`](crate::receptionist::messages::MessageStore): messages for the front desk.
 //!
 //! A port that fails answers [`StateError`]; the domain decides what that means (a write is
 //! refused, a read goes on without the shared memory), counts it and says so in a log line.
@@ -157,6 +159,8 @@ pub struct StateStores {
     pub leases: Arc<dyn Leases>,
     /// `None`: one task, its own signature memory is enough.
     pub seen: Option<Arc<dyn SharedSeen>>,
+    pub consents: Arc<dyn crate::sms::Consents>,
+    pub messages: Arc<dyn crate::receptionist::messages::MessageStore>,
 }
 
 impl StateStores {
@@ -168,6 +172,8 @@ impl StateStores {
             sessions: Arc::new(MemorySessions::default()),
             leases: Arc::new(OneProcess),
             seen: None,
+            consents: Arc::new(crate::sms::MemoryConsents::default()),
+            messages: Arc::new(crate::receptionist::messages::MemoryMessages::default()),
         }
     }
 }

@@ -10,6 +10,8 @@ use jiff::{
 pub const TIME_ZONE: &str = "America/Los_Angeles";
 pub const PRACTICE_NAME: &str = "Bright Smile Dental";
 pub const TRANSFER_NUMBER: &str = "+15105550198";
+/// Where the demo practice's front-desk messages are texted.
+pub const STAFF_SMS_NUMBER: &str = "+15105550197";
 pub const DR_LEE: &str = "DDS1";
 pub const DR_ORTIZ: &str = "DDS2";
 pub const HYGIENIST: &str = "HYG1";

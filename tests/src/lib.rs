@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod registry;
 pub mod sikka;
 pub mod terraform;
+pub mod twilio;
 pub mod vapi_api;
 
 use std::{
@@ -330,6 +331,7 @@ impl TestApp {
             json!({"practices": [{
                 "account_id": "acct_demo", "name": fixture::PRACTICE_NAME, "time_zone": fixture::TIME_ZONE,
                 "transfer_number": fixture::TRANSFER_NUMBER, "phone_number_ids": ["pn_demo"],
+                "staff_sms_number": fixture::STAFF_SMS_NUMBER,
                 "phone_numbers": ["+15105550199"],
                 "pms": {"kind": "sikka", "office_id": options.office_id, "practice_id": options.practice_id,
                         "pms_type": options.pms},

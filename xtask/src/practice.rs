@@ -59,6 +59,10 @@ struct AddArgs {
     /// A practice line (E.164); repeat for several.
     #[arg(long = "phone-number")]
     phone_numbers: Vec<String>,
+    /// Where messages for the front desk are texted (E.164); without it they are only kept
+    /// for `GET /practices/{id}/messages`.
+    #[arg(long)]
+    staff_sms_number: Option<String>,
     /// A Vapi phone-number id routed to this practice; repeat for several.
     #[arg(long = "phone-number-id")]
     phone_number_ids: Vec<String>,
@@ -176,6 +180,11 @@ impl AddArgs {
                     .transfer_number
                     .as_deref()
                     .map(|n| phone("--transfer-number", n))
+                    .transpose()?,
+                staff_sms_number: self
+                    .staff_sms_number
+                    .as_deref()
+                    .map(|n| phone("--staff-sms-number", n))
                     .transpose()?,
                 phone_numbers: self
                     .phone_numbers

@@ -124,7 +124,7 @@ impl AdminApi {
         /// Entries naming this patient id.
         #[oai(validator(max_length = 200))]
         patient_id: Query<Option<String>>,
-        /// `read`, `create`, `update`, `delete`, `authenticate` or `credential_change`.
+        /// `read`, `create`, `update`, `delete`, `authenticate`, `credential_change` or `notify`.
         action: Query<Option<String>>,
         /// `success`, `denied`, `failed`, `pending` or `intent`.
         outcome: Query<Option<String>>,
@@ -272,7 +272,7 @@ fn filter(
         action: word(
             "action",
             action,
-            "read, create, update, delete, authenticate, credential_change",
+            "read, create, update, delete, authenticate, credential_change, notify",
         )?,
         outcome: word(
             "outcome",

@@ -5,8 +5,8 @@
 //!
 //! The messages carry patient data (names, numbers, reasons), so the read is audited — who,
 //! which practice, how many messages, never their content — before the answer leaves; if it
-//! cannot be, nothing is answered (503). Messages live in the receptionist's memory
-//! (`receptionist/messages.rs`): this task's messages only.
+//! cannot be, nothing is answered (503). Messages are kept behind the receptionist's message
+//! store (`receptionist/messages.rs`): the shared table on the `aws` profile, so every task's.
 
 use std::sync::Arc;
 
@@ -45,6 +45,10 @@ pub struct FrontDeskMessageItem {
     /// was taken while it was closed: the caller was told to expect a call back from then.
     #[oai(skip_serializing_if_is_none)]
     pub call_back_from: Option<String>,
+    /// The Twilio message SID of the text that delivered it to the practice's staff number;
+    /// absent when it was not texted (no staff number, texting off, or Twilio refused it).
+    #[oai(skip_serializing_if_is_none)]
+    pub texted_sid: Option<String>,
 }
 
 impl From<FrontDeskMessage> for FrontDeskMessageItem {
@@ -58,6 +62,7 @@ impl From<FrontDeskMessage> for FrontDeskMessageItem {
             reason: m.reason.into_inner(),
             urgency: m.urgency.as_str().to_owned(),
             call_back_from: m.call_back_from.map(|at| at.to_string()),
+            texted_sid: m.texted,
         }
     }
 }
@@ -86,7 +91,7 @@ pub enum MessagesResponse {
         String,
     ),
     /// Cognito is not configured (`COGNITO_ISSUER`, `COGNITO_CLIENT_ID`), the user pool's keys
-    /// could not be fetched, or this read could not be audited.
+    /// could not be fetched, the messages could not be read, or this read could not be audited.
     #[oai(status = 503)]
     Unavailable(ProblemJson),
 }
@@ -142,7 +147,13 @@ impl MessagesApi {
             Err(_) => return unavailable("The token could not be checked; retry later."),
         };
         let account = AccountId::new(account_id.0);
-        let messages = state.receptionist.messages().list(&account);
+        let messages = match state.receptionist.messages().list(&account).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::error!(error = %e, "messages unavailable");
+                return unavailable("The messages cannot be read right now; retry later.");
+            }
+        };
         let meta = req.extensions().get::<RequestMeta>();
         let who = match &admin.username {
             Some(name) => format!("{} ({name})", admin.sub),

@@ -66,7 +66,10 @@ pub async fn around<E: Endpoint>(
         }
         if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
             // RFC 9110: a 405 lists the methods the resource supports.
-            let allow = if path.starts_with("/vapi/") || path.starts_with("/pms/") {
+            let allow = if ["/vapi/", "/pms/", "/twilio/"]
+                .iter()
+                .any(|p| path.starts_with(p))
+            {
                 "POST"
             } else {
                 "GET"

@@ -16,6 +16,7 @@ mod middleware;
 mod openapi;
 mod problem;
 pub mod sikka;
+mod twilio;
 mod vapi;
 
 use std::sync::Arc;
@@ -42,6 +43,8 @@ enum ApiTags {
     Sikka,
     /// For the people who must read the audit trail; a Cognito access token is required.
     Admin,
+    /// Twilio: texts patients send back (STOP, START).
+    Twilio,
 }
 
 /// What every route shares.

@@ -24,6 +24,7 @@ use super::{
         CALLBACK_KEY_HEADER, MARKETPLACE_SECRET_HEADER, marketplace::MarketplaceApi,
         webhooks::SikkaWebhooksApi,
     },
+    twilio::TwilioApi,
     vapi::{tools::ToolsApi, webhook::WebhookApi},
 };
 
@@ -37,6 +38,7 @@ pub type Service = OpenApiService<
         MarketplaceApi,
         AdminApi,
         MessagesApi,
+        TwilioApi,
     ),
     (),
 >;
@@ -52,6 +54,7 @@ pub fn service() -> Service {
             MarketplaceApi,
             AdminApi,
             MessagesApi,
+            TwilioApi,
         ),
         "Practice gateway",
         env!("CARGO_PKG_VERSION"),

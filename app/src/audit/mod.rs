@@ -33,6 +33,8 @@ pub enum AuditAction {
     Authenticate,
     /// Onboarding, credential storage or rotation.
     CredentialChange,
+    /// A text message to a patient or the practice's staff (sent, refused or withheld).
+    Notify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,8 @@
 //! - `practices/<account_id>`: one JSON object per practice, the profile and PMS binding of a
 //!   local practices-file entry without its routes ([`SsmPracticeEntry`]):
 //!   `{"name": "Bright Smile Dental", "time_zone": "America/Los_Angeles",
-//!   "transfer_number": "+15105550198", "phone_numbers": ["+15105550199"],
+//!   "transfer_number": "+15105550198", "staff_sms_number": "+15105550197",
+//!   "phone_numbers": ["+15105550199"],
 //!   "vapi_secret_ref": "parlae/dev/vapi/acct_1", "pms": {"kind": "sikka", "office_id": …}}`.
 //!   `vapi_secret_ref` names where the practice's own Vapi secret is kept (Secrets Manager):
 //!   a reference, never the secret; it is read once that store is built.
@@ -47,6 +48,9 @@ pub struct SsmPracticeEntry {
     pub time_zone: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_number: Option<E164>,
+    /// Where messages for the front desk are texted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_sms_number: Option<E164>,
     /// The practice lines in E.164 (what binds a call that carries no phone-number id).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phone_numbers: Vec<E164>,
@@ -335,6 +339,7 @@ impl SsmDirectory {
                         name: entry.name.clone(),
                         time_zone: entry.time_zone.clone(),
                         transfer_number: entry.transfer_number.clone(),
+                        staff_sms_number: entry.staff_sms_number.clone(),
                         pms: entry.pms.clone(),
                     },
                     &self.options,

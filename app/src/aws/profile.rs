@@ -274,6 +274,10 @@ fn register_metrics(directory: &Arc<SsmDirectory>, credentials: &Arc<SecretsMana
     m.total("DynamoDbRequests", read(&counts.calls));
     m.total("DynamoDbThrottles", read(&counts.throttles));
     m.total("StateErrors", read(&counts.errors));
+    let sms = &crate::sms::COUNTS;
+    m.total("SmsSent", read(&sms.sent));
+    m.total("SmsFailed", read(&sms.failed));
+    m.total("SmsOptedOut", read(&sms.opted_out));
     let c = credentials.clone();
     m.total(
         "SecretsManagerReads",

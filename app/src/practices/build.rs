@@ -48,6 +48,7 @@ pub struct PracticeParts {
     /// IANA zone name, e.g. `America/Los_Angeles`.
     pub time_zone: String,
     pub transfer_number: Option<E164>,
+    pub staff_sms_number: Option<E164>,
     pub pms: PmsBinding,
 }
 
@@ -106,6 +107,7 @@ pub fn build_practice(
             name: parts.name,
             time_zone,
             transfer_number: parts.transfer_number,
+            staff_sms_number: parts.staff_sms_number,
             booking: BookingPolicy::default(),
         },
         pms,

@@ -31,6 +31,9 @@ pub struct PracticeEntry {
     pub time_zone: String,
     #[serde(default)]
     pub transfer_number: Option<E164>,
+    /// Where messages for the front desk are texted.
+    #[serde(default)]
+    pub staff_sms_number: Option<E164>,
     #[serde(default)]
     pub phone_number_ids: Vec<String>,
     #[serde(default)]
@@ -132,6 +135,7 @@ impl LocalDirectory {
                 name: entry.name,
                 time_zone: entry.time_zone,
                 transfer_number: entry.transfer_number,
+                staff_sms_number: entry.staff_sms_number,
                 pms: entry.pms,
             },
             options,

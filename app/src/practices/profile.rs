@@ -43,6 +43,9 @@ pub struct PracticeProfile {
     pub time_zone: TimeZone,
     /// Where `transfer_to_human` sends the caller; `None` means no one can take a transfer.
     pub transfer_number: Option<E164>,
+    /// Where messages for the front desk are texted (`take_message`); `None`: they are only
+    /// kept for `GET /practices/{id}/messages`.
+    pub staff_sms_number: Option<E164>,
     pub booking: BookingPolicy,
 }
 

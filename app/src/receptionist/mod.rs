@@ -10,7 +10,8 @@
 //! - `writebacks/`: the write ledger, waiting for a write and settling it later;
 //! - `verify.rs`: who the caller is; `slots.rs`: free times; `words.rs`: how things are said;
 //! - `control.rs`: live call control (a transfer); `hours.rs`: the practice's opening hours;
-//!   `messages.rs`: messages taken for the front desk.
+//!   `messages.rs`: messages taken for the front desk; `texts.rs`: confirmations and messages by
+//!   text.
 
 pub mod control;
 pub mod hours;
@@ -20,6 +21,7 @@ mod outcome;
 pub mod slots;
 #[cfg(test)]
 mod tests;
+pub mod texts;
 pub mod tool;
 pub mod tools;
 pub(crate) mod verify;
@@ -160,7 +162,9 @@ pub struct Receptionist {
     /// Live call control (transfers).
     control: control::CallControl,
     /// Messages taken for the front desk.
-    messages: Arc<messages::MessageBox>,
+    messages: Arc<dyn messages::MessageStore>,
+    /// Texts: confirmations to patients who agreed, messages to the staff.
+    texts: Arc<texts::Texts>,
 }
 
 impl Receptionist {
@@ -170,17 +174,25 @@ impl Receptionist {
         state: StateStores,
         settings: ReceptionistSettings,
     ) -> Self {
+        let texts = Arc::new(texts::Texts::new(
+            settings.twilio.clone().map(crate::sms::TwilioClient::new),
+            state.consents,
+            audit.clone(),
+            settings.clock,
+        ));
         let writebacks = Writebacks::new(
             state.ledger,
             state.leases,
             audit.clone(),
             directory.clone(),
+            texts.clone(),
             &settings,
         );
         Self {
             writebacks,
             control: control::CallControl::new(settings.control_allow_http_loopback),
-            messages: Arc::default(),
+            messages: state.messages,
+            texts,
             directory,
             audit,
             settings,
@@ -205,8 +217,13 @@ impl Receptionist {
     }
 
     /// The messages taken for the front desk.
-    pub fn messages(&self) -> &messages::MessageBox {
-        &self.messages
+    pub fn messages(&self) -> &dyn messages::MessageStore {
+        self.messages.as_ref()
+    }
+
+    /// Texting, and the consents it follows.
+    pub fn texts(&self) -> &Arc<texts::Texts> {
+        &self.texts
     }
 
     /// Now at `practice`, in its time zone.

@@ -11,7 +11,7 @@ use jiff::civil::{Date, Time};
 
 use super::{
     outcome::Outcome,
-    tools::{Ctx, Work, availability, booking, front_desk, patients},
+    tools::{Ctx, Work, availability, booking, consent, front_desk, patients},
 };
 use crate::{
     audit::AuditAction,
@@ -77,6 +77,7 @@ tools! {
     ListProviders => "list_providers", Read, front_desk::ListProviders;
     TransferToHuman => "transfer_to_human", Read, front_desk::TransferToHuman;
     TakeMessage => "take_message", Create, front_desk::TakeMessage;
+    RecordSmsConsent => "record_sms_consent", Update, consent::RecordSmsConsent;
 }
 
 impl Tool {

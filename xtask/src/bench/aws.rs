@@ -260,6 +260,7 @@ async fn seed(sdk: &aws_config::SdkConfig) -> Result<()> {
             name: "Bright Smile Dental".into(),
             time_zone: "America/Los_Angeles".into(),
             transfer_number: None,
+            staff_sms_number: None,
             phone_numbers: Vec::new(),
             vapi_secret_ref: None,
             pms: PmsBinding::Sandbox,

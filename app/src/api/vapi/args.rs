@@ -8,6 +8,7 @@
 //! `patients.rs`); and its route, in `tools.rs`'s list.
 
 mod appointments;
+mod consent;
 mod front_desk;
 mod patients;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 pub use appointments::*;
+pub use consent::*;
 pub use front_desk::*;
 pub use patients::*;
 

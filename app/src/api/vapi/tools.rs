@@ -170,4 +170,12 @@ tool_routes! {
     /// caller's name, the number to call back (the caller's own by default), what it is about
     /// and how urgent it is; the answer says when the office will call back.
     take_message("/vapi/tools/take_message", "take_message") => TakeMessage(TakeMessageArgs);
+
+    /// Record the caller's agreement to appointment texts
+    ///
+    /// Call when the verified patient says yes to texts about their appointments (or, with
+    /// agreed false, asks for no more). Ask before booking: "Would you like a text confirming
+    /// it?" Texts go to the number they are calling from unless they give another, and only
+    /// once the practice's system confirms a booking, change or cancellation.
+    record_sms_consent("/vapi/tools/record_sms_consent", "record_sms_consent") => RecordSmsConsent(RecordSmsConsentArgs);
 }

@@ -13,6 +13,10 @@
 //! | verified caller | `S#<account>` | call id | 2 h |
 //! | seen signature | `G#<first hex digit>` | MAC (hex) | 2 × skew |
 //! | lease | `LEASE` | name | its TTL |
+//! | text consent | `K#<account>` | patient id | given + 2 years |
+//! | opted-out number | `O#<E.164>` | `stop` | none (until START) |
+//! | front-desk message | `M#<account>` | `<received ms, 15 digits>#<id>` | received + 30 days |
+//! | write texted | `N#<account>` | write key digest | 3 days |
 //!
 //! Every condition compares times the items carry (`live_until`, `until`: epoch milliseconds),
 //! never DynamoDB's TTL, which deletes late. Each request counts in `state::COUNTS`; a failed one
@@ -20,6 +24,7 @@
 
 mod items;
 mod ledger;
+mod texts;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -30,6 +35,7 @@ use jiff::Timestamp;
 
 pub use items::{DynamoCalls, DynamoLeases, DynamoSeen, DynamoSessions};
 pub use ledger::DynamoLedger;
+pub use texts::{DynamoConsents, DynamoMessages};
 
 use crate::{
     clock::Clock,
@@ -75,6 +81,8 @@ impl Table {
             calls: std::sync::Arc::new(DynamoCalls::new(self.clone())),
             sessions: std::sync::Arc::new(DynamoSessions::new(self.clone())),
             leases: std::sync::Arc::new(DynamoLeases::new(self.clone())),
+            consents: std::sync::Arc::new(DynamoConsents::new(self.clone())),
+            messages: std::sync::Arc::new(DynamoMessages::new(self.clone())),
             seen: Some(std::sync::Arc::new(DynamoSeen::new(self))),
         }
     }

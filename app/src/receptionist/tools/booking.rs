@@ -127,6 +127,7 @@ impl Work for BookAppointment {
             verb: "Booked",
             summary: &summary,
             claimed: Some(&claimed),
+            at: Some(start),
         };
         cx.sent(&patient, written, what).await
     }
@@ -378,6 +379,7 @@ impl Work for CancelAppointment {
             verb: "Cancellation done",
             summary: &summary,
             claimed: Some(&claimed),
+            at: Some(appointment.start),
         };
         cx.sent(&patient, written, what).await
     }
@@ -463,6 +465,7 @@ impl Work for RescheduleAppointment {
             verb: "Rescheduled",
             summary: &summary,
             claimed: Some(&claimed),
+            at: Some(start),
         };
         cx.sent(&patient, written, what).await
     }

@@ -11,7 +11,8 @@ use crate::{
         Outcome,
         control::ControlError,
         hours::{self, Hours},
-        messages::{FrontDeskMessage, Urgency},
+        messages::{self, FrontDeskMessage, Urgency},
+        texts::StaffText,
     },
 };
 
@@ -64,6 +65,55 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+impl Ctx<'_> {
+    /// Texts `message` to the practice's staff number, if it has one and texting is on, in the
+    /// background; the kept message notes the text once Twilio accepted it.
+    fn text_to_staff(&self, message: FrontDeskMessage) {
+        let texts = self.desk.texts().clone();
+        let Some(to) = self.practice.profile.staff_sms_number.clone() else {
+            return;
+        };
+        if !texts.enabled() {
+            return;
+        }
+        let store = self.desk.messages.clone();
+        let account = self.account().clone();
+        let actor = self.call.actor();
+        let body = staff_text(&self.practice.profile.name, &message);
+        tokio::spawn(async move {
+            let sent = texts
+                .to_staff(StaffText {
+                    account: &account,
+                    to: &to,
+                    body,
+                    message_id: &message.id,
+                    actor,
+                })
+                .await;
+            if let Some(sid) = sent
+                && let Err(e) = store.texted(&account, &message.id, &sid).await
+            {
+                tracing::warn!(error = %e, "a message's text could not be noted");
+            }
+        });
+    }
+}
+
+/// The staff's text: who, the number to call back, how urgent, why, and the reference.
+fn staff_text(practice: &str, m: &FrontDeskMessage) -> String {
+    let urgent = match m.urgency {
+        Urgency::Urgent => "URGENT message",
+        Urgency::Routine => "Message",
+    };
+    format!(
+        "{urgent} for {practice}: {} asks for a call back on {}. Reason: {}. Ref {}.",
+        m.caller_name.expose(),
+        m.callback_number.expose().as_str(),
+        m.reason.expose(),
+        m.id
+    )
 }
 
 impl Work for TransferToHuman {
@@ -136,7 +186,7 @@ impl Work for TakeMessage {
         let hours = cx.hours_now().await;
         let now = cx.now();
         let received_at = now.timestamp();
-        let id = cx.desk.messages.next_id(received_at);
+        let id = messages::new_id(received_at);
         let call_back_from = match &hours {
             Some(Hours::Closed { next }) => *next,
             _ => None,
@@ -151,19 +201,26 @@ impl Work for TakeMessage {
         };
         let last_four = callback.expose().last_four().to_owned();
         let urgency = self.urgency;
-        cx.desk.messages.record(
-            cx.account(),
-            FrontDeskMessage {
-                id: id.clone(),
-                received_at,
-                call_id: cx.call.call_id.clone(),
-                caller_name: self.caller_name,
-                callback_number: callback,
-                reason: self.reason,
-                urgency,
-                call_back_from,
-            },
-        );
+        let message = FrontDeskMessage {
+            id: id.clone(),
+            received_at,
+            call_id: cx.call.call_id.clone(),
+            caller_name: self.caller_name,
+            callback_number: callback,
+            reason: self.reason,
+            urgency,
+            call_back_from,
+            texted: None,
+        };
+        if let Err(e) = cx.desk.messages().record(cx.account(), &message).await {
+            tracing::error!(error = %e, "a message for the front desk could not be kept");
+            return Outcome::failed(
+                "The message could not be saved for the office right now, so nothing was recorded. Apologise, and offer to try again in a moment or to transfer the caller.",
+                "message store unavailable",
+                Vec::new(),
+            );
+        }
+        cx.text_to_staff(message);
         Outcome::ok(
             format!(
                 "The message for the office is recorded ({} priority, reference {id}); they will call back on the number ending in {last_four}. {when}",

@@ -1,7 +1,7 @@
 //! The tools' work, one module per group, each request type beside what it does:
 //! [`availability`] (free times), [`booking`] (book, cancel, reschedule, a patient's visits),
-//! [`patients`] (identify the caller, read, register, update) and [`front_desk`] (providers,
-//! transfer, messages for the staff). What they share is here: [`Ctx`], a tool call being answered, with the rules every
+//! [`patients`] (identify the caller, read, register, update), [`front_desk`] (providers,
+//! transfer, messages for the staff) and [`consent`] (agreeing to appointment texts). What they share is here: [`Ctx`], a tool call being answered, with the rules every
 //! tool applies (verification, dates that can be booked, known providers, the audited intent of
 //! a write and the truthful report of its outcome).
 //!
@@ -10,6 +10,7 @@
 
 pub mod availability;
 pub mod booking;
+pub mod consent;
 pub mod front_desk;
 pub mod patients;
 
@@ -25,7 +26,7 @@ use super::{
     slots::Busy,
     slots::Slot,
     verify, words,
-    writebacks::{Claim, LedgerEntry, Sent},
+    writebacks::{Claim, LedgerEntry, Sent, confirmation},
 };
 use crate::{
     pms::{
@@ -243,6 +244,7 @@ impl Ctx<'_> {
             verb,
             summary,
             claimed,
+            at,
         } = what;
         let writeback = match written {
             Ok(writeback) => writeback,
@@ -254,7 +256,8 @@ impl Ctx<'_> {
             }
         };
         if let Some(key) = claimed {
-            self.record(key, tool, &writeback, patient.id.clone(), false)
+            let written = (summary, at);
+            self.record(key, tool, &writeback, patient.id.clone(), written)
                 .await;
         }
         let settled = (self.desk.writebacks)
@@ -269,9 +272,16 @@ impl Ctx<'_> {
         match &settled.state {
             WritebackState::Applied { created_id } => {
                 let reference = created_id.clone().unwrap_or_else(|| settled.id.to_string());
+                let texted = match claimed {
+                    Some(key) => {
+                        self.text_confirmation(key, &patient.id, tool, summary, at)
+                            .await
+                    }
+                    None => String::new(),
+                };
                 Outcome::ok(
                     format!(
-                        "{verb} and confirmed by the practice's system for {first}: {summary}. Reference {reference}."
+                        "{verb} and confirmed by the practice's system for {first}: {summary}. Reference {reference}.{texted}"
                     ),
                     who,
                 )
@@ -296,16 +306,51 @@ impl Ctx<'_> {
         }
     }
 
+    /// Texts the confirmation of an applied write to the patient, if they agreed to texts (in
+    /// the background: what Twilio answers never changes the answer). The words to add to the
+    /// answer: empty when no text goes out.
+    async fn text_confirmation(
+        &self,
+        key: &str,
+        patient: &PatientId,
+        tool: Tool,
+        summary: &str,
+        at: Option<DateTime>,
+    ) -> String {
+        let texts = self.desk.texts();
+        if !texted(tool) {
+            return String::new();
+        }
+        let Some(to) = texts.recipient(self.account(), patient).await else {
+            return String::new();
+        };
+        let actor = self.call.actor();
+        texts.confirm(confirmation(
+            self.practice,
+            key,
+            patient,
+            tool,
+            summary,
+            at,
+            actor,
+        ));
+        format!(
+            " A confirmation text is being sent to the number ending in {}.",
+            to.last_four()
+        )
+    }
+
     /// Records a claimed write as sent: pending in the ledger, followed until it settles. When
     /// the ledger cannot be told, the write stands (the caller hears its outcome) and its claim
-    /// lapses on its own.
+    /// lapses on its own. `written`: its summary and appointment start, for a confirmation
+    /// text when it settles; a registration (`CreatePatient`) files the new patient instead.
     pub async fn record(
         &self,
         key: &str,
         tool: Tool,
         writeback: &Writeback,
         patient: PatientId,
-        new_patient: bool,
+        (summary, at): (&str, Option<DateTime>),
     ) {
         let sent = Sent {
             key,
@@ -313,7 +358,9 @@ impl Ctx<'_> {
             writeback,
             patient,
             actor: self.call.actor(),
-            new_patient,
+            new_patient: tool == Tool::CreatePatient,
+            summary,
+            at,
         };
         if let Err(e) = self.desk.writebacks.record(self.account(), sent).await {
             tracing::error!(error = %e, tool = tool.name(), "a sent write could not be recorded in the ledger");
@@ -342,6 +389,16 @@ pub struct Written<'a> {
     pub verb: &'a str,
     pub summary: &'a str,
     pub claimed: Option<&'a str>,
+    /// The appointment's (new) start, when the write has one.
+    pub at: Option<DateTime>,
+}
+
+/// Whether `tool`'s applied writes are texted to the patient.
+fn texted(tool: Tool) -> bool {
+    matches!(
+        tool,
+        Tool::BookAppointment | Tool::RescheduleAppointment | Tool::CancelAppointment
+    )
 }
 
 /// The answer for a write this gateway already made (same business key).

@@ -206,7 +206,15 @@ impl Work for CreatePatient {
             }
         };
         let placeholder = PatientId::new(format!("pending:{}", writeback.id));
-        (cx.record(&claimed, Tool::CreatePatient, &writeback, placeholder, true)).await;
+        let nothing_to_text = ("", None);
+        (cx.record(
+            &claimed,
+            Tool::CreatePatient,
+            &writeback,
+            placeholder,
+            nothing_to_text,
+        ))
+        .await;
         let settled = cx
             .desk
             .writebacks
@@ -282,6 +290,7 @@ impl Work for UpdatePatient {
             verb: "Updated",
             summary: "contact details",
             claimed: None,
+            at: None,
         };
         cx.sent(&patient, written, what).await
     }

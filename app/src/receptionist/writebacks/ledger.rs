@@ -142,6 +142,12 @@ pub struct Following {
     pub until: Timestamp,
     /// When its writeback was last asked about.
     pub asked: Option<Timestamp>,
+    /// What the write does, for its confirmation text ("Tuesday, December 1 at 9:00 AM with …").
+    #[serde(default)]
+    pub summary: String,
+    /// The appointment's (new) start, practice-local, when the write has one.
+    #[serde(default)]
+    pub at: Option<jiff::civil::DateTime>,
 }
 
 impl Following {

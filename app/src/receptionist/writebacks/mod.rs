@@ -15,7 +15,10 @@ pub use ledger::{
     APPLIED_HOLD, CLAIM_TTL, Claim, Following, LedgerEntry, MemoryLedger, WriteLedger,
 };
 
-use super::{ReceptionistSettings, Tool};
+use super::{
+    ReceptionistSettings, Tool,
+    texts::{Confirmation, Texts},
+};
 use crate::{
     audit::{AuditActor, AuditEvent, AuditOutcome, AuditSink},
     clock::Clock,
@@ -29,6 +32,7 @@ use crate::{
 pub struct Writebacks {
     ledger: Arc<dyn WriteLedger>,
     audit: Arc<dyn AuditSink>,
+    texts: Arc<Texts>,
     settler: Arc<pollers::Settler>,
     clock: Clock,
     /// How long a write waits to be applied before the answer says "pending".
@@ -45,13 +49,21 @@ impl Writebacks {
         leases: Arc<dyn Leases>,
         audit: Arc<dyn AuditSink>,
         directory: Arc<dyn PracticeDirectory>,
+        texts: Arc<Texts>,
         settings: &ReceptionistSettings,
     ) -> Self {
-        let settler =
-            pollers::Settler::new(ledger.clone(), leases, audit.clone(), directory, settings);
+        let settler = pollers::Settler::new(
+            ledger.clone(),
+            leases,
+            audit.clone(),
+            directory,
+            texts.clone(),
+            settings,
+        );
         Self {
             ledger,
             audit,
+            texts,
             settler: Arc::new(settler),
             clock: settings.clock,
             confirm_wait: settings.confirm_wait,
@@ -86,6 +98,8 @@ impl Writebacks {
                 .checked_add(self.settle_for)
                 .unwrap_or(jiff::Timestamp::MAX),
             asked: None,
+            summary: sent.summary.to_owned(),
+            at: sent.at,
         };
         let patient = sent.new_patient.then_some(sent.patient);
         self.ledger
@@ -161,21 +175,56 @@ impl Writebacks {
                 continue;
             };
             settled += 1;
-            Settled {
+            let actor = AuditActor {
+                kind: "system".into(),
+                ..Default::default()
+            };
+            let settled = Settled {
                 account,
                 tool: entry.tool,
-                actor: AuditActor {
-                    kind: "system".into(),
-                    ..Default::default()
-                },
-                patient: entry.patient,
+                actor: actor.clone(),
+                patient: entry.patient.clone(),
                 outcome,
                 how: format!("writeback {id} settled on the practice's appointments webhook"),
+            };
+            settled.audit(self.audit.as_ref()).await;
+            if outcome == AuditOutcome::Success {
+                let at = entry.slot.as_ref().map(|slot| slot.start);
+                self.texts.confirm(confirmation(
+                    practice,
+                    &entry.key,
+                    &entry.patient,
+                    entry.tool,
+                    &entry.summary,
+                    at,
+                    actor,
+                ));
             }
-            .audit(self.audit.as_ref())
-            .await;
         }
         settled
+    }
+}
+
+/// The confirmation text of a write `practice`'s system applied.
+pub(crate) fn confirmation(
+    practice: &Practice,
+    key: &str,
+    patient: &PatientId,
+    tool: Tool,
+    summary: &str,
+    at: Option<jiff::civil::DateTime>,
+    actor: AuditActor,
+) -> Confirmation {
+    Confirmation {
+        account: practice.profile.account_id.clone(),
+        key: key.to_owned(),
+        practice_name: practice.profile.name.clone(),
+        time_zone: practice.profile.time_zone.clone(),
+        patient: patient.clone(),
+        tool,
+        summary: summary.to_owned(),
+        at,
+        actor,
     }
 }
 
@@ -189,6 +238,9 @@ pub struct Sent<'a> {
     pub actor: AuditActor,
     /// `patient` is the record the write creates (a registration), not the claim's.
     pub new_patient: bool,
+    /// What the write does, and the appointment's start (for its confirmation text).
+    pub summary: &'a str,
+    pub at: Option<jiff::civil::DateTime>,
 }
 
 /// Records a settled writeback in the ledger (an applied one takes the id the practice gave it

@@ -16,10 +16,14 @@ use std::{
     time::Duration,
 };
 
-use super::{Following, Settled, WriteLedger, apply};
+use super::{Following, Settled, WriteLedger, apply, confirmation};
 use crate::{
-    audit::AuditSink, clock::Clock, pms::AccountId, practices::PracticeDirectory,
-    receptionist::ReceptionistSettings, state::Leases,
+    audit::{AuditOutcome, AuditSink},
+    clock::Clock,
+    pms::AccountId,
+    practices::PracticeDirectory,
+    receptionist::{ReceptionistSettings, texts::Texts},
+    state::Leases,
 };
 
 /// At most this many followed writes are read per tick.
@@ -30,6 +34,7 @@ pub struct Settler {
     leases: Arc<dyn Leases>,
     audit: Arc<dyn AuditSink>,
     directory: Arc<dyn PracticeDirectory>,
+    texts: Arc<Texts>,
     clock: Clock,
     /// One question per practice per this long.
     every: Duration,
@@ -42,6 +47,7 @@ impl Settler {
         leases: Arc<dyn Leases>,
         audit: Arc<dyn AuditSink>,
         directory: Arc<dyn PracticeDirectory>,
+        texts: Arc<Texts>,
         settings: &ReceptionistSettings,
     ) -> Self {
         Self {
@@ -49,6 +55,7 @@ impl Settler {
             leases,
             audit,
             directory,
+            texts,
             clock: settings.clock,
             every: Duration::from_secs(60) / settings.settle_polls_per_minute.max(1),
             running: AtomicBool::new(false),
@@ -132,12 +139,18 @@ impl Settler {
         let settled = Settled {
             account: &f.account,
             tool: f.tool,
-            actor: f.actor,
-            patient: f.patient,
+            actor: f.actor.clone(),
+            patient: f.patient.clone(),
             outcome,
             how: format!("writeback {} settled after the call", f.writeback),
         };
         settled.audit(self.audit.as_ref()).await;
+        if outcome == AuditOutcome::Success {
+            let text = confirmation(
+                &practice, &f.key, &f.patient, f.tool, &f.summary, f.at, f.actor,
+            );
+            self.texts.confirm(text);
+        }
         true
     }
 }
