@@ -11,8 +11,7 @@ use gateway::{
     pms::sandbox::{SandboxConfig, fixture},
 };
 use gateway_tests::{
-    Caller, TestApp, aws_rig::Rig, eventually, fixture::OLIVIA, sikka::SikkaOptions,
-    twilio::Twilio,
+    Caller, TestApp, aws_rig::Rig, eventually, fixture::OLIVIA, sikka::SikkaOptions, twilio::Twilio,
 };
 use serde_json::{Value, json};
 
@@ -35,7 +34,8 @@ async fn book(app: &TestApp, day: jiff::civil::Date) -> String {
         .await
         .json();
     let slot = &offered["slots"][0];
-    let args = json!({"date": day.to_string(), "time": slot["time"], "provider_id": slot["provider_id"]});
+    let args =
+        json!({"date": day.to_string(), "time": slot["time"], "provider_id": slot["provider_id"]});
     app.tool("book_appointment", args, &caller(OLIVIA.phone))
         .await
         .ok()
@@ -52,9 +52,22 @@ async fn consent_opt_outs_and_messages_are_shared_by_every_task() {
     })
     .await;
     rig.practice(&[
-        "--account", "acct_a", "--name", "Bright Smile Dental", "--time-zone",
-        gateway_tests::fixture::TIME_ZONE, "--phone-number-id", "pn_a", "--office-id", "D100",
-        "--practice-id", "1", "--pms-type", "Dentrix", "--staff-sms-number", "(510) 555-0177",
+        "--account",
+        "acct_a",
+        "--name",
+        "Bright Smile Dental",
+        "--time-zone",
+        gateway_tests::fixture::TIME_ZONE,
+        "--phone-number-id",
+        "pn_a",
+        "--office-id",
+        "D100",
+        "--practice-id",
+        "1",
+        "--pms-type",
+        "Dentrix",
+        "--staff-sms-number",
+        "(510) 555-0177",
     ])
     .await;
     let twilio = Twilio::start().await;
@@ -64,7 +77,9 @@ async fn consent_opt_outs_and_messages_are_shared_by_every_task() {
     let b = rig.gateway_with(&env).await;
 
     // Agreed on A, booked on B: B texts the confirmation.
-    let consent = a.tool("record_sms_consent", json!({}), &caller(OLIVIA.phone)).await;
+    let consent = a
+        .tool("record_sms_consent", json!({}), &caller(OLIVIA.phone))
+        .await;
     assert!(consent.ok().contains("Recorded"), "{consent:?}");
     let answer = book(&b, fixture::light_day(today)).await;
     assert!(answer.contains("confirmation text"), "{answer}");
@@ -76,7 +91,9 @@ async fn consent_opt_outs_and_messages_are_shared_by_every_task() {
         .send_inbound(&b.url("/twilio/inbound"), OLIVIA.phone, "STOP")
         .await;
     assert_eq!(stop.status().as_u16(), 200);
-    let again = a.tool("record_sms_consent", json!({}), &caller(OLIVIA.phone)).await;
+    let again = a
+        .tool("record_sms_consent", json!({}), &caller(OLIVIA.phone))
+        .await;
     assert!(again.ok().contains("replied STOP"), "{again:?}");
 
     // A message taken on A is texted to the staff and listed by B.

@@ -194,6 +194,12 @@ impl DynamoMessages {
     fn sk(message: &FrontDeskMessage) -> String {
         format!("{:015}#{}", ms(message.received_at).max(0), message.id)
     }
+
+    /// The sort key of message `id` (`msg_<received ms>_…`, see `messages::new_id`).
+    fn sk_of(id: &str) -> Option<String> {
+        let received: i64 = id.strip_prefix("msg_")?.split('_').next()?.parse().ok()?;
+        Some(format!("{:015}#{id}", received.max(0)))
+    }
 }
 
 #[async_trait]
@@ -220,48 +226,26 @@ impl MessageStore for DynamoMessages {
     }
 
     async fn texted(&self, account: &AccountId, id: &str, sid: &str) -> StateResult<()> {
-        // The sort key starts with the time the id carries (`msg_<ms>_…`); find it by id.
-        let found = self
-            .list_items(account)
-            .await?
-            .into_iter()
-            .find(|(_, m)| m.id == id);
-        let Some((sk, mut message)) = found else {
+        let Some(sk) = Self::sk_of(id) else {
             return Ok(());
         };
-        message.texted = Some(sid.to_owned());
-        let doc = serde_json::to_string(&message).expect("a message serialises");
-        self.table
+        let updated = self
+            .table
             .sent()
             .update_item()
             .table_name(self.table.name())
             .key("pk", s(Self::pk(account)))
             .key("sk", s(sk))
-            .update_expression("SET doc = :doc")
+            .update_expression("SET texted = :sid")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":doc", s(doc))
+            .expression_attribute_values(":sid", s(sid))
             .send()
-            .await
-            .map_err(|e| failed("noting a message texted", e))?;
-        Ok(())
+            .await;
+        super::conditional("noting a message texted", updated).map(drop)
     }
 
+    /// The practice's messages still kept, oldest first (every page).
     async fn list(&self, account: &AccountId) -> StateResult<Vec<FrontDeskMessage>> {
-        Ok(self
-            .list_items(account)
-            .await?
-            .into_iter()
-            .map(|(_, m)| m)
-            .collect())
-    }
-}
-
-impl DynamoMessages {
-    /// The practice's messages still kept, with their sort keys, oldest first (every page).
-    async fn list_items(
-        &self,
-        account: &AccountId,
-    ) -> StateResult<Vec<(String, FrontDeskMessage)>> {
         let now = ms(self.table.now());
         let mut found = Vec::new();
         let mut start = None;
@@ -282,11 +266,16 @@ impl DynamoMessages {
                 .await
                 .map_err(|e| failed("listing messages", e))?;
             for item in page.items.unwrap_or_default() {
-                let (Some(sk), Some(doc)) = (get_s(&item, "sk"), get_s(&item, "doc")) else {
+                let Some(doc) = get_s(&item, "doc") else {
                     continue;
                 };
                 match serde_json::from_str::<FrontDeskMessage>(doc) {
-                    Ok(message) => found.push((sk.to_owned(), message)),
+                    Ok(mut message) => {
+                        if let Some(sid) = get_s(&item, "texted") {
+                            message.texted = Some(sid.to_owned());
+                        }
+                        found.push(message);
+                    }
                     Err(e) => tracing::warn!(error = %e, "a stored message could not be read"),
                 }
             }
