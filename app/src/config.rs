@@ -110,6 +110,9 @@ pub struct ReceptionistSettings {
     /// (`VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK`, tests and demos); otherwise only `https` to
     /// vapi.ai hosts (see `receptionist/control.rs`).
     pub control_allow_http_loopback: bool,
+    /// A write pending longer than this makes the practice doctor warn
+    /// (`DOCTOR_PENDING_WARN_SECONDS`).
+    pub doctor_pending_warn: Duration,
 }
 
 impl Default for ReceptionistSettings {
@@ -122,6 +125,7 @@ impl Default for ReceptionistSettings {
             settle_polls_per_minute: DEFAULT_SIKKA_REQUESTS_PER_MINUTE / SETTLE_SHARE_OF_REQUESTS,
             clock: Clock::system(),
             control_allow_http_loopback: false,
+            doctor_pending_warn: crate::doctor::DEFAULT_PENDING_WARN,
         }
     }
 }
@@ -373,6 +377,8 @@ impl Settings {
                     "VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK",
                 )?
                 .unwrap_or(false),
+                doctor_pending_warn: seconds(get, "DOCTOR_PENDING_WARN_SECONDS")?
+                    .unwrap_or(crate::doctor::DEFAULT_PENDING_WARN),
                 ..Default::default()
             },
             sikka: SikkaSettings {

@@ -20,6 +20,7 @@ use super::{
     admin::AdminApi,
     health::HealthApi,
     messages::MessagesApi,
+    practice_health::PracticeHealthApi,
     sikka::{
         CALLBACK_KEY_HEADER, MARKETPLACE_SECRET_HEADER, marketplace::MarketplaceApi,
         webhooks::SikkaWebhooksApi,
@@ -37,6 +38,7 @@ pub type Service = OpenApiService<
         MarketplaceApi,
         AdminApi,
         MessagesApi,
+        PracticeHealthApi,
     ),
     (),
 >;
@@ -52,6 +54,7 @@ pub fn service() -> Service {
             MarketplaceApi,
             AdminApi,
             MessagesApi,
+            PracticeHealthApi,
         ),
         "Practice gateway",
         env!("CARGO_PKG_VERSION"),
