@@ -35,6 +35,20 @@ fn line_of<'a>(out: &'a str, check: &str) -> (&'a str, Option<&'a str>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_aws_the_route_and_the_xtask_examine_a_practice_and_name_each_fault() {
     let rig = Rig::new().await;
+    // The one required setting the rig gives its gateways in their environment: in SSM, as
+    // Terraform's config module writes it, for the xtask to read the settings a gateway reads.
+    rig.moto
+        .ssm()
+        .put_parameter()
+        .name(format!(
+            "/parlae/{}/backend/VAPI_WEBHOOK_SECRET",
+            rig.env_name
+        ))
+        .value("canary-doctor-vapi-secret")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("seed the Vapi secret setting");
     rig.sikka_practice("America/New_York").await;
     let app = rig.gateway().await;
     rig.onboard(&app).await;
