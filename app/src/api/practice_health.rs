@@ -12,15 +12,11 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags, AppState, RequestMeta,
-    admin::{AuditEventsResponse, authenticate},
+    ApiTags, AppState,
+    admin::{Refusal, admin_only, audit_practice_read, service_unavailable},
     problem::ProblemJson,
 };
-use crate::{
-    audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome},
-    doctor,
-    pms::AccountId,
-};
+use crate::{doctor, pms::AccountId};
 
 /// How a check went.
 #[derive(Debug, Enum)]
@@ -119,11 +115,7 @@ fn bad_path(e: poem::Error) -> HealthResponse {
 }
 
 fn unavailable(detail: impl Into<String>) -> HealthResponse {
-    HealthResponse::Unavailable(ProblemJson::new(
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        "Service Unavailable",
-        detail,
-    ))
+    HealthResponse::Unavailable(service_unavailable(detail))
 }
 
 pub struct PracticeHealthApi;
@@ -151,49 +143,25 @@ impl PracticeHealthApi {
         #[oai(validator(max_length = 200))]
         account_id: Path<String>,
     ) -> HealthResponse {
-        let Some(cognito) = &state.admin.cognito else {
-            return unavailable(
-                "Admin routes need a Cognito user pool: set COGNITO_ISSUER and COGNITO_CLIENT_ID.",
-            );
-        };
-        let admin = match authenticate(state, cognito, req).await {
+        let admin = match admin_only(state, req).await {
             Ok(admin) => admin,
-            Err(AuditEventsResponse::Unauthorized(problem, challenge)) => {
+            Err(Refusal::Unauthorized(problem, challenge)) => {
                 return HealthResponse::Unauthorized(problem, challenge);
             }
-            Err(AuditEventsResponse::Unavailable(problem)) => {
-                return HealthResponse::Unavailable(problem);
-            }
-            Err(_) => return unavailable("The token could not be checked; retry later."),
+            Err(Refusal::Unavailable(problem)) => return HealthResponse::Unavailable(problem),
         };
         let account = AccountId::new(account_id.0);
         let report = state.doctor.examine(&account).await;
-        let meta = req.extensions().get::<RequestMeta>();
-        let who = match &admin.username {
-            Some(name) => format!("{} ({name})", admin.sub),
-            None => admin.sub.clone(),
-        };
-        let event = AuditEvent {
-            action: AuditAction::Read,
-            outcome: AuditOutcome::Success,
-            resource: "practice_health".into(),
-            account_id: Some(account),
-            actor: AuditActor {
-                kind: "admin".into(),
-                ..Default::default()
-            },
-            patient_ids: Vec::new(),
-            request_id: meta.map(|m| m.request_id.clone()),
-            source_ip: meta.and_then(|m| m.source_ip.clone()),
-            reason: Some(format!("by {who}; verdict {}", report.verdict.as_str())),
-        };
-        if let Err(e) = state.receptionist.audit().record(event).await {
+        let what = format!("verdict {}", report.verdict.as_str());
+        if let Err(e) =
+            audit_practice_read(state, req, &admin, "practice_health", account, what).await
+        {
             tracing::error!(error = %e, "audit entry for a practice's health failed");
             return unavailable(
                 "This read could not be audited, so nothing is answered; retry later.",
             );
         }
-        if !report.found() {
+        if !report.found {
             return HealthResponse::NotFound(ProblemJson::new(
                 poem::http::StatusCode::NOT_FOUND,
                 "Not Found",

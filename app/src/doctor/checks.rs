@@ -7,13 +7,12 @@ use crate::{
     practices::Practice,
 };
 
-/// How the `profile` check's detail starts when the directory does not know the practice.
-pub const UNKNOWN: &str = "no practice";
-
-pub async fn run(doctor: &Doctor, account: &AccountId) -> Vec<Check> {
+/// Every check on `account`, in order, and whether the directory knows it.
+pub async fn run(doctor: &Doctor, account: &AccountId) -> (bool, Vec<Check>) {
     let practice = match doctor.directory.by_account(account).await {
         Ok(Some(practice)) => practice,
         found => {
+            let known = found.is_err();
             let profile = match found {
                 Err(e) => Check::bad(
                     "profile",
@@ -24,18 +23,19 @@ pub async fn run(doctor: &Doctor, account: &AccountId) -> Vec<Check> {
                 _ => Check::bad(
                     "profile",
                     Verdict::Failed,
-                    format!("{UNKNOWN} {account} in the directory"),
+                    format!("no practice {account} in the directory"),
                     "Check the account id, or add the practice (`cargo xtask practice add`, or the local practices file).",
                 ),
             };
             let why = "the practice's profile did not resolve";
-            return vec![
+            let checks = vec![
                 profile,
                 Check::skipped("credentials", why),
                 Check::skipped("schedule", why),
                 Check::skipped("sync_agent", why),
                 Check::skipped("writebacks", why),
             ];
+            return (known, checks);
         }
     };
     let profile = profile(doctor, &practice).await;
@@ -48,13 +48,14 @@ pub async fn run(doctor: &Doctor, account: &AccountId) -> Vec<Check> {
     } else {
         schedule(doctor, &practice).await
     };
-    vec![
+    let checks = vec![
         profile,
         credentials,
         schedule,
         sync_agent(&practice).await,
         writebacks(doctor, account).await,
-    ]
+    ];
+    (true, checks)
 }
 
 async fn profile(doctor: &Doctor, practice: &Practice) -> Check {

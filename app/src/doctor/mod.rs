@@ -104,16 +104,12 @@ pub struct Report {
     /// When the practice was examined (RFC 3339, UTC).
     pub checked_at: String,
     pub checks: Vec<Check>,
+    /// Whether the directory knows the practice (`false`: it answered that it does not).
+    #[serde(skip)]
+    pub found: bool,
 }
 
 impl Report {
-    /// Whether the directory knows the practice (the `profile` check did not fail for that).
-    pub fn found(&self) -> bool {
-        self.checks
-            .first()
-            .is_some_and(|c| c.verdict != Verdict::Failed || !c.detail.starts_with(checks::UNKNOWN))
-    }
-
     /// Whether any check failed.
     pub fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.verdict == Verdict::Failed)
@@ -133,7 +129,7 @@ pub struct Doctor {
 impl Doctor {
     /// Runs every check on `account`, in order.
     pub async fn examine(&self, account: &AccountId) -> Report {
-        let checks = checks::run(self, account).await;
+        let (found, checks) = checks::run(self, account).await;
         let verdict = checks
             .iter()
             .map(|c| match c.verdict {
@@ -147,6 +143,7 @@ impl Doctor {
             verdict,
             checked_at: self.clock.now().to_string(),
             checks,
+            found,
         }
     }
 }
