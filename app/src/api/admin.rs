@@ -18,7 +18,10 @@ use jiff::Timestamp;
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{ApiTags, AppState, RequestMeta, middleware::deny_and_audit, problem::ProblemJson};
+use super::{
+    ApiTags, AppState, RequestMeta, admin_gate::service_unavailable, middleware::deny_and_audit,
+    problem::ProblemJson,
+};
 use crate::{
     admin::{
         AdminIdentity, AuditFilter, AuditQuery, CognitoSettings, CognitoVerifier, QueryError,
@@ -236,73 +239,6 @@ pub(super) async fn authenticate(
         ),
         challenge.into(),
     ))
-}
-
-/// Why an admin route refused a request: its 401 (with the `WWW-Authenticate` challenge) or 503.
-pub(super) enum Refusal {
-    Unauthorized(ProblemJson, String),
-    Unavailable(ProblemJson),
-}
-
-/// The admin behind the request's bearer token, for the routes that read a practice's data:
-/// 503 when no user pool is configured, else what [`authenticate`] decides (a refusal audited).
-pub(super) async fn admin_only(state: &AppState, req: &Request) -> Result<AdminIdentity, Refusal> {
-    let Some(cognito) = &state.admin.cognito else {
-        return Err(Refusal::Unavailable(service_unavailable(
-            "Admin routes need a Cognito user pool: set COGNITO_ISSUER and COGNITO_CLIENT_ID.",
-        )));
-    };
-    match authenticate(state, cognito, req).await {
-        Ok(admin) => Ok(admin),
-        Err(AuditEventsResponse::Unauthorized(problem, challenge)) => {
-            Err(Refusal::Unauthorized(problem, challenge))
-        }
-        Err(AuditEventsResponse::Unavailable(problem)) => Err(Refusal::Unavailable(problem)),
-        Err(_) => Err(Refusal::Unavailable(service_unavailable(
-            "The token could not be checked; retry later.",
-        ))),
-    }
-}
-
-/// Audits an admin's read of a practice's `resource`: who, which practice, and `what` in words
-/// (never the data read).
-pub(super) async fn audit_practice_read(
-    state: &AppState,
-    req: &Request,
-    admin: &AdminIdentity,
-    resource: &str,
-    account: crate::pms::AccountId,
-    what: String,
-) -> Result<(), crate::audit::AuditError> {
-    let meta = req.extensions().get::<RequestMeta>();
-    let who = match &admin.username {
-        Some(name) => format!("{} ({name})", admin.sub),
-        None => admin.sub.clone(),
-    };
-    let event = AuditEvent {
-        action: AuditAction::Read,
-        outcome: AuditOutcome::Success,
-        resource: resource.into(),
-        account_id: Some(account),
-        actor: AuditActor {
-            kind: "admin".into(),
-            ..Default::default()
-        },
-        patient_ids: Vec::new(),
-        request_id: meta.map(|m| m.request_id.clone()),
-        source_ip: meta.and_then(|m| m.source_ip.clone()),
-        reason: Some(format!("by {who}; {what}")),
-    };
-    state.receptionist.audit().record(event).await.map(|_| ())
-}
-
-/// A 503 problem document saying `detail`.
-pub(super) fn service_unavailable(detail: impl Into<String>) -> ProblemJson {
-    ProblemJson::new(
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        "Service Unavailable",
-        detail,
-    )
 }
 
 /// The query's filters, or what is wrong with one.

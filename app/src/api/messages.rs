@@ -15,7 +15,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
     ApiTags, AppState,
-    admin::{Refusal, admin_only, audit_practice_read, service_unavailable},
+    admin_gate::{Refusal, admin_only, audit_practice_read, service_unavailable},
     problem::ProblemJson,
 };
 use crate::{pms::AccountId, receptionist::messages::FrontDeskMessage};

@@ -7,6 +7,7 @@
 //! definitions.
 
 mod admin;
+mod admin_gate;
 mod checked;
 pub mod connection;
 mod health;

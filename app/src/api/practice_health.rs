@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Jso
 
 use super::{
     ApiTags, AppState,
-    admin::{Refusal, admin_only, audit_practice_read, service_unavailable},
+    admin_gate::{Refusal, admin_only, audit_practice_read, service_unavailable},
     problem::ProblemJson,
 };
 use crate::{doctor, pms::AccountId};

@@ -3,8 +3,10 @@
 //! fault is named with its next step: an unknown practice, a practice with no route, its secret
 //! deleted, its agent not synced.
 
-use gateway_tests::aws_rig::Rig;
-use serde_json::Value;
+use std::time::Duration;
+
+use gateway_tests::{Caller, aws_rig::Rig, eventually, fixture};
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -83,6 +85,40 @@ async fn on_aws_the_route_and_the_xtask_examine_a_practice_and_name_each_fault()
     let report: Value = serde_json::from_str(&json).expect("--json prints the report");
     assert_eq!(report["verdict"], "ok");
     assert_eq!(report["checks"].as_array().unwrap().len(), 5);
+
+    // A booking: the doctor finds it in the ledger (the state table), applied.
+    let olivia = Caller {
+        number: Some(fixture::OLIVIA.phone.into()),
+        ..Caller::at("acct_a", "pn_a")
+    };
+    let day = fixture::light_day();
+    let slots = app
+        .tool(
+            "check_availability",
+            json!({"date": day.to_string(), "max_results": 5}),
+            &olivia,
+        )
+        .await
+        .json();
+    let slot = &slots["slots"][0];
+    app.tool(
+        "book_appointment",
+        json!({"date": day.to_string(), "time": slot["time"], "provider_id": slot["provider_id"], "reason": "cleaning"}),
+        &olivia,
+    )
+    .await;
+    let applied = eventually(Duration::from_secs(30), || async {
+        let (_, out, _) = doctor(&rig, "acct_a", &[]).await;
+        let line = line_of(&out, "writebacks").0.to_owned();
+        line.contains("was applied").then_some(line)
+    })
+    .await
+    .expect("the doctor sees the booking applied");
+    assert!(
+        applied.starts_with("ok") && applied.contains("book_appointment"),
+        "{applied}"
+    );
+    assert!(!applied.contains("Olivia"), "{applied}");
 
     // An unknown practice: the profile fails, the rest is skipped, exit non-zero.
     let (ok, out, _) = doctor(&rig, "acct_nobody", &[]).await;

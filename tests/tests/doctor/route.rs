@@ -127,6 +127,23 @@ async fn the_route_needs_a_token_and_a_known_practice(backend: Backend) {
 }
 
 #[tokio::test]
+async fn without_a_user_pool_the_route_is_unavailable() {
+    let app = gateway_tests::TestApp::spawn().await;
+    let resp = app
+        .client
+        .get(app.url("/practices/acct_demo/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("COGNITO_ISSUER"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn a_practice_no_call_can_reach_is_a_warning() {
     let pool = UserPool::start().await;
     let dir = tempfile::tempdir().unwrap();
