@@ -112,6 +112,9 @@ pub struct ReceptionistSettings {
     pub control_allow_http_loopback: bool,
     /// Twilio, for texts (`TWILIO_*`); `None`: no texts are sent.
     pub twilio: Option<crate::sms::TwilioSettings>,
+    /// A write pending longer than this makes the practice doctor warn
+    /// (`DOCTOR_PENDING_WARN_SECONDS`).
+    pub doctor_pending_warn: Duration,
 }
 
 impl Default for ReceptionistSettings {
@@ -125,6 +128,7 @@ impl Default for ReceptionistSettings {
             clock: Clock::system(),
             control_allow_http_loopback: false,
             twilio: None,
+            doctor_pending_warn: crate::doctor::DEFAULT_PENDING_WARN,
         }
     }
 }
@@ -377,6 +381,8 @@ impl Settings {
                 )?
                 .unwrap_or(false),
                 twilio: crate::sms::TwilioSettings::from_lookup(get)?,
+                doctor_pending_warn: seconds(get, "DOCTOR_PENDING_WARN_SECONDS")?
+                    .unwrap_or(crate::doctor::DEFAULT_PENDING_WARN),
                 ..Default::default()
             },
             sikka: SikkaSettings {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod metrics;
 pub mod pms;
 pub mod practices;

@@ -188,6 +188,13 @@ impl Application {
         audit: Arc<Spool>,
         sink: Arc<dyn AuditSink>,
     ) -> Self {
+        let doctor = Arc::new(crate::doctor::Doctor {
+            directory: stores.directory.clone(),
+            credentials: stores.credentials.clone(),
+            ledger: stores.state.ledger.clone(),
+            clock: settings.clock,
+            pending_warn: settings.receptionist.doctor_pending_warn,
+        });
         let onboarding = Arc::new(Onboarding::new(
             sikka,
             stores.credentials,
@@ -230,6 +237,7 @@ impl Application {
                 settings.clock,
                 Some(stores.audit_query),
             ),
+            doctor,
         });
         Self {
             state,

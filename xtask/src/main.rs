@@ -6,6 +6,7 @@ mod bench;
 mod ci;
 mod conformance;
 mod deploy;
+mod doctor;
 mod gateway;
 mod image;
 mod openapi;
@@ -73,6 +74,9 @@ enum Task {
     Bench(bench::Args),
     /// Add, show, list or remove the practices the `aws` profile serves (SSM Parameter Store).
     Practice(Box<practice::PracticeArgs>),
+    /// Examine one practice of the `aws` profile: profile and routes, Sikka credentials, the
+    /// schedule, the Sikka sync agent, the last write (exit status non-zero when a check fails).
+    Doctor(doctor::DoctorArgs),
     /// Check the audit trail's hash chain in CloudWatch Logs, stream by stream: gaps, broken
     /// links and duplicates (exit status non-zero on gaps or broken links).
     AuditVerify(audit_verify::Args),
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::TerraformCheck => terraform::check(&sh),
         Task::Bench(args) => bench::bench(&sh, &args),
         Task::Practice(args) => practice::practice(*args),
+        Task::Doctor(args) => doctor::doctor(args),
         Task::AuditVerify(args) => audit_verify::audit_verify(&args),
         Task::Image => image::image(&sh),
         Task::Push(args) => push::push(&args),

@@ -18,7 +18,10 @@ use jiff::Timestamp;
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{ApiTags, AppState, RequestMeta, middleware::deny_and_audit, problem::ProblemJson};
+use super::{
+    ApiTags, AppState, RequestMeta, admin_gate::service_unavailable, middleware::deny_and_audit,
+    problem::ProblemJson,
+};
 use crate::{
     admin::{
         AdminIdentity, AuditFilter, AuditQuery, CognitoSettings, CognitoVerifier, QueryError,
@@ -88,11 +91,7 @@ fn bad_query(e: poem::Error) -> AuditEventsResponse {
 }
 
 fn unavailable(detail: impl Into<String>) -> AuditEventsResponse {
-    AuditEventsResponse::Unavailable(ProblemJson::new(
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        "Service Unavailable",
-        detail,
-    ))
+    AuditEventsResponse::Unavailable(service_unavailable(detail))
 }
 
 pub struct AdminApi;

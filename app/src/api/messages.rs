@@ -14,15 +14,11 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags, AppState, RequestMeta,
-    admin::{AuditEventsResponse, authenticate},
+    ApiTags, AppState,
+    admin_gate::{Refusal, admin_only, audit_practice_read, service_unavailable},
     problem::ProblemJson,
 };
-use crate::{
-    audit::{AuditAction, AuditActor, AuditEvent, AuditOutcome},
-    pms::AccountId,
-    receptionist::messages::FrontDeskMessage,
-};
+use crate::{pms::AccountId, receptionist::messages::FrontDeskMessage};
 
 /// A message taken for the front desk.
 #[derive(Debug, Object)]
@@ -101,11 +97,7 @@ fn bad_path(e: poem::Error) -> MessagesResponse {
 }
 
 fn unavailable(detail: impl Into<String>) -> MessagesResponse {
-    MessagesResponse::Unavailable(ProblemJson::new(
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        "Service Unavailable",
-        detail,
-    ))
+    MessagesResponse::Unavailable(service_unavailable(detail))
 }
 
 pub struct MessagesApi;
@@ -131,20 +123,12 @@ impl MessagesApi {
         #[oai(validator(max_length = 200))]
         account_id: Path<String>,
     ) -> MessagesResponse {
-        let Some(cognito) = &state.admin.cognito else {
-            return unavailable(
-                "Admin routes need a Cognito user pool: set COGNITO_ISSUER and COGNITO_CLIENT_ID.",
-            );
-        };
-        let admin = match authenticate(state, cognito, req).await {
+        let admin = match admin_only(state, req).await {
             Ok(admin) => admin,
-            Err(AuditEventsResponse::Unauthorized(problem, challenge)) => {
+            Err(Refusal::Unauthorized(problem, challenge)) => {
                 return MessagesResponse::Unauthorized(problem, challenge);
             }
-            Err(AuditEventsResponse::Unavailable(problem)) => {
-                return MessagesResponse::Unavailable(problem);
-            }
-            Err(_) => return unavailable("The token could not be checked; retry later."),
+            Err(Refusal::Unavailable(problem)) => return MessagesResponse::Unavailable(problem),
         };
         let account = AccountId::new(account_id.0);
         let messages = match state.receptionist.messages().list(&account).await {
@@ -154,26 +138,10 @@ impl MessagesApi {
                 return unavailable("The messages cannot be read right now; retry later.");
             }
         };
-        let meta = req.extensions().get::<RequestMeta>();
-        let who = match &admin.username {
-            Some(name) => format!("{} ({name})", admin.sub),
-            None => admin.sub.clone(),
-        };
-        let event = AuditEvent {
-            action: AuditAction::Read,
-            outcome: AuditOutcome::Success,
-            resource: "practice_messages".into(),
-            account_id: Some(account),
-            actor: AuditActor {
-                kind: "admin".into(),
-                ..Default::default()
-            },
-            patient_ids: Vec::new(),
-            request_id: meta.map(|m| m.request_id.clone()),
-            source_ip: meta.and_then(|m| m.source_ip.clone()),
-            reason: Some(format!("by {who}; {} messages", messages.len())),
-        };
-        if let Err(e) = state.receptionist.audit().record(event).await {
+        let what = format!("{} messages", messages.len());
+        if let Err(e) =
+            audit_practice_read(state, req, &admin, "practice_messages", account, what).await
+        {
             tracing::error!(error = %e, "audit entry for reading messages failed");
             return unavailable(
                 "This read could not be audited, so nothing is answered; retry later.",

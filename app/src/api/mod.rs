@@ -7,6 +7,7 @@
 //! definitions.
 
 mod admin;
+mod admin_gate;
 mod checked;
 pub mod connection;
 mod health;
@@ -14,6 +15,7 @@ mod json;
 mod messages;
 mod middleware;
 mod openapi;
+mod practice_health;
 mod problem;
 pub mod sikka;
 mod twilio;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub request_budget: std::time::Duration,
     /// The admin routes' token verifier and audit store (`GET /audit/events`).
     pub admin: AdminState,
+    /// The practice doctor (`GET /practices/{account_id}/health`).
+    pub doctor: Arc<crate::doctor::Doctor>,
 }
 
 /// Set on each request by the middleware.

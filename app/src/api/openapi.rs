@@ -20,6 +20,7 @@ use super::{
     admin::AdminApi,
     health::HealthApi,
     messages::MessagesApi,
+    practice_health::PracticeHealthApi,
     sikka::{
         CALLBACK_KEY_HEADER, MARKETPLACE_SECRET_HEADER, marketplace::MarketplaceApi,
         webhooks::SikkaWebhooksApi,
@@ -39,6 +40,7 @@ pub type Service = OpenApiService<
         AdminApi,
         MessagesApi,
         TwilioApi,
+        PracticeHealthApi,
     ),
     (),
 >;
@@ -55,6 +57,7 @@ pub fn service() -> Service {
             AdminApi,
             MessagesApi,
             TwilioApi,
+            PracticeHealthApi,
         ),
         "Practice gateway",
         env!("CARGO_PKG_VERSION"),

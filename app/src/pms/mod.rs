@@ -84,4 +84,9 @@ pub trait PracticeSystem: Send + Sync + 'static {
     /// The practice's data or credentials changed (a Sikka webhook, onboarding): forget what is
     /// cached, so the next call reads afresh. Adapters without caches need not do anything.
     async fn refresh(&self) {}
+
+    /// The Sikka connection behind this system, if it is one (for the practice doctor).
+    fn sikka(&self) -> Option<&sikka::SikkaPractice> {
+        None
+    }
 }

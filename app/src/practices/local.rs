@@ -242,4 +242,12 @@ impl PracticeDirectory for LocalDirectory {
     async fn by_assistant_id(&self, id: &str) -> Result<Option<Arc<Practice>>, DirectoryError> {
         Ok(self.by_assistant_id.get(id).cloned())
     }
+
+    async fn routes_to(&self, account: &AccountId) -> Result<usize, DirectoryError> {
+        let s = self;
+        let ours = |p: &Arc<Practice>| &p.profile.account_id == account;
+        Ok(s.by_phone_number_id.values().filter(|p| ours(p)).count()
+            + s.by_assistant_id.values().filter(|p| ours(p)).count()
+            + s.by_phone_number.values().filter(|p| ours(p)).count())
+    }
 }

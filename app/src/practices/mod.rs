@@ -91,6 +91,10 @@ pub trait PracticeDirectory: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// How many routes lead to `account`: Vapi phone number ids, assistants and practice lines
+    /// (for the practice doctor: none means no call can reach it).
+    async fn routes_to(&self, account: &AccountId) -> Result<usize, DirectoryError>;
+
     /// The practice the call is bound to: the first route the call carries decides (phone
     /// number id, else assistant id, else the practice line); a claimed account must agree.
     async fn resolve(&self, key: &PracticeKey) -> Result<Binding, DirectoryError> {

@@ -21,6 +21,14 @@ pub(super) struct KnobState {
     pub writeback_status_shape: WritebackStatusShape,
     /// Writes whose answer is lost: accepted and queued, then no answer until the client gives up.
     pub lose_next_write_answers: u32,
+    /// `data_sync_status`'s status instead of `refresh` (`not_refresh`, `not refresh`).
+    pub sync_status: Option<String>,
+    /// `health_check`'s `spc_error_description` (with `spc_error_flag: "True"`).
+    pub spc_error: Option<String>,
+    /// The office is missing from `health_check` and `data_sync_status`.
+    pub office_unlisted: bool,
+    /// Paths (`/v4/appointments`) that answer HTTP 503 `API2002` until cleared.
+    pub failing_paths: std::collections::BTreeSet<String>,
 }
 
 /// What the emulator has seen.
@@ -83,6 +91,35 @@ impl Knobs {
     /// The next `n` requests answer HTTP 503 `API2002` (the API is overloaded).
     pub fn fail_next(&self, n: u32) {
         self.set(|k| k.fail_next = n);
+    }
+
+    /// Every request to `path` (`/v4/appointments`, `/v4/health_check`) answers HTTP 503
+    /// `API2002` while `failing` (an endpoint down, whatever the retries).
+    pub fn set_path_failing(&self, path: &str, failing: bool) {
+        self.set(|k| {
+            if failing {
+                k.failing_paths.insert(path.to_owned());
+            } else {
+                k.failing_paths.remove(path);
+            }
+        });
+    }
+
+    /// The practice's Sikka agent (SPC) has not synced: `data_sync_status` answers `status`
+    /// (`not_refresh`, or the documented sample's `not refresh`) and its last data is 30 hours
+    /// old. `None`: `refresh`, ten minutes ago.
+    pub fn set_sync_status(&self, status: Option<&str>) {
+        self.set(|k| k.sync_status = status.map(str::to_owned));
+    }
+
+    /// `Some(description)`: `health_check` reports an SPC error (`spc_error_flag: "True"`).
+    pub fn set_spc_error(&self, description: Option<&str>) {
+        self.set(|k| k.spc_error = description.map(str::to_owned));
+    }
+
+    /// The office is not listed by `health_check` nor `data_sync_status`.
+    pub fn set_office_unlisted(&self, unlisted: bool) {
+        self.set(|k| k.office_unlisted = unlisted);
     }
 
     /// The next `n` requests answer HTTP 429 with `X-Rate-Limit-Remaining: 0` and

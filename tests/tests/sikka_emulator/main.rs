@@ -7,4 +7,5 @@ mod common;
 mod examples;
 mod keys;
 mod reads;
+mod support;
 mod writes;

@@ -554,6 +554,32 @@ impl WriteLedger for DynamoLedger {
             .collect())
     }
 
+    async fn latest(&self, account: &AccountId) -> StateResult<Option<LedgerEntry>> {
+        // Every stored entry, dead ones too (a failed write stays until its item expires).
+        let mut pages = self
+            .table
+            .sent()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(Self::pk(account)))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut latest: Option<LedgerEntry> = None;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| failed("reading the ledger", e))?;
+            for e in page.items().iter().filter_map(entry) {
+                if e.writeback.is_some()
+                    && latest.as_ref().is_none_or(|l| e.claimed_at > l.claimed_at)
+                {
+                    latest = Some(e);
+                }
+            }
+        }
+        Ok(latest)
+    }
+
     async fn followed(&self, limit: usize) -> StateResult<Vec<Following>> {
         let page = self
             .table

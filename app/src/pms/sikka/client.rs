@@ -128,6 +128,11 @@ impl SikkaClient {
         &self.inner.transport
     }
 
+    /// The limiter of the application's own calls (not any practice's).
+    pub(crate) fn app_limiter(&self) -> &Limiter {
+        &self.inner.app_limiter
+    }
+
     fn deadline(&self) -> Instant {
         Instant::now() + self.inner.config.call_timeout
     }

@@ -4,7 +4,8 @@
 //! `error` ([`SikkaError`] → [`PmsError`]), `limiter` and `transport` (one exchange under a
 //! deadline, retries), `credentials` (the [`CredentialStore`] port the adapter needs, which
 //! `practices` implements), `tokens` (single-flight request-key renewal through it), `writes`
-//! (writeback bodies), `practice` (the port's calls).
+//! (writeback bodies), `practice` (the port's calls), `support` (the agent's health, for the
+//! practice doctor).
 //!
 //! [`PracticeSystem`]: crate::pms::PracticeSystem
 //! [`PmsError`]: crate::pms::PmsError
@@ -17,6 +18,7 @@ mod limiter;
 mod lost;
 mod practice;
 mod schedule;
+mod support;
 mod tokens;
 mod transport;
 mod wire;
@@ -33,4 +35,5 @@ pub use client::{AuthorizedPractice, DEFAULT_BASE_URL, IssuedKey, SikkaClient, S
 pub use credentials::{CredentialStore, SikkaCredentials, StoreError};
 pub use error::SikkaError;
 pub use practice::{SikkaPractice, SikkaPracticeConfig};
+pub use support::{SupportItem, support_items};
 pub use transport::RetryPolicy;

@@ -157,6 +157,20 @@ impl SikkaPractice {
         &self.config
     }
 
+    /// The application's client (its support calls, for the practice doctor).
+    pub fn client(&self) -> &SikkaClient {
+        &self.client
+    }
+
+    /// A request key good for at least the renewal margin: the stored one, or one minted now.
+    /// For the practice doctor; calls use theirs as they go.
+    pub async fn request_key_check(&self) -> Result<(), SikkaError> {
+        self.tokens
+            .current(&self.client, self.deadline())
+            .await
+            .map(|_| ())
+    }
+
     fn deadline(&self) -> Instant {
         Instant::now() + self.client.config().call_timeout
     }
@@ -437,6 +451,10 @@ fn names_match(wanted: Option<&Phi<String>>, have: &[Option<&Phi<String>>]) -> b
 impl PracticeSystem for SikkaPractice {
     fn kind(&self) -> &'static str {
         "sikka"
+    }
+
+    fn sikka(&self) -> Option<&SikkaPractice> {
+        Some(self)
     }
 
     async fn providers(&self) -> PmsResult<Vec<Provider>> {

@@ -195,6 +195,9 @@ pub trait WriteLedger: Send + Sync + 'static {
     ) -> StateResult<Vec<LedgerEntry>>;
     /// Every write of the practice that is still pending.
     async fn pending(&self, account: &AccountId) -> StateResult<Vec<LedgerEntry>>;
+    /// The practice's most recently claimed write that was sent, whatever its state (a failed
+    /// one too, while it is still stored), for the practice doctor.
+    async fn latest(&self, account: &AccountId) -> StateResult<Option<LedgerEntry>>;
     /// Writes followed after their call, any practice, at most `limit`.
     async fn followed(&self, limit: usize) -> StateResult<Vec<Following>>;
     /// Notes that a followed write's writeback was asked about `at`.
@@ -362,6 +365,13 @@ impl WriteLedger for MemoryLedger {
 
     async fn pending(&self, account: &AccountId) -> StateResult<Vec<LedgerEntry>> {
         Ok(self.live(account, LedgerEntry::pending))
+    }
+
+    async fn latest(&self, account: &AccountId) -> StateResult<Option<LedgerEntry>> {
+        Ok(self.with(account, |p, _| {
+            let sent = p.entries.values().filter(|e| e.writeback.is_some());
+            sent.max_by_key(|e| e.claimed_at).cloned()
+        }))
     }
 
     async fn followed(&self, limit: usize) -> StateResult<Vec<Following>> {

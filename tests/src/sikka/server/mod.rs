@@ -1,10 +1,11 @@
 //! The emulator's HTTP side: one poem endpoint that counts each request, delays it, injects the
 //! faults the knobs ask for, rate-limits, and routes it to its handler: the credential endpoints
-//! in [`keys`], the data reads in [`reads`], the writes and writebacks in [`writes`]. Application
+//! in [`keys`], the data reads in [`reads`], the support APIs in [`support`], the writes and writebacks in [`writes`]. Application
 //! calls are checked here (`App-Id`/`App-Key`), every other call's request key through [`keys`].
 
 mod keys;
 mod reads;
+mod support;
 mod writes;
 
 use std::collections::HashMap;
@@ -56,6 +57,10 @@ impl Shared {
             writebacks_fail: None,
             rate_limit_per_minute: opts.rate_limit_per_minute,
             writeback_status_shape: opts.writeback_status_shape,
+            sync_status: None,
+            spc_error: None,
+            office_unlisted: false,
+            failing_paths: Default::default(),
         };
         let keys = keys::Keys::new(&opts.office_id, &opts.secret_key);
         Self {
@@ -128,7 +133,9 @@ impl Endpoint for Emulator {
         }
         let (fault, knobs) = {
             let mut k = lock(&shared.knobs);
-            let fault = if k.fail_next > 0 {
+            let fault = if k.failing_paths.contains(&path) {
+                Some(wire::overloaded())
+            } else if k.fail_next > 0 {
                 k.fail_next -= 1;
                 Some(wire::overloaded())
             } else if k.throttle_next > 0 {
@@ -239,6 +246,14 @@ impl Shared {
             }
             ("GET", ["writebacks"]) => {
                 return self.app(h).unwrap_or_else(|| self.writebacks(&st, q));
+            }
+            ("GET", ["health_check"]) => {
+                return self.app(h).unwrap_or_else(|| self.health_check(q, knobs));
+            }
+            ("GET", ["data_sync_status"]) => {
+                return self
+                    .app(h)
+                    .unwrap_or_else(|| self.data_sync_status(q, knobs));
             }
             ("DELETE", ["writebacks"]) => {
                 return self
