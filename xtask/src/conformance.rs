@@ -51,6 +51,15 @@ pub fn conformance(sh: &Shell) -> Result<()> {
         ("SIKKA_MARKETPLACE_SECRET", random_secret()?),
         ("COGNITO_ISSUER", pool.issuer.clone()),
         ("COGNITO_CLIENT_ID", "conformance".to_owned()),
+        // Texting configured (so `/twilio/inbound` checks signatures: 403, not 503); nothing is
+        // ever texted (no patient consents), and the API root is a closed port.
+        ("TWILIO_ACCOUNT_SID", format!("AC{}", "0".repeat(32))),
+        ("TWILIO_AUTH_TOKEN", random_secret()?),
+        (
+            "TWILIO_MESSAGING_SERVICE_SID",
+            format!("MG{}", "0".repeat(32)),
+        ),
+        ("TWILIO_API_BASE_URL", "http://127.0.0.1:9".to_owned()),
     ];
     let gateway = Gateway::start(&binary, &env, &scratch.path().join("gateway.log"))?;
     banner(&format!(
