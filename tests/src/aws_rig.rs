@@ -19,6 +19,15 @@ pub const APP_KEY: &str = "canary-aws-app-key-5c1d";
 pub const CALLBACK_KEY: &str = "canary-aws-callback-key-0e7b";
 pub const OFFICE_SECRET: &str = "canary-aws-office-secret-93aa";
 
+/// A caller of the rig's Sikka practice (`acct_a` on `pn_a`, see [`Rig::sikka_practice`]) from
+/// `number`.
+pub fn caller(number: &str) -> crate::Caller {
+    crate::Caller {
+        number: Some(number.into()),
+        ..crate::Caller::at("acct_a", "pn_a")
+    }
+}
+
 /// One environment on one moto, in front of one Sikka emulator.
 pub struct Rig {
     pub moto: Moto,

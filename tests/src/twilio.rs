@@ -199,6 +199,27 @@ impl Twilio {
         token: Option<&str>,
     ) -> reqwest::Response {
         let signature = Self::sign(token.unwrap_or(AUTH_TOKEN), url, params);
+        self.post(url, &signature, params).await
+    }
+
+    /// Posts `params` to `url` with Twilio's signature for `signed_url` (the URL Twilio was
+    /// configured with, which a proxy may have rewritten on the way).
+    pub async fn post_signed_for(
+        &self,
+        url: &str,
+        signed_url: &str,
+        params: &[(String, String)],
+    ) -> reqwest::Response {
+        let signature = Self::sign(AUTH_TOKEN, signed_url, params);
+        self.post(url, &signature, params).await
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        signature: &str,
+        params: &[(String, String)],
+    ) -> reqwest::Response {
         let body: String = form_body(params);
         self.client
             .post(url)

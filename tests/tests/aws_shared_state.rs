@@ -13,7 +13,7 @@ use gateway::{
 };
 use gateway_tests::{
     Caller, TestApp, ToolAnswer,
-    aws_rig::Rig,
+    aws_rig::{Rig, caller},
     eventually,
     fixture::OLIVIA,
     proxy::{Mode, Proxy},
@@ -61,14 +61,6 @@ async fn two_tasks(options: SikkaOptions, env: &[(&str, String)]) -> (Rig, TestA
 
 fn options() -> SikkaOptions {
     SikkaOptions::for_today(today())
-}
-
-/// A caller of `acct_a` from `number`.
-fn caller(number: &str) -> Caller {
-    Caller {
-        number: Some(number.into()),
-        ..Caller::at("acct_a", "pn_a")
-    }
 }
 
 /// The first free slot on `day`, as task `app` offers it.

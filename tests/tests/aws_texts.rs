@@ -11,18 +11,16 @@ use gateway::{
     pms::sandbox::{SandboxConfig, fixture},
 };
 use gateway_tests::{
-    Caller, TestApp, aws_rig::Rig, eventually, fixture::OLIVIA, sikka::SikkaOptions, twilio::Twilio,
+    TestApp,
+    aws_rig::{Rig, caller},
+    eventually,
+    fixture::OLIVIA,
+    sikka::SikkaOptions,
+    twilio::Twilio,
 };
 use serde_json::{Value, json};
 
 const STAFF: &str = "+15105550177";
-
-fn caller(number: &str) -> Caller {
-    Caller {
-        number: Some(number.into()),
-        ..Caller::at("acct_a", "pn_a")
-    }
-}
 
 async fn book(app: &TestApp, day: jiff::civil::Date) -> String {
     let offered = app

@@ -247,19 +247,8 @@ async fn an_inbound_text_not_signed_by_twilio_is_refused_and_audited(backend: Ba
     }
     let foreign = twilio.post_signed(&webhook, &other_account, None).await;
     assert_eq!(foreign.status().as_u16(), 403);
-    let elsewhere = twilio::Twilio::sign(
-        twilio::AUTH_TOKEN,
-        "https://evil.example.com/twilio/inbound",
-        &stop,
-    );
-    let replayed = app
-        .client
-        .post(&webhook)
-        .header("x-twilio-signature", elsewhere)
-        .body(twilio::form_body(&stop))
-        .send()
-        .await
-        .unwrap();
+    let elsewhere = "https://evil.example.com/twilio/inbound";
+    let replayed = twilio.post_signed_for(&webhook, elsewhere, &stop).await;
     assert_eq!(replayed.status().as_u16(), 403);
     assert_eq!(app.denials(Some("/twilio/inbound"), 4).await, 4);
     assert!(entries(&app, "sms_consent").is_empty(), "nothing recorded");
@@ -270,19 +259,8 @@ async fn an_inbound_text_not_signed_by_twilio_is_refused_and_audited(backend: Ba
     twilio.wait_for(1).await;
 
     // Twilio signs the public URL it was given (here with the default port spelled out).
-    let signed = Twilio::sign(
-        twilio::AUTH_TOKEN,
-        &format!("{}:443/twilio/inbound", public),
-        &stop,
-    );
-    let accepted = app
-        .client
-        .post(&webhook)
-        .header("x-twilio-signature", signed)
-        .body(twilio::form_body(&stop))
-        .send()
-        .await
-        .unwrap();
+    let configured = format!("{public}:443/twilio/inbound");
+    let accepted = twilio.post_signed_for(&webhook, &configured, &stop).await;
     assert_eq!(accepted.status().as_u16(), 200);
     assert_eq!(entries(&app, "sms_consent").len(), 1);
 }

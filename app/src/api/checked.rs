@@ -12,9 +12,8 @@ use std::{collections::HashMap, sync::LazyLock};
 
 use poem::{Request, RequestBody, http::StatusCode};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions,
     payload::{ParsePayload, Payload},
-    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    registry::{MetaSchemaRef, Registry},
     types::{ParseFromJSON, Type},
 };
 use serde_json::{Value, json};
@@ -100,35 +99,46 @@ impl<T: FromChecked> ParsePayload for Checked<T> {
     }
 }
 
-/// A request body extractor whose content type is not checked (see the module doc).
-impl<'a, T: FromChecked> ApiExtractor<'a> for Checked<T> {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
+/// Makes a request payload (its `Payload` and `ParsePayload`) a request body extractor whose
+/// content type is not checked: `body_extractor!([generics] Type)`.
+macro_rules! body_extractor {
+    ([$($generics:tt)*] $ty:ty) => {
+        impl<'a, $($generics)*> poem_openapi::ApiExtractor<'a> for $ty {
+            const TYPES: &'static [poem_openapi::ApiExtractorType] =
+                &[poem_openapi::ApiExtractorType::RequestObject];
+            type ParamType = ();
+            type ParamRawType = ();
 
-    fn register(registry: &mut Registry) {
-        <Self as Payload>::register(registry);
-    }
+            fn register(registry: &mut poem_openapi::registry::Registry) {
+                <Self as poem_openapi::payload::Payload>::register(registry);
+            }
 
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
-            required: true,
-        })
-    }
+            fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
+                use poem_openapi::payload::Payload;
+                Some(poem_openapi::registry::MetaRequest {
+                    description: None,
+                    content: vec![poem_openapi::registry::MetaMediaType {
+                        content_type: <Self as Payload>::CONTENT_TYPE,
+                        schema: <Self as Payload>::schema_ref(),
+                    }],
+                    required: true,
+                })
+            }
 
-    async fn from_request(
-        request: &'a Request,
-        body: &mut RequestBody,
-        _: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        <Self as ParsePayload>::from_request(request, body).await
-    }
+            async fn from_request(
+                request: &'a poem::Request,
+                body: &mut poem::RequestBody,
+                _: poem_openapi::ExtractParamOptions<()>,
+            ) -> poem::Result<Self> {
+                <Self as poem_openapi::payload::ParsePayload>::from_request(request, body).await
+            }
+        }
+    };
 }
+pub(crate) use body_extractor;
+
+// A request body extractor whose content type is not checked (see the module doc).
+body_extractor!([T: FromChecked] Checked<T>);
 
 /// The validators of every request body in the served document, compiled once.
 pub static VALIDATORS: LazyLock<Validators> =

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use poem::{IntoResponse, Request, RequestBody, Response, http::StatusCode, web::Data};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+    ApiResponse, Object, OpenApi,
     payload::{ParsePayload, Payload},
-    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    registry::{MetaSchemaRef, Registry},
     types::Type,
 };
 
@@ -97,36 +97,9 @@ impl ParsePayload for TwilioForm {
     }
 }
 
-/// A form body extractor whose content type is not checked (Twilio always sends a form; a
-/// missing header must not lose an opt-out).
-impl<'a> ApiExtractor<'a> for TwilioForm {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        <Self as Payload>::register(registry);
-    }
-
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
-            required: true,
-        })
-    }
-
-    async fn from_request(
-        request: &'a Request,
-        body: &mut RequestBody,
-        _: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        <Self as ParsePayload>::from_request(request, body).await
-    }
-}
+// A form body extractor whose content type is not checked (Twilio always sends a form; a
+// missing header must not lose an opt-out).
+super::checked::body_extractor!([] TwilioForm);
 
 /// TwiML (`text/xml`).
 pub struct TwiMl(pub String);
