@@ -118,7 +118,12 @@ impl Rig {
     /// `acct_a` on Vapi number `pn_a`, bound to the emulator's office `D100` (Dentrix), in
     /// `time_zone`.
     pub async fn sikka_practice(&self, time_zone: &str) {
-        self.practice(&[
+        self.sikka_practice_with(time_zone, &[]).await;
+    }
+
+    /// [`Self::sikka_practice`], with more `practice add` arguments.
+    pub async fn sikka_practice_with(&self, time_zone: &str, more: &[&str]) {
+        let args = [
             "--account",
             "acct_a",
             "--name",
@@ -133,8 +138,26 @@ impl Rig {
             "1",
             "--pms-type",
             "Dentrix",
-        ])
-        .await;
+        ];
+        let all: Vec<&str> = args.iter().chain(more).copied().collect();
+        self.practice(&all).await;
+    }
+
+    /// The first free slot on `day` (its time and provider), as `app` offers it.
+    pub async fn free_slot(app: &TestApp, day: jiff::civil::Date) -> (String, String) {
+        let offered = app
+            .tool(
+                "check_availability",
+                json!({"date": day.to_string(), "max_results": 20}),
+                &caller("+14155559999"),
+            )
+            .await
+            .json();
+        let slot = &offered["slots"][0];
+        (
+            slot["time"].as_str().expect("a free slot").to_owned(),
+            slot["provider_id"].as_str().expect("a provider").to_owned(),
+        )
     }
 
     /// A gateway on the environment.

@@ -63,23 +63,6 @@ fn options() -> SikkaOptions {
     SikkaOptions::for_today(today())
 }
 
-/// The first free slot on `day`, as task `app` offers it.
-async fn free_slot(app: &TestApp, day: Date) -> (String, String) {
-    let offered = app
-        .tool(
-            "check_availability",
-            json!({"date": day.to_string(), "max_results": 20}),
-            &caller("+14155559999"),
-        )
-        .await
-        .json();
-    let slot = &offered["slots"][0];
-    (
-        slot["time"].as_str().expect("a free slot").to_owned(),
-        slot["provider_id"].as_str().expect("a provider").to_owned(),
-    )
-}
-
 fn booked(answer: &ToolAnswer) -> bool {
     answer
         .result
@@ -107,7 +90,7 @@ async fn fifty_bookings_of_one_slot_split_across_two_tasks_confirm_exactly_one()
     let (rig, a, b) = two_tasks(options, &env).await;
     let (a, b) = (Arc::new(a), Arc::new(b));
     let day = light_day();
-    let (time, provider) = free_slot(&a, day).await;
+    let (time, provider) = Rig::free_slot(&a, day).await;
     let before = rig.sikka.knobs().counters().writebacks_accepted;
     let calls: Vec<_> = people
         .iter()
@@ -151,7 +134,7 @@ async fn fifty_bookings_of_one_slot_split_across_two_tasks_confirm_exactly_one()
 async fn a_tool_call_id_sent_to_one_task_then_the_other_writes_once_and_answers_alike() {
     let (rig, a, b) = two_tasks(options(), &[]).await;
     let day = light_day();
-    let (time, provider) = free_slot(&a, day).await;
+    let (time, provider) = Rig::free_slot(&a, day).await;
     let olivia = caller(OLIVIA.phone);
     let args = json!({"date": day.to_string(), "time": time, "provider_id": provider});
     let id = unique("tc");
@@ -265,7 +248,7 @@ async fn a_pending_write_of_a_killed_task_is_settled_and_audited_by_the_other() 
     let env = [("BOOKING_CONFIRM_WAIT_MS", "300".to_owned())];
     let (rig, a, b) = two_tasks(options(), &env).await;
     let day = light_day();
-    let (time, provider) = free_slot(&a, day).await;
+    let (time, provider) = Rig::free_slot(&a, day).await;
     let knobs = rig.sikka.knobs().clone();
     knobs.set_writeback_delay(Duration::from_secs(3600));
     let answer = a
@@ -354,7 +337,7 @@ async fn without_dynamodb_availability_answers_and_a_booking_is_refused_honestly
         .await;
     rig.onboard(&app).await;
     let day = light_day();
-    let (time, provider) = free_slot(&app, day).await;
+    let (time, provider) = Rig::free_slot(&app, day).await;
 
     dynamodb.set(Mode::Refuse);
     let offered = app

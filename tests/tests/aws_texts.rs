@@ -49,25 +49,9 @@ async fn consent_opt_outs_and_messages_are_shared_by_every_task() {
         ..SikkaOptions::for_today(today)
     })
     .await;
-    rig.practice(&[
-        "--account",
-        "acct_a",
-        "--name",
-        "Bright Smile Dental",
-        "--time-zone",
-        gateway_tests::fixture::TIME_ZONE,
-        "--phone-number-id",
-        "pn_a",
-        "--office-id",
-        "D100",
-        "--practice-id",
-        "1",
-        "--pms-type",
-        "Dentrix",
-        "--staff-sms-number",
-        "(510) 555-0177",
-    ])
-    .await;
+    let staff = ["--staff-sms-number", "(510) 555-0177"];
+    rig.sikka_practice_with(gateway_tests::fixture::TIME_ZONE, &staff)
+        .await;
     let twilio = Twilio::start().await;
     let env: Vec<(&str, String)> = twilio.env();
     let a = rig.gateway_with(&env).await;
