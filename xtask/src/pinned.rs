@@ -61,9 +61,18 @@ pub const INSTANTS: &[(&str, &str)] = &[
 ];
 
 /// The suites that depend on the date: every tool scenario on both backends, the gateway in
-/// front of a misbehaving Sikka, privacy, lifecycle, schedules, caller id and the front desk
-/// (its opening hours).
-const FILTER: &str = "binary(tools) | binary(sikka_gateway) | binary(privacy) | binary(lifecycle) | binary(schedules) | binary(caller_id) | binary(front_desk)";
+/// front of a misbehaving Sikka, privacy, lifecycle, schedules, caller id, the front desk (its
+/// opening hours) and texts (the day and the zone's abbreviation they say).
+const SUITES: &[&str] = &[
+    "tools",
+    "sikka_gateway",
+    "privacy",
+    "lifecycle",
+    "schedules",
+    "caller_id",
+    "front_desk",
+    "texts",
+];
 
 /// Runs at once (each run's tests already run in parallel; more mostly waits on the CPU).
 const AT_ONCE: usize = 3;
@@ -114,6 +123,11 @@ pub fn pinned() -> Result<()> {
 fn run_at(instant: &str, nextest: bool) -> Result<String, String> {
     let mut cmd = Command::new(cargo());
     if nextest {
+        let filter = SUITES
+            .iter()
+            .map(|t| format!("binary({t})"))
+            .collect::<Vec<_>>()
+            .join(" | ");
         cmd.args([
             "nextest",
             "run",
@@ -123,18 +137,11 @@ fn run_at(instant: &str, nextest: bool) -> Result<String, String> {
             "--status-level",
             "fail",
             "-E",
-            FILTER,
+            &filter,
         ]);
     } else {
         cmd.args(["test", "-p", "gateway-tests", "--no-fail-fast"]);
-        for t in [
-            "tools",
-            "sikka_gateway",
-            "privacy",
-            "lifecycle",
-            "schedules",
-            "caller_id",
-        ] {
+        for t in SUITES {
             cmd.args(["--test", t]);
         }
     }
