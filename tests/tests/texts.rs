@@ -188,6 +188,14 @@ async fn stop_from_the_patient_stops_texts_until_start(backend: Backend) {
         answer.contains("confirmed") && !answer.contains("text"),
         "{answer}"
     );
+    let withheld = text_entries(&app, 1).await;
+    assert_eq!(withheld[0]["outcome"], "denied", "withheld, and audited so");
+    assert!(
+        withheld[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("replied STOP")
+    );
     let again = app.tool("record_sms_consent", json!({}), &olivia).await;
     assert!(
         again.ok().contains("replied STOP") && again.ok().contains("START"),

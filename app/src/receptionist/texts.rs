@@ -22,6 +22,7 @@ use crate::{
     clock::Clock,
     pms::{AccountId, E164, PatientId},
     sms::{COUNTS, Consents, SmsError, TwilioClient},
+    state::StateResult,
 };
 
 /// Texting: Twilio (when configured) and the consents.
@@ -47,6 +48,16 @@ pub struct Confirmation {
     pub at: Option<DateTime>,
     /// Who the text is sent on behalf of (the call, or the system settling a write).
     pub actor: AuditActor,
+}
+
+/// Where a confirmation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// Texting is off, or the patient did not agree.
+    Nobody,
+    /// The patient agreed, but their number replied STOP.
+    OptedOut,
+    Phone(E164),
 }
 
 /// A message for the front desk, for the staff's text.
@@ -87,68 +98,57 @@ impl Texts {
         self.consents.as_ref()
     }
 
-    /// The number a confirmation for `patient` would be texted to now: texting is on, the
-    /// patient consented, and that number has not opted out. `None` otherwise (or when the
-    /// consents cannot be read).
-    pub async fn recipient(&self, account: &AccountId, patient: &PatientId) -> Option<E164> {
+    /// Where a confirmation for `patient` would be texted now: nowhere (texting off, no
+    /// consent), nowhere because the consented number replied STOP, or that number.
+    pub async fn recipient(
+        &self,
+        account: &AccountId,
+        patient: &PatientId,
+    ) -> StateResult<Recipient> {
         if !self.enabled() {
-            return None;
+            return Ok(Recipient::Nobody);
         }
-        let consent = match self.consents.consent(account, patient).await {
-            Ok(consent) => consent?,
-            Err(e) => {
-                tracing::warn!(error = %e, "consents unavailable");
-                return None;
-            }
+        let Some(consent) = self.consents.consent(account, patient).await? else {
+            return Ok(Recipient::Nobody);
         };
-        match self.consents.opted_out(&consent.phone).await {
-            Ok(None) => Some(consent.phone),
-            Ok(Some(_)) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "opt-outs unavailable");
-                None
-            }
-        }
+        Ok(match self.consents.opted_out(&consent.phone).await? {
+            None => Recipient::Phone(consent.phone),
+            Some(_) => Recipient::OptedOut,
+        })
     }
 
-    /// Texts the confirmation of an applied write, in the background.
-    pub fn confirm(self: &Arc<Self>, confirmation: Confirmation) {
-        if !self.enabled() || confirmation_text(&confirmation).is_none() {
+    /// Texts the confirmation of an applied write, in the background; `known`: its recipient,
+    /// when the caller already looked it up (else it is looked up here).
+    pub fn confirm(self: &Arc<Self>, confirmation: Confirmation, known: Option<Recipient>) {
+        if !self.enabled() || !is_texted(confirmation.tool) {
             return;
         }
         let texts = self.clone();
-        tokio::spawn(async move { texts.send_confirmation(confirmation).await });
+        tokio::spawn(async move { texts.send_confirmation(confirmation, known).await });
     }
 
-    async fn send_confirmation(&self, c: Confirmation) {
-        let Some(body) = confirmation_text(&c) else {
+    async fn send_confirmation(&self, c: Confirmation, known: Option<Recipient>) {
+        let (Some(twilio), Some(body)) = (&self.twilio, confirmation_text(&c)) else {
             return;
         };
-        let consent = match self.consents.consent(&c.account, &c.patient).await {
-            Ok(Some(consent)) => consent,
-            Ok(None) => return,
+        let recipient = match known {
+            Some(known) => Ok(known),
+            None => self.recipient(&c.account, &c.patient).await,
+        };
+        let phone = match recipient {
+            Ok(Recipient::Phone(phone)) => phone,
+            Ok(Recipient::Nobody) => return,
+            Ok(Recipient::OptedOut) => {
+                COUNTS.opted_out.fetch_add(1, Ordering::Relaxed);
+                let why = "confirmation text not sent: the patient's number replied STOP";
+                return self.audited(&c, AuditOutcome::Denied, why.into()).await;
+            }
             Err(e) => {
                 COUNTS.failed.fetch_add(1, Ordering::Relaxed);
                 let why = format!("confirmation text not sent: consents unavailable ({e})");
-                self.audited(&c, AuditOutcome::Failed, why).await;
-                return;
+                return self.audited(&c, AuditOutcome::Failed, why).await;
             }
         };
-        match self.consents.opted_out(&consent.phone).await {
-            Ok(None) => {}
-            Ok(Some(_)) => {
-                COUNTS.opted_out.fetch_add(1, Ordering::Relaxed);
-                let why = "confirmation text not sent: the patient's number replied STOP";
-                self.audited(&c, AuditOutcome::Denied, why.into()).await;
-                return;
-            }
-            Err(e) => {
-                COUNTS.failed.fetch_add(1, Ordering::Relaxed);
-                let why = format!("confirmation text not sent: opt-outs unavailable ({e})");
-                self.audited(&c, AuditOutcome::Failed, why).await;
-                return;
-            }
-        }
         match self.consents.first_text(&c.account, &c.key).await {
             Ok(true) => {}
             // Already texted (settled by another path, or on another task).
@@ -157,21 +157,17 @@ impl Texts {
                 COUNTS.failed.fetch_add(1, Ordering::Relaxed);
                 let why =
                     format!("confirmation text not sent: the shared state is unavailable ({e})");
-                self.audited(&c, AuditOutcome::Failed, why).await;
-                return;
+                return self.audited(&c, AuditOutcome::Failed, why).await;
             }
         }
-        let (outcome, why) = match self.send(&consent.phone, &body).await {
+        let (outcome, why) = match send(twilio, &phone, &body).await {
             Ok(sid) => (
                 AuditOutcome::Success,
                 format!("confirmation text {sid} sent to the patient's consented number"),
             ),
             Err(SmsError::OptedOut) => {
                 // Twilio knows of a STOP the webhook did not deliver: remember it.
-                let _ = self
-                    .consents
-                    .opt_out(&consent.phone, self.clock.now())
-                    .await;
+                let _ = self.consents.opt_out(&phone, self.clock.now()).await;
                 (
                     AuditOutcome::Denied,
                     "confirmation text not sent: Twilio reports the number opted out".into(),
@@ -187,10 +183,8 @@ impl Texts {
 
     /// Texts a front-desk message to the staff; the message SID when Twilio accepted it.
     pub async fn to_staff(&self, text: StaffText<'_>) -> Option<String> {
-        if !self.enabled() {
-            return None;
-        }
-        let sent = self.send(text.to, &text.body).await;
+        let twilio = self.twilio.as_ref()?;
+        let sent = send(twilio, text.to, &text.body).await;
         let (outcome, reason, sid) = match sent {
             Ok(sid) => (
                 AuditOutcome::Success,
@@ -226,24 +220,6 @@ impl Texts {
         sid
     }
 
-    /// One text through Twilio, counted.
-    async fn send(&self, to: &E164, body: &str) -> Result<String, SmsError> {
-        let twilio = self.twilio.as_ref().ok_or(SmsError::Refused {
-            status: 0,
-            code: None,
-        })?;
-        let sent = twilio.send(to, body).await;
-        match &sent {
-            Ok(_) => COUNTS.sent.fetch_add(1, Ordering::Relaxed),
-            Err(SmsError::OptedOut) => COUNTS.opted_out.fetch_add(1, Ordering::Relaxed),
-            Err(e) => {
-                tracing::warn!(error = %e, "a text was not sent");
-                COUNTS.failed.fetch_add(1, Ordering::Relaxed)
-            }
-        };
-        sent
-    }
-
     async fn audited(&self, c: &Confirmation, outcome: AuditOutcome, reason: String) {
         let event = AuditEvent {
             action: AuditAction::Notify,
@@ -260,6 +236,28 @@ impl Texts {
             tracing::error!(error = %e, "the audit entry of a text could not be made");
         }
     }
+}
+
+/// Whether `tool`'s applied writes are texted to the patient.
+pub fn is_texted(tool: Tool) -> bool {
+    matches!(
+        tool,
+        Tool::BookAppointment | Tool::RescheduleAppointment | Tool::CancelAppointment
+    )
+}
+
+/// One text through Twilio, counted.
+async fn send(twilio: &TwilioClient, to: &E164, body: &str) -> Result<String, SmsError> {
+    let sent = twilio.send(to, body).await;
+    match &sent {
+        Ok(_) => COUNTS.sent.fetch_add(1, Ordering::Relaxed),
+        Err(SmsError::OptedOut) => COUNTS.opted_out.fetch_add(1, Ordering::Relaxed),
+        Err(e) => {
+            tracing::warn!(error = %e, "a text was not sent");
+            COUNTS.failed.fetch_add(1, Ordering::Relaxed)
+        }
+    };
+    sent
 }
 
 /// The words of a confirmation: the practice's name, what was done and when (the practice's

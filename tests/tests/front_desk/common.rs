@@ -112,14 +112,21 @@ pub async fn spawn(
     (TestApp::spawn_on(backend, &env).await, dir)
 }
 
-/// Calls `tool` on the webhook of a call whose `monitor.controlUrl` is `control_url`.
-pub async fn call_with_control(
+/// `transfer_to_human` with no arguments, from a withheld number, on a call whose
+/// `monitor.controlUrl` is `control_url`.
+pub async fn transfer(app: &TestApp, control_url: Option<&str>) -> Result<String, String> {
+    transfer_as(app, json!({}), &Caller::default(), control_url).await
+}
+
+/// `transfer_to_human` with `args`, from `caller`, on a call whose `monitor.controlUrl` is
+/// `control_url`.
+pub async fn transfer_as(
     app: &TestApp,
-    tool: &str,
     args: Value,
     caller: &Caller,
     control_url: Option<&str>,
 ) -> Result<String, String> {
+    let tool = "transfer_to_human";
     let mut body = TestApp::message(tool, args, caller, &unique("tc"));
     if let Some(url) = control_url {
         body["message"]["call"]["monitor"] =

@@ -13,9 +13,8 @@ use crate::common::*;
 async fn a_transfer_posts_the_front_desk_to_the_calls_control_url(backend: Backend) {
     let endpoint = ControlEndpoint::start(200).await;
     let (app, _dir) = spawn(backend, false, &[]).await;
-    let answer = call_with_control(
+    let answer = transfer_as(
         &app,
-        "transfer_to_human",
         json!({"reason": "billing question"}),
         &Caller::default(),
         Some(&endpoint.url),
@@ -44,15 +43,7 @@ async fn a_transfer_posts_the_front_desk_to_the_calls_control_url(backend: Backe
 
 async fn without_a_control_url_the_answer_says_so_and_offers_a_message(backend: Backend) {
     let (app, _dir) = spawn(backend, false, &[]).await;
-    let err = call_with_control(
-        &app,
-        "transfer_to_human",
-        json!({}),
-        &Caller::default(),
-        None,
-    )
-    .await
-    .expect_err("not transferred");
+    let err = transfer(&app, None).await.expect_err("not transferred");
     assert!(
         err.contains("no live call control") && err.contains("take_message"),
         "{err}"
@@ -71,15 +62,9 @@ async fn a_failing_or_foreign_control_endpoint_is_reported_precisely(backend: Ba
     let failing = ControlEndpoint::start(500).await;
     let (app, _dir) = spawn(backend, false, &[]).await;
     let caller = Caller::default();
-    let err = call_with_control(
-        &app,
-        "transfer_to_human",
-        json!({}),
-        &caller,
-        Some(&failing.url),
-    )
-    .await
-    .expect_err("refused");
+    let err = transfer_as(&app, json!({}), &caller, Some(&failing.url))
+        .await
+        .expect_err("refused");
     assert!(
         err.contains("refused the transfer (HTTP 500)") && err.contains("take_message"),
         "{err}"
@@ -90,7 +75,7 @@ async fn a_failing_or_foreign_control_endpoint_is_reported_precisely(backend: Ba
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent = format!("http://{}/call_1/control", closed.local_addr().unwrap());
     drop(closed);
-    let err = call_with_control(&app, "transfer_to_human", json!({}), &caller, Some(&silent))
+    let err = transfer_as(&app, json!({}), &caller, Some(&silent))
         .await
         .expect_err("unreachable");
     assert!(
@@ -103,7 +88,7 @@ async fn a_failing_or_foreign_control_endpoint_is_reported_precisely(backend: Ba
         "https://169.254.169.254/latest/meta-data",
         "https://control.example.com/x",
     ] {
-        let err = call_with_control(&app, "transfer_to_human", json!({}), &caller, Some(foreign))
+        let err = transfer_as(&app, json!({}), &caller, Some(foreign))
             .await
             .expect_err("refused");
         assert!(err.contains("not a Vapi address"), "{err}");
@@ -127,15 +112,9 @@ async fn without_the_loopback_setting_a_plain_http_control_url_is_not_called(bac
         &[("VAPI_CONTROL_URL_ALLOW_HTTP_LOOPBACK", "false".into())],
     )
     .await;
-    let err = call_with_control(
-        &app,
-        "transfer_to_human",
-        json!({}),
-        &Caller::default(),
-        Some(&endpoint.url),
-    )
-    .await
-    .expect_err("refused");
+    let err = transfer(&app, Some(&endpoint.url))
+        .await
+        .expect_err("refused");
     assert!(err.contains("not a Vapi address"), "{err}");
     assert!(endpoint.bodies().is_empty());
 }
@@ -160,15 +139,9 @@ async fn without_a_transfer_number_the_answer_is_precise(backend: Backend) {
         std::fs::write(&practices, entry(pms).to_string()).unwrap();
     })
     .await;
-    let err = call_with_control(
-        &app,
-        "transfer_to_human",
-        json!({}),
-        &Caller::default(),
-        Some(&endpoint.url),
-    )
-    .await
-    .expect_err("no number");
+    let err = transfer(&app, Some(&endpoint.url))
+        .await
+        .expect_err("no number");
     assert!(
         err.contains("has no transfer number set up") && err.contains("take a message"),
         "{err}"
@@ -181,15 +154,9 @@ async fn without_a_transfer_number_the_answer_is_precise(backend: Backend) {
 async fn outside_office_hours_a_message_is_offered_instead(backend: Backend) {
     let endpoint = ControlEndpoint::start(200).await;
     let (app, _dir) = spawn(backend, true, &[]).await;
-    let err = call_with_control(
-        &app,
-        "transfer_to_human",
-        json!({}),
-        &Caller::default(),
-        Some(&endpoint.url),
-    )
-    .await
-    .expect_err("closed");
+    let err = transfer(&app, Some(&endpoint.url))
+        .await
+        .expect_err("closed");
     assert!(
         err.contains("is closed now")
             && err.contains(&format!("opens again {}", tomorrow_at_nine()))

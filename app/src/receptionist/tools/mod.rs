@@ -25,6 +25,7 @@ use super::{
     CallInfo, Identity, Outcome, Receptionist, STATE_DOWN, Tool, Verdict, WriteKey,
     slots::Busy,
     slots::Slot,
+    texts::{self, Recipient},
     verify, words,
     writebacks::{Claim, LedgerEntry, Sent, confirmation},
 };
@@ -318,26 +319,36 @@ impl Ctx<'_> {
         at: Option<DateTime>,
     ) -> String {
         let texts = self.desk.texts();
-        if !texted(tool) {
+        if !texts::is_texted(tool) || !texts.enabled() {
             return String::new();
         }
-        let Some(to) = texts.recipient(self.account(), patient).await else {
-            return String::new();
-        };
-        let actor = self.call.actor();
-        texts.confirm(confirmation(
+        let text = confirmation(
             self.practice,
             key,
             patient,
             tool,
             summary,
             at,
-            actor,
-        ));
-        format!(
-            " A confirmation text is being sent to the number ending in {}.",
-            to.last_four()
-        )
+            self.call.actor(),
+        );
+        let recipient = match texts.recipient(self.account(), patient).await {
+            Ok(recipient) => recipient,
+            Err(e) => {
+                // The background looks again, and audits the failure if it persists.
+                tracing::warn!(error = %e, "consents unavailable");
+                texts.confirm(text, None);
+                return String::new();
+            }
+        };
+        let words = match &recipient {
+            Recipient::Phone(to) => format!(
+                " A confirmation text is being sent to the number ending in {}.",
+                to.last_four()
+            ),
+            Recipient::Nobody | Recipient::OptedOut => String::new(),
+        };
+        texts.confirm(text, Some(recipient));
+        words
     }
 
     /// Records a claimed write as sent: pending in the ledger, followed until it settles. When
@@ -391,14 +402,6 @@ pub struct Written<'a> {
     pub claimed: Option<&'a str>,
     /// The appointment's (new) start, when the write has one.
     pub at: Option<DateTime>,
-}
-
-/// Whether `tool`'s applied writes are texted to the patient.
-fn texted(tool: Tool) -> bool {
-    matches!(
-        tool,
-        Tool::BookAppointment | Tool::RescheduleAppointment | Tool::CancelAppointment
-    )
 }
 
 /// The answer for a write this gateway already made (same business key).

@@ -190,15 +190,18 @@ impl Writebacks {
             settled.audit(self.audit.as_ref()).await;
             if outcome == AuditOutcome::Success {
                 let at = entry.slot.as_ref().map(|slot| slot.start);
-                self.texts.confirm(confirmation(
-                    practice,
-                    &entry.key,
-                    &entry.patient,
-                    entry.tool,
-                    &entry.summary,
-                    at,
-                    actor,
-                ));
+                self.texts.confirm(
+                    confirmation(
+                        practice,
+                        &entry.key,
+                        &entry.patient,
+                        entry.tool,
+                        &entry.summary,
+                        at,
+                        actor,
+                    ),
+                    None,
+                );
             }
         }
         settled

@@ -149,7 +149,7 @@ impl Settler {
             let text = confirmation(
                 &practice, &f.key, &f.patient, f.tool, &f.summary, f.at, f.actor,
             );
-            self.texts.confirm(text);
+            self.texts.confirm(text, None);
         }
         true
     }
