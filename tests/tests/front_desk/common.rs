@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use gateway_tests::{Backend, Caller, TestApp, fixture, unique};
 use jiff::ToSpan;
 use poem::{
-    EndpointExt, Route, handler, http::StatusCode, listener::TcpListener, post, web::Data,
+    EndpointExt, Route, handler, http::StatusCode, listener::TcpAcceptor, post, web::Data,
     web::Json,
 };
 use serde_json::{Value, json};
@@ -29,29 +29,19 @@ fn control(
 
 impl ControlEndpoint {
     pub async fn start(status: u16) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        // Bound before the server runs: connections wait in its backlog, so it is ready now.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
         let port = listener.local_addr().expect("its address").port();
-        drop(listener);
+        let acceptor = TcpAcceptor::from_tokio(listener).expect("an acceptor");
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let app = Route::new()
             .at("/call_1/control", post(control))
             .data((bodies.clone(), status));
         let server = tokio::spawn(async move {
-            let _ = poem::Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
-                .run(app)
-                .await;
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
         });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the fake control endpoint did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
         Self {
             url: format!("http://127.0.0.1:{port}/call_1/control"),
             bodies,
